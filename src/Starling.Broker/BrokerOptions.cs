@@ -1,0 +1,58 @@
+namespace Starling.Broker;
+
+/// <summary>
+/// Limits and behaviour of the broker core. Listener addresses live in the server's configuration, not here.
+/// Every value is validated by <see cref="Validate"/> before the broker starts.
+/// </summary>
+public sealed class BrokerOptions
+{
+    /// <summary>Largest inbound packet accepted, fixed header included; larger ones close the connection (0x95 for v5).</summary>
+    public int MaxPacketSize { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Outbound QoS 1/2 messages unacknowledged at once per session (further ones wait in the queue).</summary>
+    public int MaxInflightMessages { get; set; } = 20;
+
+    /// <summary>QoS 1/2 messages queued per session behind the inflight window; past it new messages are dropped and counted.</summary>
+    public int MaxQueuedMessages { get; set; } = 1000;
+
+    /// <summary>Bytes of payload queued per session behind the inflight window (0 = no byte limit).</summary>
+    public long MaxQueuedBytes { get; set; }
+
+    /// <summary>Whether QoS 0 messages are queued for offline persistent sessions (Mosquitto's queue_qos0_messages).</summary>
+    public bool QueueQoS0Messages { get; set; }
+
+    /// <summary>Connections allowed at once (0 = no limit); past it CONNACK 0x89/0x97 ("server unavailable" for 3.1.1).</summary>
+    public int MaxConnections { get; set; }
+
+    /// <summary>Time a new connection has to send CONNECT before it is closed.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Whether clients without a username may connect.</summary>
+    public bool AllowAnonymous { get; set; } = true;
+
+    /// <summary>Whether a zero-length client id is accepted (with clean session; the server then assigns one).</summary>
+    public bool AllowZeroLengthClientId { get; set; } = true;
+
+    /// <summary>Largest client id length accepted (the standard requires servers to allow 23; most allow more).</summary>
+    public int MaxClientIdLength { get; set; } = 65535;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the setting and the fix when a value is out of range.</summary>
+    public void Validate()
+    {
+        Require(MaxPacketSize is >= 16 and <= 268_435_460, nameof(MaxPacketSize), "between 16 and 268435460 bytes");
+        Require(MaxInflightMessages is >= 1 and <= 65535, nameof(MaxInflightMessages), "between 1 and 65535");
+        Require(MaxQueuedMessages >= 0, nameof(MaxQueuedMessages), "0 or more");
+        Require(MaxQueuedBytes >= 0, nameof(MaxQueuedBytes), "0 (no limit) or more");
+        Require(MaxConnections >= 0, nameof(MaxConnections), "0 (no limit) or more");
+        Require(ConnectTimeout > TimeSpan.Zero, nameof(ConnectTimeout), "a positive time span such as 00:00:10");
+        Require(MaxClientIdLength is >= 23 and <= 65535, nameof(MaxClientIdLength), "between 23 and 65535");
+    }
+
+    private static void Require(bool condition, string setting, string expectation)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"Broker setting '{setting}' is out of range: it must be {expectation}.", setting);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+Console.WriteLine("starling-server: not built yet");
