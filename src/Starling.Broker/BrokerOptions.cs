@@ -1,3 +1,5 @@
+using Starling.Protocol;
+
 namespace Starling.Broker;
 
 /// <summary>
@@ -36,6 +38,24 @@ public sealed class BrokerOptions
     /// <summary>Largest client id length accepted (the standard requires servers to allow 23; most allow more).</summary>
     public int MaxClientIdLength { get; set; } = 65535;
 
+    /// <summary>Highest QoS the server grants and accepts (announced to v5 clients as Maximum QoS when below 2).</summary>
+    public QualityOfService MaximumQoS { get; set; } = QualityOfService.ExactlyOnce;
+
+    /// <summary>Whether retained messages are supported (announced to v5 clients as Retain Available).</summary>
+    public bool RetainAvailable { get; set; } = true;
+
+    /// <summary>Inbound QoS 1/2 publishes a v5 client may have unacknowledged (announced as Receive Maximum).</summary>
+    public int ReceiveMaximum { get; set; } = 65535;
+
+    /// <summary>Topic aliases a v5 client may use toward the server (announced as Topic Alias Maximum; 0 disables).</summary>
+    public int TopicAliasMaximum { get; set; } = 10;
+
+    /// <summary>Largest keep-alive accepted; a v5 client asking more is told this value (Server Keep Alive). 0 = any.</summary>
+    public int MaxKeepAliveSeconds { get; set; }
+
+    /// <summary>Expiry of persistent 3.1.1 sessions and cap for v5 ones, in seconds (uint.MaxValue = never).</summary>
+    public uint MaxSessionExpiryInterval { get; set; } = uint.MaxValue;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting and the fix when a value is out of range.</summary>
     public void Validate()
     {
@@ -46,6 +66,10 @@ public sealed class BrokerOptions
         Require(MaxConnections >= 0, nameof(MaxConnections), "0 (no limit) or more");
         Require(ConnectTimeout > TimeSpan.Zero, nameof(ConnectTimeout), "a positive time span such as 00:00:10");
         Require(MaxClientIdLength is >= 23 and <= 65535, nameof(MaxClientIdLength), "between 23 and 65535");
+        Require(MaximumQoS <= QualityOfService.ExactlyOnce, nameof(MaximumQoS), "0, 1 or 2");
+        Require(ReceiveMaximum is >= 1 and <= 65535, nameof(ReceiveMaximum), "between 1 and 65535");
+        Require(TopicAliasMaximum is >= 0 and <= 65535, nameof(TopicAliasMaximum), "between 0 and 65535");
+        Require(MaxKeepAliveSeconds is >= 0 and <= 65535, nameof(MaxKeepAliveSeconds), "between 0 (no limit) and 65535");
     }
 
     private static void Require(bool condition, string setting, string expectation)

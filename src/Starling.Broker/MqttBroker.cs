@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Starling.Protocol;
 
 namespace Starling.Broker;
 
@@ -10,25 +11,94 @@ namespace Starling.Broker;
 /// </summary>
 public sealed class MqttBroker : IAsyncDisposable
 {
+    private readonly BrokerContext _context;
+    private readonly Heartbeat _heartbeat;
+    private readonly List<Task> _running = [];
+    private readonly Lock _runningGate = new();
+
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
-        TimeProvider = timeProvider ?? TimeProvider.System;
+        _context = new BrokerContext(options, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
+        _heartbeat = new Heartbeat(_context, TimeSpan.FromMilliseconds(500));
     }
 
     public BrokerOptions Options { get; }
-    internal ILoggerFactory LoggerFactory { get; }
-    internal TimeProvider TimeProvider { get; }
+
+    /// <summary>Event counters since start.</summary>
+    public BrokerCounters Counters => _context.Counters;
+
+    /// <summary>Connections that completed CONNECT.</summary>
+    public int ConnectedClients => _context.ConnectedCount;
+
+    /// <summary>Sessions known (connected and offline persistent ones).</summary>
+    public int SessionCount => _context.Sessions.Count;
+
+    /// <summary>Subscriptions in the index.</summary>
+    public int SubscriptionCount => _context.Index.Count;
+
+    /// <summary>Retained messages held.</summary>
+    public int RetainedCount => _context.Retained.Count;
+
+    internal BrokerContext Context => _context;
 
     /// <summary>Serves one connection until it closes; never throws for client or I/O faults.</summary>
     public Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
-        => throw new NotImplementedException();
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        ArgumentNullException.ThrowIfNull(info);
+        var connection = new MqttConnection(_context, transport, info);
+        var task = connection.RunAsync(cancellationToken);
+        lock (_runningGate)
+        {
+            _running.Add(task);
+        }
+        return Untrack(task);
+    }
+
+    private async Task Untrack(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_runningGate)
+            {
+                _running.Remove(task);
+            }
+        }
+    }
+
+    /// <summary>Runs the Heartbeat once now (tests with a fake TimeProvider call it after advancing time).</summary>
+    public void Tick() => _heartbeat.Tick();
 
     /// <summary>Graceful shutdown: refuse new connections, send DISCONNECT 0x8B to v5 clients, close all connections.</summary>
-    public Task StopAsync(CancellationToken cancellationToken) => throw new NotImplementedException();
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _context.Stopping = true;
+        foreach (var connection in _context.Connections.Keys)
+        {
+            connection.Abort(ReasonCode.ServerShuttingDown, "server shutting down");
+        }
+        Task[] running;
+        lock (_runningGate)
+        {
+            running = [.. _running];
+        }
+        try
+        {
+            await Task.WhenAll(running).WaitAsync(TimeSpan.FromSeconds(10), _context.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _context.BrokerLogger.LogWarning("{Count} connections did not close within 10 s of shutdown", running.Count(t => !t.IsCompleted));
+        }
+        _heartbeat.Dispose();
+    }
 
     public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
 }

@@ -1,0 +1,43 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace Starling.Broker;
+
+/// <summary>The parts of the broker that connections and sessions share; one per <see cref="MqttBroker"/>.</summary>
+internal sealed class BrokerContext
+{
+    public BrokerContext(BrokerOptions options, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        Options = options;
+        Time = time;
+        ConnectionLogger = loggerFactory.CreateLogger("Starling.Broker.Connection");
+        BrokerLogger = loggerFactory.CreateLogger("Starling.Broker");
+        Sessions = new SessionRegistry(this);
+        Router = new Router(this);
+    }
+
+    public BrokerOptions Options { get; }
+    public TimeProvider Time { get; }
+    public ILogger ConnectionLogger { get; }
+    public ILogger BrokerLogger { get; }
+    public BrokerCounters Counters { get; } = new();
+    public TopicIndex Index { get; } = new();
+    public RetainedStore Retained { get; } = new();
+    public SessionRegistry Sessions { get; }
+    public Router Router { get; }
+
+    /// <summary>Every open connection, connected or still before CONNECT; the Heartbeat walks it.</summary>
+    public ConcurrentDictionary<MqttConnection, byte> Connections { get; } = new();
+
+    /// <summary>Connections that completed CONNECT and are attached to a session.</summary>
+    public int ConnectedCount => Volatile.Read(ref _connectedCount);
+
+    private int _connectedCount;
+
+    public void OnConnected() => Interlocked.Increment(ref _connectedCount);
+
+    public void OnDisconnected() => Interlocked.Decrement(ref _connectedCount);
+
+    /// <summary>Set by StopAsync: new connections are refused.</summary>
+    public volatile bool Stopping;
+}

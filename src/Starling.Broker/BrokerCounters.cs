@@ -1,0 +1,21 @@
+namespace Starling.Broker;
+
+/// <summary>
+/// Broker-wide event counters, incremented with <see cref="Interlocked"/> from any thread. Plain fields rather than
+/// properties so that callers can pass them by reference.
+/// </summary>
+public sealed class BrokerCounters
+{
+#pragma warning disable CA1051 // Public fields: Interlocked needs a ref to the field itself.
+    public long ConnectionsAccepted;
+    public long ConnectionsRefused;
+    public long ProtocolErrors;
+    public long MessagesReceived;
+    public long MessagesDelivered;
+    public long MessagesDroppedQueueFull;
+    public long MessagesDroppedQoS0Backlog;
+    public long MessagesDroppedTooLarge;
+    public long MessagesExpired;
+    public long BytesReceived;
+#pragma warning restore CA1051
+}

@@ -1,0 +1,129 @@
+using System.Buffers;
+using Starling.Protocol;
+
+namespace Starling.Broker;
+
+internal sealed partial class MqttConnection
+{
+    // Inbound topic aliases of a v5 client (index = alias); created on first use.
+    private string?[]? _topicAliases;
+
+    private void HandlePublish(PublishPacket publish)
+    {
+        var topic = ResolveTopic(publish);
+        var qos = publish.QoS;
+        var session = _session!;
+        if (qos > _broker.Options.MaximumQoS)
+        {
+            // [MQTT-3.2.2-11]: a v5 client that exceeds the announced Maximum QoS gets DISCONNECT 0x9B.
+            throw new MqttProtocolException(ReasonCode.QoSNotSupported, $"PUBLISH at QoS {(int)qos} above the server's maximum");
+        }
+        if (publish.Retain && !_broker.Options.RetainAvailable)
+        {
+            throw new MqttProtocolException(ReasonCode.RetainNotSupported, "retained PUBLISH while Retain Available is 0 [MQTT-3.3.1-15]");
+        }
+        if (qos == QualityOfService.ExactlyOnce)
+        {
+            if (!session.TryBeginInboundQoS2(publish.PacketId))
+            {
+                // A re-sent PUBLISH before PUBREL: acknowledge again, deliver nothing twice [MQTT-4.3.3-2].
+                SendAck(PacketType.PubRec, publish.PacketId, ReasonCode.Success);
+                return;
+            }
+            if (_version == ProtocolVersion.V500 && session.InboundQoS2Count > _broker.Options.ReceiveMaximum)
+            {
+                throw new MqttProtocolException(ReasonCode.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum [MQTT-3.3.4-9]");
+            }
+        }
+        Interlocked.Increment(ref _broker.Counters.MessagesReceived);
+
+        // Clients may not publish into the broker's own $SYS tree: acknowledged (so flows complete) and dropped.
+        var refused = topic.StartsWith("$SYS/", StringComparison.Ordinal) || topic == "$SYS";
+        var matched = 0;
+        if (!refused)
+        {
+            var message = new Message(topic, publish.Payload.ToArray(), qos, publish.Retain, ForwardedProperties(publish.Properties),
+                _clientId, _broker.Time.GetTimestamp());
+            if (publish.Retain)
+            {
+                // Stored (or, with an empty payload, deleted) and still delivered to current subscribers [MQTT-3.3.1-5..11].
+                _broker.Retained.Set(message);
+            }
+            matched = _broker.Router.Route(message);
+        }
+        if (qos == QualityOfService.AtMostOnce)
+        {
+            return;
+        }
+        var reason = refused ? ReasonCode.NotAuthorized : matched == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+        SendAck(qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
+        if (qos == QualityOfService.ExactlyOnce && refused && _version == ProtocolVersion.V500)
+        {
+            // A PUBREC with a failure code ends the flow: no PUBREL will come for this id.
+            session.CompleteInboundQoS2(publish.PacketId);
+        }
+    }
+
+    private string ResolveTopic(PublishPacket publish)
+    {
+        if (_version != ProtocolVersion.V500 || publish.Properties?.TopicAlias is not ushort alias)
+        {
+            if (publish.Topic.Length == 0)
+            {
+                throw new MqttProtocolException(ReasonCode.ProtocolError, "empty topic name without a topic alias");
+            }
+            return publish.Topic;
+        }
+        if (alias == 0 || alias > _broker.Options.TopicAliasMaximum)
+        {
+            throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, $"topic alias {alias} outside 1..{_broker.Options.TopicAliasMaximum} [MQTT-3.3.2-9]");
+        }
+        _topicAliases ??= new string?[_broker.Options.TopicAliasMaximum + 1];
+        if (publish.Topic.Length > 0)
+        {
+            _topicAliases[alias] = publish.Topic;
+            return publish.Topic;
+        }
+        return _topicAliases[alias] ?? throw new MqttProtocolException(ReasonCode.ProtocolError, $"topic alias {alias} used before it was set");
+    }
+
+    private void HandleAck(PubAckPacket ack)
+    {
+        var session = _session!;
+        switch (ack.Type)
+        {
+            case PacketType.PubAck:
+                session.OnPubAck(this, ack.PacketId);
+                break;
+            case PacketType.PubRec:
+                session.OnPubRec(this, ack.PacketId, ack.ReasonCode);
+                break;
+            case PacketType.PubComp:
+                session.OnPubComp(this, ack.PacketId);
+                break;
+            default:
+                // PUBREL: the client releases an inbound QoS 2 message; answer PUBCOMP even for an unknown id
+                // (v5 says which with 0x92) so a client recovering after reconnect can finish [MQTT-4.3.3-1].
+                var known = session.CompleteInboundQoS2(ack.PacketId);
+                SendAck(PacketType.PubComp, ack.PacketId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
+                break;
+        }
+    }
+
+    /// <summary>The properties a subscriber may see: everything but the topic alias and subscription identifiers.</summary>
+    private static MqttProperties? ForwardedProperties(MqttProperties? source)
+    {
+        if (source is null)
+        {
+            return null;
+        }
+        if (source.TopicAlias is null && source.SubscriptionIdentifiers is null)
+        {
+            return source;
+        }
+        var copy = source.Clone();
+        copy.TopicAlias = null;
+        copy.SubscriptionIdentifiers = null;
+        return copy;
+    }
+}

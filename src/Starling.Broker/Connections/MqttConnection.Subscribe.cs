@@ -1,0 +1,92 @@
+using Starling.Protocol;
+
+namespace Starling.Broker;
+
+internal sealed partial class MqttConnection
+{
+    private void HandleSubscribe(SubscribePacket subscribe)
+    {
+        var session = _session!;
+        var v5 = _version == ProtocolVersion.V500;
+        var subscriptionId = subscribe.Properties?.SubscriptionIdentifiers is [var id, ..] ? id : 0u;
+        var codes = new ReasonCode[subscribe.Subscriptions.Count];
+        List<(Subscription Subscription, bool Existed)>? granted = null;
+        for (var i = 0; i < codes.Length; i++)
+        {
+            var (filter, options) = subscribe.Subscriptions[i];
+            var topicFilter = filter;
+            string? shareName = null;
+            if (filter.StartsWith("$share/", StringComparison.Ordinal))
+            {
+                if (!TopicValidator.IsSharedSubscription(filter, out var name, out var inner))
+                {
+                    codes[i] = v5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError;
+                    continue;
+                }
+                if (options.NoLocal && v5)
+                {
+                    throw new MqttProtocolException(ReasonCode.ProtocolError, "No Local on a shared subscription [MQTT-3.8.3-4]");
+                }
+                shareName = name;
+                topicFilter = inner;
+            }
+            else if (!TopicValidator.IsValidTopicFilter(filter))
+            {
+                // An invalid filter fails alone: SUBACK 0x80 (3.1.1) / 0x8F (5.0) for it, the others proceed [MQTT-3.9.3-2].
+                codes[i] = v5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError;
+                continue;
+            }
+            var qos = options.QoS > _broker.Options.MaximumQoS ? _broker.Options.MaximumQoS : options.QoS;
+            var subscription = new Subscription(session, filter, topicFilter, options with { QoS = qos }, subscriptionId, shareName);
+            var existed = session.GetSubscription(filter) is not null;
+            // Replaces an existing subscription with the same filter, keeping no duplicate [MQTT-3.8.4-3].
+            _broker.Index.Add(subscription);
+            session.SetSubscription(subscription);
+            codes[i] = (ReasonCode)(byte)qos;
+            (granted ??= []).Add((subscription, existed));
+        }
+        SendControl(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
+        if (granted is null || !_broker.Options.RetainAvailable)
+        {
+            return;
+        }
+        // Retained messages after the SUBACK (control lane goes first), never for shared subscriptions.
+        var now = _broker.Time.GetTimestamp();
+        foreach (var (s, existed) in granted)
+        {
+            if (s.ShareName is not null
+                || s.Options.RetainHandling == RetainHandling.DoNotSend
+                || (s.Options.RetainHandling == RetainHandling.SendAtSubscribeIfNew && existed))
+            {
+                continue;
+            }
+            foreach (var message in _broker.Retained.Matching(s.TopicFilter))
+            {
+                if (message.IsExpired(_broker.Time, now))
+                {
+                    continue;
+                }
+                var qos = message.QoS < s.Options.QoS ? message.QoS : s.Options.QoS;
+                // Retained messages sent because of a subscription carry RETAIN 1 [MQTT-3.3.1-8].
+                session.Deliver(message, qos, retain: true, s.IdArray);
+            }
+        }
+    }
+
+    private void HandleUnsubscribe(UnsubscribePacket unsubscribe)
+    {
+        var session = _session!;
+        var codes = new ReasonCode[unsubscribe.TopicFilters.Count];
+        for (var i = 0; i < codes.Length; i++)
+        {
+            var removed = session.RemoveSubscription(unsubscribe.TopicFilters[i]);
+            if (removed is not null)
+            {
+                _broker.Index.Remove(removed);
+            }
+            codes[i] = removed is null ? ReasonCode.NoSubscriptionExisted : ReasonCode.Success;
+        }
+        // UNSUBACK even when nothing matched [MQTT-3.10.4-5].
+        SendControl(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = codes });
+    }
+}

@@ -1,0 +1,176 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Starling.Protocol;
+
+namespace Starling.Broker;
+
+internal sealed partial class MqttConnection
+{
+    private const int FlushThreshold = 64 * 1024;
+
+    // The client's Maximum Packet Size (v5 CONNECT); uint.MaxValue when it set none.
+    private uint _clientMaxPacketSize = uint.MaxValue;
+
+    public void SendControl(MqttPacket packet) => _outbound.EnqueueControl(OutboundItem.ForPacket(packet));
+
+    public void SendAck(PacketType type, ushort packetId, ReasonCode reason) => _outbound.EnqueueControl(OutboundItem.ForAck(type, packetId, reason));
+
+    public void SendPublish(in Delivery delivery, bool dup) => _outbound.EnqueueData(OutboundItem.ForPublish(delivery, dup));
+
+    /// <summary>QoS 0: dropped (and counted) when the client is not keeping up (rule 4, slow consumers).</summary>
+    public void SendQoS0(in Delivery delivery)
+    {
+        if (!Fits(delivery))
+        {
+            Interlocked.Increment(ref _broker.Counters.MessagesDroppedTooLarge);
+            return;
+        }
+        if (!_outbound.TryEnqueueQoS0(OutboundItem.ForPublish(delivery, dup: false)))
+        {
+            Interlocked.Increment(ref _broker.Counters.MessagesDroppedQoS0Backlog);
+        }
+    }
+
+    /// <summary>Whether the PUBLISH for this delivery stays within the client's Maximum Packet Size [MQTT-3.1.2-24].</summary>
+    public bool Fits(in Delivery delivery)
+    {
+        if (_clientMaxPacketSize == uint.MaxValue)
+        {
+            return true;
+        }
+        var size = PublishEncoder.GetSize(_version, delivery.Message.TopicUtf8.Length, delivery.Message.Payload.Length, delivery.QoS,
+            OutboundProperties(delivery, 0));
+        return (uint)size <= _clientMaxPacketSize;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var output = _transport.Output;
+        try
+        {
+            while (await _outbound.WaitAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                _outbound.Acknowledge();
+                var now = 0L;
+                while (_outbound.TryDequeue(out var item))
+                {
+                    Write(output, item, ref now);
+                    if (output.UnflushedBytes >= FlushThreshold)
+                    {
+                        var partial = await output.FlushAsync().ConfigureAwait(false);
+                        if (partial.IsCompleted || partial.IsCanceled)
+                        {
+                            return;
+                        }
+                    }
+                }
+                _outbound.SignalRoom();
+                var result = await output.FlushAsync().ConfigureAwait(false);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+            // Closing: a CONNACK refusal or a v5 DISCONNECT is the last packet on the wire [MQTT-3.2.2-5].
+            if (_finalPacket is { } last)
+            {
+                while (last is ConnAckPacket && _outbound.TryDequeue(out _))
+                {
+                }
+                PacketEncoder.Write(output, last, _version == ProtocolVersion.Unknown ? ProtocolVersion.V311 : _version);
+                await output.FlushAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (IsTransportFault(ex))
+        {
+            _log.LogDebug("Client {ClientId}: write failed: {Error}", DisplayId, ex.Message);
+        }
+        finally
+        {
+            Abort(null, "write failed");
+        }
+    }
+
+    private void Write(PipeWriter output, in OutboundItem item, ref long now)
+    {
+        switch (item.Kind)
+        {
+            case OutboundKind.Ack:
+                WriteAck(output, item.AckType, item.PacketId, item.Reason);
+                break;
+            case OutboundKind.Packet:
+                PacketEncoder.Write(output, item.Packet!, _version);
+                break;
+            default:
+                var d = item.Delivery;
+                MqttProperties? properties = null;
+                if (_version == ProtocolVersion.V500 && (d.Message.Properties is not null || d.SubscriptionIds is not null))
+                {
+                    now = now == 0 ? _broker.Time.GetTimestamp() : now;
+                    properties = OutboundProperties(d, now);
+                }
+                PublishEncoder.Write(output, _version, d.Message.TopicUtf8, new ReadOnlySequence<byte>(d.Message.Payload),
+                    d.QoS, d.Retain, item.Dup, d.PacketId, properties);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The properties of an outbound PUBLISH for a v5 client: the message's forwarded ones, with the expiry reduced by
+    /// the time it waited [MQTT-3.3.2-6] and this subscriber's subscription identifiers [MQTT-3.3.4-3]. Null for older
+    /// clients and for messages without any (the common case, which allocates nothing).
+    /// </summary>
+    private MqttProperties? OutboundProperties(in Delivery d, long now)
+    {
+        if (_version != ProtocolVersion.V500)
+        {
+            return null;
+        }
+        var source = d.Message.Properties;
+        if (source is null && d.SubscriptionIds is null)
+        {
+            return null;
+        }
+        var p = source?.Clone() ?? new MqttProperties();
+        if (source?.MessageExpiryInterval is not null && now != 0)
+        {
+            p.MessageExpiryInterval = d.Message.RemainingExpiry(_broker.Time, now);
+        }
+        if (d.SubscriptionIds is { } ids)
+        {
+            p.SubscriptionIdentifiers = [.. ids];
+        }
+        return p;
+    }
+
+    private void WriteAck(PipeWriter output, PacketType type, ushort packetId, ReasonCode reason)
+    {
+        if (_version == ProtocolVersion.V500 && reason != ReasonCode.Success)
+        {
+            PacketEncoder.Write(output, new PubAckPacket(type, packetId, reason), _version);
+            return;
+        }
+        // The 4-byte short form, identical for every version: type/flags, length 2, packet id [MQTT-3.4.2], [MQTT-3.6.1-1].
+        var span = output.GetSpan(4);
+        span[0] = (byte)(((byte)type << 4) | (type == PacketType.PubRel ? 0x02 : 0x00));
+        span[1] = 2;
+        span[2] = (byte)(packetId >> 8);
+        span[3] = (byte)packetId;
+        output.Advance(4);
+    }
+
+    private async Task FinishWriterAsync(Task writer)
+    {
+        try
+        {
+            // A client that stopped reading must not keep the connection open: give the last flush 5 s.
+            await writer.WaitAsync(TimeSpan.FromSeconds(5), _broker.Time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _transport.Output.CancelPendingFlush();
+            await writer.ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,287 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Starling.Protocol;
+
+namespace Starling.Broker;
+
+/// <summary>
+/// One transport stream carrying MQTT packets. Two loops: the read loop (frame scan, decode, handle) and the writer
+/// loop (drain <see cref="OutboundQueue"/>, encode, flush once per batch). The read loop alone mutates the fields
+/// below that are not marked volatile; other threads only enqueue output or call <see cref="Abort"/>.
+/// </summary>
+internal sealed partial class MqttConnection
+{
+    private readonly BrokerContext _broker;
+    private readonly IDuplexPipe _transport;
+    private readonly ConnectionInfo _info;
+    private readonly OutboundQueue _outbound;
+    private readonly ILogger _log;
+    private readonly long _openedTimestamp;
+
+    private ProtocolVersion _version;
+    private Session? _session;
+    private string _clientId = "";
+    private WillMessage? _will;
+    private ushort _keepAliveSeconds;
+    private bool _disconnectReceived;
+    private volatile bool _connected;
+    private long _lastPacketTimestamp;
+    private int _closing;
+    private volatile MqttPacket? _finalPacket;
+    private string? _closeCause;
+
+    public MqttConnection(BrokerContext broker, IDuplexPipe transport, ConnectionInfo info)
+    {
+        _broker = broker;
+        _transport = transport;
+        _info = info;
+        _log = broker.ConnectionLogger;
+        _outbound = new OutboundQueue(Math.Max(broker.Options.MaxQueuedMessages, 100));
+        _openedTimestamp = broker.Time.GetTimestamp();
+        _lastPacketTimestamp = _openedTimestamp;
+    }
+
+    public string ClientId => _clientId;
+
+    public ProtocolVersion Version => _version;
+
+    public ConnectionInfo Info => _info;
+
+    public bool IsConnected => _connected;
+
+    /// <summary>Serves the connection until it ends. Never throws.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        _broker.Connections[this] = 0;
+        using var registration = cancellationToken.Register(static c => ((MqttConnection)c!).Abort(null, "transport closed"), this);
+        var writer = WriteLoopAsync();
+        try
+        {
+            await ReadLoopAsync().ConfigureAwait(false);
+        }
+        catch (MqttProtocolException ex)
+        {
+            Interlocked.Increment(ref _broker.Counters.ProtocolErrors);
+            _log.LogInformation("Client {ClientId} ({Remote}): {Reason} (0x{Code:X2}); closing connection", DisplayId, _info.RemoteEndPoint, ex.Message, (byte)ex.ReasonCode);
+            Abort(ex.ReasonCode, ex.Message);
+        }
+        catch (Exception ex) when (IsTransportFault(ex))
+        {
+            Abort(null, "network error: " + ex.Message);
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "Client {ClientId} ({Remote}): unexpected error; closing connection", DisplayId, _info.RemoteEndPoint);
+            Abort(ReasonCode.ImplementationSpecificError, "internal error");
+        }
+        finally
+        {
+            Abort(null, "connection closed by client");
+            await FinishWriterAsync(writer).ConfigureAwait(false);
+            Cleanup();
+            await _transport.Input.CompleteAsync().ConfigureAwait(false);
+            await _transport.Output.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var input = _transport.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (result.IsCanceled || Volatile.Read(ref _closing) != 0)
+            {
+                return;
+            }
+            _lastPacketTimestamp = _broker.Time.GetTimestamp();
+            try
+            {
+                while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer))
+                {
+                }
+            }
+            finally
+            {
+                // Consumed up to the last whole frame; examined all, so the next read waits for more bytes.
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+            if (result.IsCompleted)
+            {
+                if (!buffer.IsEmpty && Volatile.Read(ref _closing) == 0)
+                {
+                    throw new MqttProtocolException(ReasonCode.MalformedPacket, "connection closed in the middle of a packet");
+                }
+                return;
+            }
+            await _outbound.WaitForRoomAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Handles one frame if a whole one is buffered; the receive buffer is valid only during this call.</summary>
+    private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer)
+    {
+        var status = FrameScanner.TryReadHeader(buffer, _broker.Options.MaxPacketSize, out var header, out var error);
+        if (status == OperationStatus.NeedMoreData)
+        {
+            return false;
+        }
+        if (status != OperationStatus.Done)
+        {
+            throw new MqttProtocolException(error, error == ReasonCode.PacketTooLarge
+                ? $"packet larger than the maximum packet size ({_broker.Options.MaxPacketSize} bytes)"
+                : "malformed fixed header");
+        }
+        if (buffer.Length < header.TotalLength)
+        {
+            return false;
+        }
+        if (!_connected && header.Type != PacketType.Connect)
+        {
+            throw new MqttProtocolException(ReasonCode.ProtocolError, $"first packet must be CONNECT, got {header.Type} [MQTT-3.1.0-1]");
+        }
+        var body = buffer.Slice(header.HeaderLength, header.RemainingLength);
+        var packet = PacketDecoder.Decode(header, body, _connected ? _version : ProtocolVersion.Unknown);
+        Dispatch(packet);
+        buffer = buffer.Slice(header.TotalLength);
+        return true;
+    }
+
+    private void Dispatch(MqttPacket packet)
+    {
+        switch (packet)
+        {
+            case ConnectPacket connect when !_connected:
+                HandleConnect(connect);
+                break;
+            case ConnectPacket:
+                throw new MqttProtocolException(ReasonCode.ProtocolError, "second CONNECT on one connection [MQTT-3.1.0-2]");
+            case PublishPacket publish:
+                HandlePublish(publish);
+                break;
+            case PubAckPacket ack:
+                HandleAck(ack);
+                break;
+            case SubscribePacket subscribe:
+                HandleSubscribe(subscribe);
+                break;
+            case UnsubscribePacket unsubscribe:
+                HandleUnsubscribe(unsubscribe);
+                break;
+            case PingReqPacket:
+                SendControl(PingRespPacket.Instance);
+                break;
+            case DisconnectPacket disconnect:
+                HandleDisconnect(disconnect);
+                break;
+            case AuthPacket when _version == ProtocolVersion.V500:
+                throw new MqttProtocolException(ReasonCode.ProtocolError, "AUTH without an authentication method in CONNECT");
+            default:
+                throw new MqttProtocolException(ReasonCode.ProtocolError, $"a client may not send {packet.Type}");
+        }
+    }
+
+    private void HandleDisconnect(DisconnectPacket disconnect)
+    {
+        // DISCONNECT discards the will [MQTT-3.14.4-3], except v5 reason 0x04 which asks for it.
+        _disconnectReceived = disconnect.ReasonCode != ReasonCode.DisconnectWithWillMessage;
+        if (_version == ProtocolVersion.V500 && disconnect.Properties?.SessionExpiryInterval is uint expiry && _session is not null)
+        {
+            if (_session.ExpiryInterval == 0 && expiry != 0)
+            {
+                // [MQTT-3.14.2-2]: may not turn a connection-scoped session into a persistent one.
+                _disconnectReceived = false;
+                throw new MqttProtocolException(ReasonCode.ProtocolError, "Session Expiry Interval set on DISCONNECT after 0 in CONNECT");
+            }
+            _session.ExpiryInterval = Math.Min(expiry, _broker.Options.MaxSessionExpiryInterval);
+        }
+        Abort(null, disconnect.ReasonCode == ReasonCode.DisconnectWithWillMessage ? "DISCONNECT with will" : "DISCONNECT");
+    }
+
+    /// <summary>Heartbeat check: connect timeout and keep-alive (1.5 x) [MQTT-3.1.2-24].</summary>
+    public void CheckTimeouts(long now)
+    {
+        if (Volatile.Read(ref _closing) != 0)
+        {
+            return;
+        }
+        if (!_connected)
+        {
+            if (_broker.Time.GetElapsedTime(_openedTimestamp, now) > _broker.Options.ConnectTimeout)
+            {
+                _log.LogInformation("Connection {Remote}: no CONNECT within {Timeout}; closing", _info.RemoteEndPoint, _broker.Options.ConnectTimeout);
+                Abort(null, "connect timeout");
+            }
+            return;
+        }
+        if (_keepAliveSeconds > 0
+            && _broker.Time.GetElapsedTime(Volatile.Read(ref _lastPacketTimestamp), now) > TimeSpan.FromMilliseconds(_keepAliveSeconds * 1500L))
+        {
+            _log.LogInformation("Client {ClientId} ({Remote}): keep-alive of {KeepAlive} s expired; closing", DisplayId, _info.RemoteEndPoint, _keepAliveSeconds);
+            Abort(ReasonCode.KeepAliveTimeout, "keep-alive timeout");
+        }
+    }
+
+    /// <summary>A newer connection took the session over [MQTT-3.1.4-2].</summary>
+    public void TakeOver()
+    {
+        _log.LogInformation("Client {ClientId} ({Remote}): session taken over by a new connection", DisplayId, _info.RemoteEndPoint);
+        Abort(ReasonCode.SessionTakenOver, "session taken over");
+    }
+
+    /// <summary>
+    /// Starts closing: a v5 client gets DISCONNECT with <paramref name="reason"/> when one is given, then the writer
+    /// stops and the read loop is released. Idempotent and callable from any thread.
+    /// </summary>
+    public void Abort(ReasonCode? reason, string cause)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return;
+        }
+        _closeCause = cause;
+        if (reason is { } code && _connected && _version == ProtocolVersion.V500 && _finalPacket is null)
+        {
+            _finalPacket = new DisconnectPacket { ReasonCode = code };
+        }
+        _outbound.Complete();
+        _outbound.ReleaseWaiters();
+        _transport.Input.CancelPendingRead();
+    }
+
+    private void Cleanup()
+    {
+        _broker.Connections.TryRemove(this, out _);
+        if (!_connected)
+        {
+            return;
+        }
+        _broker.OnDisconnected();
+        _log.LogInformation("Client {ClientId} ({Remote}) disconnected: {Cause}", _clientId, _info.RemoteEndPoint, _closeCause);
+        if (_will is { } will && !_disconnectReceived)
+        {
+            PublishWill(will);
+        }
+        if (_session is { } session && session.Detach(this) && session.ExpiryInterval == 0)
+        {
+            _broker.Sessions.Discard(session);
+        }
+    }
+
+    private void PublishWill(WillMessage will)
+    {
+        var message = new Message(will.Topic, will.Payload, will.QoS, will.Retain, ForwardedProperties(will.Properties), _clientId, _broker.Time.GetTimestamp());
+        if (will.Retain && _broker.Options.RetainAvailable)
+        {
+            _broker.Retained.Set(message);
+        }
+        _broker.Router.Route(message);
+    }
+
+    private string DisplayId => _connected ? _clientId : "(not connected)";
+
+    private static bool IsTransportFault(Exception ex)
+        => ex is IOException or ObjectDisposedException or OperationCanceledException; // Kestrel's reset/abort derive from these
+}

@@ -1,0 +1,115 @@
+using Starling.Protocol;
+
+namespace Starling.Broker;
+
+/// <summary>
+/// Given a message, finds the matching subscriptions and hands the message to each session once. A session matched
+/// by several of its subscriptions gets one delivery at the highest granted QoS with every subscription identifier
+/// [MQTT-3.3.4-2..5]; each shared group gets one delivery to one member. Work lists are per thread and reused, so
+/// routing to one subscriber allocates nothing.
+/// </summary>
+internal sealed class Router(BrokerContext broker)
+{
+    [ThreadStatic] private static List<Subscription>? t_plain;
+    [ThreadStatic] private static List<SharedGroup>? t_groups;
+    [ThreadStatic] private static Dictionary<Session, int>? t_bySession;
+    [ThreadStatic] private static List<Merged>? t_merged;
+
+    /// <summary>Routes <paramref name="message"/>; returns the number of sessions it was handed to.</summary>
+    public int Route(Message message)
+    {
+        var plain = t_plain ??= new List<Subscription>(16);
+        var groups = t_groups ??= new List<SharedGroup>(4);
+        plain.Clear();
+        groups.Clear();
+        broker.Index.Match(message.Topic, plain, groups);
+        var delivered = 0;
+        if (plain.Count == 1)
+        {
+            delivered += DeliverOne(plain[0], message) ? 1 : 0;
+        }
+        else if (plain.Count > 1)
+        {
+            delivered += DeliverMerged(plain, message);
+        }
+        foreach (var group in groups)
+        {
+            delivered += DeliverOne(group.Pick(), message) ? 1 : 0;
+        }
+        plain.Clear();
+        groups.Clear();
+        if (delivered > 0)
+        {
+            Interlocked.Add(ref broker.Counters.MessagesDelivered, delivered);
+        }
+        return delivered;
+    }
+
+    private static bool DeliverOne(Subscription subscription, Message message)
+    {
+        if (IsLocalExcluded(subscription, message))
+        {
+            return false;
+        }
+        var qos = Min(message.QoS, subscription.Options.QoS);
+        // Live messages go out with RETAIN 0 unless the subscription asked for Retain As Published [MQTT-3.3.1-9], [MQTT-3.3.1-12].
+        var retain = subscription.Options.RetainAsPublished && message.Retain;
+        subscription.Session.Deliver(message, qos, retain, subscription.IdArray);
+        return true;
+    }
+
+    private static int DeliverMerged(List<Subscription> matches, Message message)
+    {
+        var bySession = t_bySession ??= new Dictionary<Session, int>(ReferenceEqualityComparer.Instance);
+        var merged = t_merged ??= [];
+        bySession.Clear();
+        merged.Clear();
+        foreach (var s in matches)
+        {
+            if (IsLocalExcluded(s, message))
+            {
+                continue;
+            }
+            var qos = Min(message.QoS, s.Options.QoS);
+            var retain = s.Options.RetainAsPublished && message.Retain;
+            if (bySession.TryGetValue(s.Session, out var at))
+            {
+                var m = merged[at];
+                m.QoS = (QualityOfService)Math.Max((byte)m.QoS, (byte)qos);
+                m.Retain |= retain;
+                if (s.SubscriptionId != 0)
+                {
+                    (m.Ids ??= []).Add(s.SubscriptionId);
+                }
+                merged[at] = m;
+            }
+            else
+            {
+                bySession[s.Session] = merged.Count;
+                merged.Add(new Merged(s.Session, qos, retain, s.SubscriptionId == 0 ? null : [s.SubscriptionId]));
+            }
+        }
+        foreach (var m in merged)
+        {
+            m.Session.Deliver(message, m.QoS, m.Retain, m.Ids?.ToArray());
+        }
+        var count = merged.Count;
+        bySession.Clear();
+        merged.Clear();
+        return count;
+    }
+
+    // No Local: not back to the session that published it [MQTT-3.8.3-3].
+    private static bool IsLocalExcluded(Subscription s, Message message)
+        => s.Options.NoLocal && message.PublisherClientId is { } publisher && publisher == s.Session.ClientId;
+
+    private static QualityOfService Min(QualityOfService a, QualityOfService b) => a < b ? a : b;
+
+    private struct Merged(Session session, QualityOfService qos, bool retain, List<uint>? ids)
+    {
+        public Session Session = session;
+        public QualityOfService QoS = qos;
+        public bool Retain = retain;
+        public List<uint>? Ids = ids;
+    }
+}

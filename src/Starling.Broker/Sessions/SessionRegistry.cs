@@ -1,0 +1,101 @@
+using System.Collections.Concurrent;
+
+namespace Starling.Broker;
+
+/// <summary>
+/// Sessions by client id. Opening and discarding serialize on one lock so that two CONNECTs with the same client id
+/// cannot both win; lookups are lock-free.
+/// </summary>
+internal sealed class SessionRegistry(BrokerContext broker)
+{
+    private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<string, Session> _byClientId = new(StringComparer.Ordinal);
+
+    public int Count => _byClientId.Count;
+
+    public IEnumerable<Session> All => _byClientId.Values;
+
+    public Session? Find(string clientId) => _byClientId.GetValueOrDefault(clientId);
+
+    /// <summary>
+    /// Opens the session for a CONNECT: takes over (and disconnects) an existing connection with the same client id
+    /// [MQTT-3.1.4-2], discards the old state when <paramref name="cleanStart"/> is set or the old session was
+    /// connection-scoped, and otherwise resumes it. Returns the session and whether it was present.
+    /// </summary>
+    public (Session Session, bool Present) Open(string clientId, bool cleanStart, MqttConnection connection)
+    {
+        Session? existing;
+        MqttConnection? previous = null;
+        bool present;
+        lock (_gate)
+        {
+            if (_byClientId.TryGetValue(clientId, out existing))
+            {
+                previous = existing.Claim(connection);
+                if (cleanStart || existing.ExpiryInterval == 0 || existing.IsExpired(broker.Time.GetTimestamp()))
+                {
+                    _byClientId.TryRemove(clientId, out _);
+                    RemoveSubscriptions(existing.End());
+                    existing = null;
+                }
+            }
+            if (existing is null)
+            {
+                existing = new Session(broker, clientId);
+                existing.Claim(connection);
+                _byClientId[clientId] = existing;
+                present = false;
+            }
+            else
+            {
+                present = true;
+            }
+        }
+        previous?.TakeOver();
+        return (existing, present);
+    }
+
+    /// <summary>Ends a session (clean session closed, or expired) if it is still the registered one.</summary>
+    public void Discard(Session session)
+    {
+        lock (_gate)
+        {
+            if (_byClientId.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
+            {
+                _byClientId.TryRemove(session.ClientId, out _);
+            }
+            else if (session.IsEnded)
+            {
+                return;
+            }
+            RemoveSubscriptions(session.End());
+        }
+    }
+
+    /// <summary>Ends every offline session whose expiry interval has passed (called by the Heartbeat).</summary>
+    public void ExpireSessions(long now)
+    {
+        foreach (var session in _byClientId.Values)
+        {
+            if (!session.IsConnected && session.IsExpired(now))
+            {
+                lock (_gate)
+                {
+                    if (session.IsConnected || !session.IsExpired(now))
+                    {
+                        continue;
+                    }
+                }
+                Discard(session);
+            }
+        }
+    }
+
+    private void RemoveSubscriptions(Subscription[] subscriptions)
+    {
+        foreach (var s in subscriptions)
+        {
+            broker.Index.Remove(s);
+        }
+    }
+}
