@@ -38,6 +38,24 @@ internal sealed class BrokerContext
 
     public void OnDisconnected() => Interlocked.Decrement(ref _connectedCount);
 
+    /// <summary>Publishes a will (stored too when it is retained).</summary>
+    public void PublishWill(Protocol.WillMessage will, string clientId)
+    {
+        var properties = will.Properties;
+        if (properties is not null)
+        {
+            // Will properties that describe the message travel with it; the delay itself does not.
+            properties = properties.Clone();
+            properties.WillDelayInterval = null;
+        }
+        var message = new Message(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Time.GetTimestamp());
+        if (will.Retain && Options.RetainAvailable)
+        {
+            Retained.Set(message);
+        }
+        Router.Route(message);
+    }
+
     /// <summary>Set by StopAsync: new connections are refused.</summary>
     public volatile bool Stopping;
 }

@@ -56,6 +56,21 @@ public sealed class BrokerOptions
     /// <summary>Expiry of persistent 3.1.1 sessions and cap for v5 ones, in seconds (uint.MaxValue = never).</summary>
     public uint MaxSessionExpiryInterval { get; set; } = uint.MaxValue;
 
+    /// <summary>Whether a v5 PUBLISH that says its payload is UTF-8 (format indicator 1) is checked; invalid ones get 0x99.</summary>
+    public bool ValidatePayloadFormat { get; set; } = true;
+
+    /// <summary>
+    /// Response Information returned to v5 clients that ask for it (Request Response Information = 1); "{clientid}"
+    /// is replaced by the client id. Null: not offered.
+    /// </summary>
+    public string? ResponseInformation { get; set; }
+
+    /// <summary>When set, every CONNECT is redirected: v5 clients get 0x9C (or 0x9D) with this Server Reference.</summary>
+    public string? ServerReference { get; set; }
+
+    /// <summary>With <see cref="ServerReference"/>: the move is permanent (0x9D Server moved) rather than 0x9C.</summary>
+    public bool ServerMoved { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting and the fix when a value is out of range.</summary>
     public void Validate()
     {

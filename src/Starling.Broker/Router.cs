@@ -34,7 +34,7 @@ internal sealed class Router(BrokerContext broker)
         }
         foreach (var group in groups)
         {
-            delivered += DeliverOne(group.Pick(), message) ? 1 : 0;
+            delivered += DeliverOne(group.Pick(), message, group) ? 1 : 0;
         }
         plain.Clear();
         groups.Clear();
@@ -45,7 +45,7 @@ internal sealed class Router(BrokerContext broker)
         return delivered;
     }
 
-    private static bool DeliverOne(Subscription subscription, Message message)
+    private static bool DeliverOne(Subscription subscription, Message message, SharedGroup? group = null)
     {
         if (IsLocalExcluded(subscription, message))
         {
@@ -54,7 +54,7 @@ internal sealed class Router(BrokerContext broker)
         var qos = Min(message.QoS, subscription.Options.QoS);
         // Live messages go out with RETAIN 0 unless the subscription asked for Retain As Published [MQTT-3.3.1-9], [MQTT-3.3.1-12].
         var retain = subscription.Options.RetainAsPublished && message.Retain;
-        subscription.Session.Deliver(message, qos, retain, subscription.IdArray);
+        subscription.Session.Deliver(message, qos, retain, subscription.IdArray, group);
         return true;
     }
 
@@ -97,6 +97,16 @@ internal sealed class Router(BrokerContext broker)
         bySession.Clear();
         merged.Clear();
         return count;
+    }
+
+    /// <summary>Re-sends messages a departed shared-subscription member had not finished to another member.</summary>
+    public static void Redistribute(List<Delivery> deliveries)
+    {
+        foreach (var d in deliveries)
+        {
+            var member = d.Group!.Pick();
+            member.Session.Deliver(d.Message, Min(d.Message.QoS, member.Options.QoS), d.Retain, member.IdArray, d.Group);
+        }
     }
 
     // No Local: not back to the session that published it [MQTT-3.8.3-3].

@@ -17,6 +17,12 @@ internal sealed partial class MqttConnection
             Refuse(v5 ? ReasonCode.ServerShuttingDown : ReasonCode.ServerUnavailable, "server is shutting down");
             return;
         }
+        if (options.ServerReference is { } reference)
+        {
+            Refuse(v5 ? options.ServerMoved ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer : ReasonCode.ServerUnavailable,
+                $"redirected to {reference}", v5 ? new MqttProperties { ServerReference = reference } : null);
+            return;
+        }
         var clientId = connect.ClientId;
         string? assignedClientId = null;
         if (clientId.Length == 0)
@@ -98,6 +104,9 @@ internal sealed partial class MqttConnection
                 RetainAvailable = options.RetainAvailable ? null : (byte)0,
                 MaximumPacketSize = (uint)options.MaxPacketSize,
                 SessionExpiryInterval = expiry != requestedExpiry ? expiry : null,
+                ResponseInformation = properties?.RequestResponseInformation == 1 && options.ResponseInformation is { } info
+                    ? info.Replace("{clientid}", clientId, StringComparison.OrdinalIgnoreCase)
+                    : null,
             };
             connAck.Properties = p;
         }
@@ -108,11 +117,11 @@ internal sealed partial class MqttConnection
     }
 
     /// <summary>CONNACK with a failure code, then close [MQTT-3.2.2-5]; the session is not touched.</summary>
-    private void Refuse(ReasonCode reason, string why)
+    private void Refuse(ReasonCode reason, string why, MqttProperties? properties = null)
     {
         Interlocked.Increment(ref _broker.Counters.ConnectionsRefused);
         _log.LogInformation("Connection from {Remote} refused (0x{Code:X2}): {Why}", _info.RemoteEndPoint, (byte)reason, why);
-        _finalPacket = new ConnAckPacket { SessionPresent = false, ReasonCode = reason };
+        _finalPacket = new ConnAckPacket { SessionPresent = false, ReasonCode = reason, Properties = properties };
         Abort(null, "CONNECT refused: " + why);
     }
 

@@ -38,11 +38,18 @@ internal sealed partial class MqttConnection
         Interlocked.Increment(ref _broker.Counters.MessagesReceived);
 
         // Clients may not publish into the broker's own $SYS tree: acknowledged (so flows complete) and dropped.
-        var refused = topic.StartsWith("$SYS/", StringComparison.Ordinal) || topic == "$SYS";
+        var refusal = topic.StartsWith("$SYS/", StringComparison.Ordinal) || topic == "$SYS" ? ReasonCode.NotAuthorized : ReasonCode.Success;
+        var payload = publish.Payload.ToArray();
+        if (publish.Properties?.PayloadFormatIndicator == 1 && _broker.Options.ValidatePayloadFormat && !Utf8Validator.IsValid(payload))
+        {
+            // [MQTT-3.3.2-4] lets the receiver reject a payload that is not the UTF-8 it claims to be.
+            refusal = ReasonCode.PayloadFormatInvalid;
+        }
+        var refused = refusal != ReasonCode.Success;
         var matched = 0;
         if (!refused)
         {
-            var message = new Message(topic, publish.Payload.ToArray(), qos, publish.Retain, ForwardedProperties(publish.Properties),
+            var message = new Message(topic, payload, qos, publish.Retain, ForwardedProperties(publish.Properties),
                 _clientId, _broker.Time.GetTimestamp());
             if (publish.Retain)
             {
@@ -55,7 +62,7 @@ internal sealed partial class MqttConnection
         {
             return;
         }
-        var reason = refused ? ReasonCode.NotAuthorized : matched == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+        var reason = refused ? refusal : matched == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         SendAck(qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
         if (qos == QualityOfService.ExactlyOnce && refused && _version == ProtocolVersion.V500)
         {

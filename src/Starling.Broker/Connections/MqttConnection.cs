@@ -244,7 +244,12 @@ internal sealed partial class MqttConnection
         _closeCause = cause;
         if (reason is { } code && _connected && _version == ProtocolVersion.V500 && _finalPacket is null)
         {
-            _finalPacket = new DisconnectPacket { ReasonCode = code };
+            // A reason string helps whoever debugs the client; skipped if the client's maximum packet size is tiny.
+            _finalPacket = new DisconnectPacket
+            {
+                ReasonCode = code,
+                Properties = _clientMaxPacketSize >= 512 ? new MqttProperties { ReasonString = cause } : null,
+            };
         }
         _outbound.Complete();
         _outbound.ReleaseWaiters();
@@ -260,24 +265,33 @@ internal sealed partial class MqttConnection
         }
         _broker.OnDisconnected();
         _log.LogInformation("Client {ClientId} ({Remote}) disconnected: {Cause}", _clientId, _info.RemoteEndPoint, _closeCause);
+        var session = _session!;
+        var detached = session.Detach(this);
         if (_will is { } will && !_disconnectReceived)
         {
-            PublishWill(will);
+            var delay = will.Properties?.WillDelayInterval ?? 0;
+            if (delay == 0 || (detached && session.ExpiryInterval == 0) || session.IsEnded)
+            {
+                _broker.PublishWill(will, _clientId);
+            }
+            else if (detached)
+            {
+                session.ScheduleWill(will, Math.Min(delay, session.ExpiryInterval));
+            }
+            // else: a new connection resumed the session before the delay passed: no will [MQTT-3.1.3-9].
         }
-        if (_session is { } session && session.Detach(this) && session.ExpiryInterval == 0)
+        if (detached)
         {
-            _broker.Sessions.Discard(session);
+            var orphans = session.TakeSharedForRedistribution();
+            if (session.ExpiryInterval == 0)
+            {
+                _broker.Sessions.Discard(session);
+            }
+            if (orphans is not null)
+            {
+                Router.Redistribute(orphans);
+            }
         }
-    }
-
-    private void PublishWill(WillMessage will)
-    {
-        var message = new Message(will.Topic, will.Payload, will.QoS, will.Retain, ForwardedProperties(will.Properties), _clientId, _broker.Time.GetTimestamp());
-        if (will.Retain && _broker.Options.RetainAvailable)
-        {
-            _broker.Retained.Set(message);
-        }
-        _broker.Router.Route(message);
     }
 
     private string DisplayId => _connected ? _clientId : "(not connected)";

@@ -15,8 +15,10 @@ internal enum DeliveryState : byte
 /// One message on its way to one session: the shared <see cref="Message"/> plus the per-subscriber fields. A struct,
 /// so queues and the inflight table hold it without an allocation per subscriber.
 /// </summary>
-internal struct Delivery(Message message, QualityOfService qos, bool retain, uint[]? subscriptionIds)
+internal struct Delivery(Message message, QualityOfService qos, bool retain, uint[]? subscriptionIds, SharedGroup? group = null)
 {
+    /// <summary>The shared subscription group it came through, so it can go to another member if this one leaves.</summary>
+    public SharedGroup? Group = group;
     public Message Message = message;
     public QualityOfService QoS = qos;
     public bool Retain = retain;

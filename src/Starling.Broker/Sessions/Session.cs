@@ -113,7 +113,7 @@ internal sealed class Session
     // ---- outbound: broker to client ----
 
     /// <summary>Hands one message to this session at the given (already downgraded) QoS.</summary>
-    public void Deliver(Message message, QualityOfService qos, bool retain, uint[]? subscriptionIds)
+    public void Deliver(Message message, QualityOfService qos, bool retain, uint[]? subscriptionIds, SharedGroup? group = null)
     {
         lock (_gate)
         {
@@ -122,7 +122,7 @@ internal sealed class Session
                 return;
             }
             var connection = _connection;
-            var delivery = new Delivery(message, qos, retain, subscriptionIds) { Sequence = ++_sequence };
+            var delivery = new Delivery(message, qos, retain, subscriptionIds, group) { Sequence = ++_sequence };
             if (qos == QualityOfService.AtMostOnce)
             {
                 if (connection is not null)
@@ -252,6 +252,86 @@ internal sealed class Session
                 _inflight.Remove(packetId);
                 Drain(from);
             }
+        }
+    }
+
+    /// <summary>
+    /// A member of a shared subscription lost its connection: hands back the messages it got through a group that
+    /// another connected member can take (v5 4.8.2): everything still queued, and QoS 1 messages sent but not
+    /// acknowledged. QoS 2 messages already sent stay, since the client may have them (exactly once wins).
+    /// </summary>
+    public List<Delivery>? TakeSharedForRedistribution()
+    {
+        lock (_gate)
+        {
+            List<Delivery>? taken = null;
+            if (_queue.Count > 0)
+            {
+                var keep = new Queue<Delivery>(_queue.Count);
+                while (_queue.TryDequeue(out var d))
+                {
+                    if (d.Group is { } g && g.HasConnectedMemberOtherThan(this))
+                    {
+                        (taken ??= []).Add(d);
+                        _queuedBytes -= d.Message.Payload.Length;
+                    }
+                    else
+                    {
+                        keep.Enqueue(d);
+                    }
+                }
+                while (keep.TryDequeue(out var d))
+                {
+                    _queue.Enqueue(d);
+                }
+            }
+            foreach (var (id, d) in _inflight)
+            {
+                if (d.Group is { } g && d.State == DeliveryState.AwaitingPubAck && g.HasConnectedMemberOtherThan(this))
+                {
+                    (taken ??= []).Add(d);
+                    _inflight.Remove(id);
+                }
+            }
+            return taken;
+        }
+    }
+
+    // ---- will delay (v5) ----
+
+    private WillMessage? _delayedWill;
+    private long _willDue;
+
+    /// <summary>Holds the will until the Will Delay Interval passes or the session ends, whichever is first [MQTT-3.1.3-9].</summary>
+    public void ScheduleWill(WillMessage will, uint delaySeconds)
+    {
+        lock (_gate)
+        {
+            _delayedWill = will;
+            _willDue = _broker.Time.GetTimestamp() + (long)(delaySeconds * (double)_broker.Time.TimestampFrequency);
+        }
+    }
+
+    /// <summary>The delayed will if its time has come (or <paramref name="force"/>, at session end); clears it.</summary>
+    public WillMessage? TakeWill(long now, bool force)
+    {
+        lock (_gate)
+        {
+            if (_delayedWill is not { } will || (!force && now < _willDue))
+            {
+                return null;
+            }
+            _delayedWill = null;
+            return will;
+        }
+    }
+
+    /// <summary>A new connection resumed the session in time: the delayed will is not sent.</summary>
+    public void CancelWill()
+    {
+        lock (_gate)
+        {
+            _delayedWill = null;
         }
     }
 

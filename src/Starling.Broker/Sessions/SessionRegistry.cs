@@ -27,6 +27,7 @@ internal sealed class SessionRegistry(BrokerContext broker)
         Session? existing;
         MqttConnection? previous = null;
         bool present;
+        Protocol.WillMessage? endedWill = null;
         lock (_gate)
         {
             if (_byClientId.TryGetValue(clientId, out existing))
@@ -34,6 +35,8 @@ internal sealed class SessionRegistry(BrokerContext broker)
                 previous = existing.Claim(connection);
                 if (cleanStart || existing.ExpiryInterval == 0 || existing.IsExpired(broker.Time.GetTimestamp()))
                 {
+                    // The old session ends now: a will it was delaying goes out [MQTT-3.1.3-9].
+                    endedWill = existing.TakeWill(0, force: true);
                     _byClientId.TryRemove(clientId, out _);
                     RemoveSubscriptions(existing.End());
                     existing = null;
@@ -48,10 +51,15 @@ internal sealed class SessionRegistry(BrokerContext broker)
             }
             else
             {
+                existing.CancelWill();
                 present = true;
             }
         }
         previous?.TakeOver();
+        if (endedWill is not null)
+        {
+            broker.PublishWill(endedWill, clientId);
+        }
         return (existing, present);
     }
 
@@ -70,6 +78,10 @@ internal sealed class SessionRegistry(BrokerContext broker)
             }
             RemoveSubscriptions(session.End());
         }
+        if (session.TakeWill(0, force: true) is { } will)
+        {
+            broker.PublishWill(will, session.ClientId);
+        }
     }
 
     /// <summary>Ends every offline session whose expiry interval has passed (called by the Heartbeat).</summary>
@@ -77,6 +89,10 @@ internal sealed class SessionRegistry(BrokerContext broker)
     {
         foreach (var session in _byClientId.Values)
         {
+            if (!session.IsConnected && session.TakeWill(now, force: false) is { } will)
+            {
+                broker.PublishWill(will, session.ClientId);
+            }
             if (!session.IsConnected && session.IsExpired(now))
             {
                 lock (_gate)

@@ -28,5 +28,17 @@ internal sealed class SharedGroup(string name, Subscription[] members)
         return members[start];
     }
 
+    public bool HasConnectedMemberOtherThan(Session session)
+    {
+        foreach (var m in Members)
+        {
+            if (!ReferenceEquals(m.Session, session) && m.Session.IsConnected)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public SharedGroup With(Subscription[] newMembers) => new(Name, newMembers) { _cursor = _cursor };
 }
