@@ -34,7 +34,10 @@ internal sealed class Router(BrokerContext broker)
         }
         foreach (var group in groups)
         {
-            delivered += DeliverOne(group.Pick(), message, group) ? 1 : 0;
+            if (group.Pick() is { } member)
+            {
+                delivered += DeliverOne(member, message, group) ? 1 : 0;
+            }
         }
         plain.Clear();
         groups.Clear();
@@ -104,7 +107,10 @@ internal sealed class Router(BrokerContext broker)
     {
         foreach (var d in deliveries)
         {
-            var member = d.Group!.Pick();
+            if (d.Group!.Pick() is not { } member)
+            {
+                continue;
+            }
             member.Session.Deliver(d.Message, Min(d.Message.QoS, member.Options.QoS), d.Retain, member.IdArray, d.Group);
         }
     }

@@ -3,19 +3,30 @@ namespace Starling.Broker;
 /// <summary>
 /// The members of one shared subscription group ($share/{name}/{filter}). Each message goes to exactly one member,
 /// chosen round-robin among connected members (any member when none is connected, so QoS 1/2 messages are queued).
-/// Immutable member array, replaced under the index's write lock; the cursor is the only mutable field.
+/// The group object is stable for its lifetime (deliveries remember it, to find another member later); its member
+/// array is an immutable snapshot replaced under the index's write lock.
 /// </summary>
 internal sealed class SharedGroup(string name, Subscription[] members)
 {
     private int _cursor;
+    private volatile Subscription[] _members = members;
 
     public string Name { get; } = name;
 
-    public Subscription[] Members { get; } = members;
+    public Subscription[] Members
+    {
+        get => _members;
+        set => _members = value;
+    }
 
-    public Subscription Pick()
+    /// <summary>The next member, or null when the group has just lost its last one (a reader raced the removal).</summary>
+    public Subscription? Pick()
     {
         var members = Members;
+        if (members.Length == 0)
+        {
+            return null;
+        }
         var start = (int)((uint)Interlocked.Increment(ref _cursor) % (uint)members.Length);
         for (var i = 0; i < members.Length; i++)
         {
@@ -39,6 +50,4 @@ internal sealed class SharedGroup(string name, Subscription[] members)
         }
         return false;
     }
-
-    public SharedGroup With(Subscription[] newMembers) => new(Name, newMembers) { _cursor = _cursor };
 }

@@ -48,8 +48,7 @@ internal sealed class TopicIndex
                     var members = groups[g].Members;
                     var at = IndexOf(members, subscription.Session);
                     replaced = at >= 0;
-                    var updated = groups[g].With(replaced ? ReplaceAt(members, at, subscription) : [.. members, subscription]);
-                    entry.Groups = ReplaceAt(groups, g, updated);
+                    groups[g].Members = replaced ? ReplaceAt(members, at, subscription) : [.. members, subscription];
                 }
             }
             if (!replaced)
@@ -91,7 +90,11 @@ internal sealed class TopicIndex
                     if (at >= 0)
                     {
                         var members = RemoveAt(groups[g].Members, at);
-                        entry.Groups = members.Length == 0 ? RemoveAt(groups, g) : ReplaceAt(groups, g, groups[g].With(members));
+                        groups[g].Members = members;
+                        if (members.Length == 0)
+                        {
+                            entry.Groups = RemoveAt(groups, g);
+                        }
                         removed = true;
                     }
                 }
