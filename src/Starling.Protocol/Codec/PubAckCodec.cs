@@ -1,0 +1,56 @@
+using System.Buffers;
+
+namespace Starling.Protocol;
+
+/// <summary>
+/// PUBACK, PUBREC, PUBREL, PUBCOMP (3.4 to 3.7). 5.0: remaining length 2 means Success without properties, 3 means a
+/// reason code without properties, 4 or more a reason code and properties; the encoder uses the shortest form.
+/// </summary>
+internal static class PubAckCodec
+{
+    public static PubAckPacket Decode(ref SequenceReader<byte> r, PacketType type, ProtocolVersion version)
+    {
+        var packet = new PubAckPacket(type, MqttReader.ReadPacketId(ref r));
+        if (version == ProtocolVersion.V500 && !r.End)
+        {
+            var code = (ReasonCode)MqttReader.ReadByte(ref r);
+            packet.ReasonCode = ReasonCodeRules.IsAllowed(type, code)
+                ? code
+                : throw Errors.Malformed($"{type} reason code 0x{(byte)code:X2} is not defined for {type}");
+            if (!r.End)
+            {
+                packet.Properties = PropertiesCodec.Read(ref r, PropertyContexts.Of(type));
+            }
+        }
+        MqttReader.EnsureEnd(ref r, type);
+        return packet;
+    }
+
+    public static int GetRemainingLength(PubAckPacket p, ProtocolVersion version)
+    {
+        if (version != ProtocolVersion.V500)
+        {
+            return 2;
+        }
+        var props = PropertiesCodec.GetContentSize(p.Properties, PropertyContexts.Of(p.Type));
+        if (props > 0)
+        {
+            return 3 + VariableByteInteger.GetSize(props) + props;
+        }
+        return p.ReasonCode == ReasonCode.Success ? 2 : 3;
+    }
+
+    public static void WriteBody(ref SpanWriter w, PubAckPacket p, ProtocolVersion version, int remainingLength)
+    {
+        w.WriteUInt16(p.PacketId);
+        if (remainingLength >= 3)
+        {
+            w.WriteByte((byte)p.ReasonCode);
+        }
+        if (remainingLength >= 4)
+        {
+            var context = PropertyContexts.Of(p.Type);
+            PropertiesCodec.Write(ref w, p.Properties, context, PropertiesCodec.GetContentSize(p.Properties, context));
+        }
+    }
+}
