@@ -1,1 +1,1 @@
-Console.WriteLine("starling-server: not built yet");
+return await Starling.Server.StarlingHost.RunAsync(args);

@@ -79,12 +79,15 @@ internal sealed partial class MqttConnection
         var codes = new ReasonCode[unsubscribe.TopicFilters.Count];
         for (var i = 0; i < codes.Length; i++)
         {
-            var removed = session.RemoveSubscription(unsubscribe.TopicFilters[i]);
+            var filter = unsubscribe.TopicFilters[i];
+            var removed = session.RemoveSubscription(filter);
             if (removed is not null)
             {
                 _broker.Index.Remove(removed);
             }
-            codes[i] = removed is null ? ReasonCode.NoSubscriptionExisted : ReasonCode.Success;
+            codes[i] = removed is not null ? ReasonCode.Success
+                : TopicValidator.IsValidTopicFilter(filter) || TopicValidator.IsSharedSubscription(filter, out _, out _) ? ReasonCode.NoSubscriptionExisted
+                : ReasonCode.TopicFilterInvalid;
         }
         // UNSUBACK even when nothing matched [MQTT-3.10.4-5].
         SendControl(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = codes });

@@ -63,6 +63,11 @@ internal sealed partial class MqttConnection
         catch (MqttProtocolException ex)
         {
             Interlocked.Increment(ref _broker.Counters.ProtocolErrors);
+            if (!_connected && ex.ReasonCode == ReasonCode.UnsupportedProtocolVersion)
+            {
+                // [MQTT-3.1.2-2]: CONNACK 0x01 (0x84 for a v5 client), then close.
+                _finalPacket = new ConnAckPacket { ReasonCode = ReasonCode.UnsupportedProtocolVersion };
+            }
             _log.LogInformation("Client {ClientId} ({Remote}): {Reason} (0x{Code:X2}); closing connection", DisplayId, _info.RemoteEndPoint, ex.Message, (byte)ex.ReasonCode);
             Abort(ex.ReasonCode, ex.Message);
         }

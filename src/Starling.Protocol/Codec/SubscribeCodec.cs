@@ -5,6 +5,8 @@ namespace Starling.Protocol;
 /// <summary>SUBSCRIBE (3.8): packet id, 5.0 properties, then one or more topic filter / options pairs.</summary>
 internal static class SubscribeCodec
 {
+    // Topic filter syntax is not checked here: the broker answers a bad filter with a SUBACK failure code for that
+    // filter alone [MQTT-3.9.3-2] (0x80 / 0x8F), so the decoder only requires well-formed UTF-8.
     public static SubscribePacket Decode(ref SequenceReader<byte> r, ProtocolVersion version)
     {
         var packet = new SubscribePacket { PacketId = MqttReader.ReadPacketId(ref r) };
@@ -16,7 +18,6 @@ internal static class SubscribeCodec
         while (!r.End)
         {
             var filter = MqttReader.ReadString(ref r);
-            TopicFilterRules.Check(filter, version);
             var options = MqttReader.ReadByte(ref r);
             var qos = options & 0x03;
             SubscriptionOptions parsed;

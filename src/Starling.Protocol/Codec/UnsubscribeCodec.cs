@@ -15,7 +15,6 @@ internal static class UnsubscribeCodec
         while (!r.End)
         {
             var filter = MqttReader.ReadString(ref r);
-            TopicFilterRules.Check(filter, version);
             packet.TopicFilters.Add(filter);
         }
         if (packet.TopicFilters.Count == 0)

@@ -1,0 +1,44 @@
+using Starling.Broker;
+
+namespace Starling.Server;
+
+/// <summary>
+/// Owns the process's one <see cref="MqttBroker"/>: built when the host is built, before Kestrel binds, and stopped
+/// in <see cref="StoppingAsync"/>, which the host runs after ApplicationStopping and before any hosted service's
+/// StopAsync, so the broker says goodbye to its clients (DISCONNECT 0x8B) before Kestrel closes the listeners.
+/// Not disposable on purpose: the container must not stop the broker a second time.
+/// </summary>
+internal sealed class BrokerService(ServerSettings settings, ILoggerFactory loggerFactory, ILogger<BrokerService> logger) : IHostedLifecycleService
+{
+    public MqttBroker Broker { get; } = new(settings.Broker, loggerFactory, TimeProvider.System);
+
+    private int _stopped;
+
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+        logger.LogInformation("Stopping the broker");
+        try
+        {
+            await Broker.StopAsync(cancellationToken);
+            logger.LogInformation("Broker stopped");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning("The broker did not stop within the shutdown timeout; closing the remaining connections");
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "The broker failed to stop cleanly: {Message}", ex.Message);
+        }
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
