@@ -17,5 +17,6 @@ public sealed class BrokerCounters
     public long MessagesDroppedTooLarge;
     public long MessagesExpired;
     public long BytesReceived;
+    public long BytesSent;
 #pragma warning restore CA1051
 }

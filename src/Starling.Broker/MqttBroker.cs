@@ -9,12 +9,13 @@ namespace Starling.Broker;
 /// The broker: one instance per process, built before any listener binds. Transports hand it one duplex pipe per
 /// connection; everything MQTT happens here.
 /// </summary>
-public sealed class MqttBroker : IAsyncDisposable
+public sealed partial class MqttBroker : IAsyncDisposable
 {
     private readonly BrokerContext _context;
     private readonly Heartbeat _heartbeat;
     private readonly List<Task> _running = [];
     private readonly Lock _runningGate = new();
+    private readonly long _startTimestamp;
 
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
@@ -23,6 +24,7 @@ public sealed class MqttBroker : IAsyncDisposable
         Options = options;
         _context = new BrokerContext(options, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
         _heartbeat = new Heartbeat(_context, TimeSpan.FromMilliseconds(500));
+        _startTimestamp = _context.Time.GetTimestamp();
     }
 
     public BrokerOptions Options { get; }

@@ -83,6 +83,8 @@ internal sealed partial class MqttConnection
         var sendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
         _will = connect.Will;
         _clientId = clientId;
+        Username = connect.Username;
+        ConnectedAt = _broker.Time.GetUtcNow();
 
         var (session, present) = _broker.Sessions.Open(clientId, connect.CleanSession, this);
         session.ExpiryInterval = expiry;

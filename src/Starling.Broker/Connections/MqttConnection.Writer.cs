@@ -58,6 +58,7 @@ internal sealed partial class MqttConnection
                     Write(output, item, ref now);
                     if (output.UnflushedBytes >= FlushThreshold)
                     {
+                        Interlocked.Add(ref _broker.Counters.BytesSent, output.UnflushedBytes);
                         var partial = await output.FlushAsync().ConfigureAwait(false);
                         if (partial.IsCompleted || partial.IsCanceled)
                         {
@@ -66,6 +67,7 @@ internal sealed partial class MqttConnection
                     }
                 }
                 _outbound.SignalRoom();
+                Interlocked.Add(ref _broker.Counters.BytesSent, output.UnflushedBytes);
                 var result = await output.FlushAsync().ConfigureAwait(false);
                 if (result.IsCompleted || result.IsCanceled)
                 {

@@ -30,6 +30,8 @@ internal sealed partial class MqttConnection
     private int _closing;
     private volatile MqttPacket? _finalPacket;
     private string? _closeCause;
+    // Bytes of the current buffer already counted (the pipe re-presents unconsumed bytes on the next read).
+    private long _bytesSeen;
 
     public MqttConnection(BrokerContext broker, IDuplexPipe transport, ConnectionInfo info)
     {
@@ -49,6 +51,12 @@ internal sealed partial class MqttConnection
     public ConnectionInfo Info => _info;
 
     public bool IsConnected => _connected;
+
+    public string? Username { get; private set; }
+
+    public ushort KeepAliveSeconds => _keepAliveSeconds;
+
+    public DateTimeOffset? ConnectedAt { get; private set; }
 
     /// <summary>Serves the connection until it ends. Never throws.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -102,6 +110,7 @@ internal sealed partial class MqttConnection
                 return;
             }
             _lastPacketTimestamp = _broker.Time.GetTimestamp();
+            Interlocked.Add(ref _broker.Counters.BytesReceived, buffer.Length - _bytesSeen);
             try
             {
                 while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer))
@@ -111,6 +120,7 @@ internal sealed partial class MqttConnection
             finally
             {
                 // Consumed up to the last whole frame; examined all, so the next read waits for more bytes.
+                _bytesSeen = buffer.Length;
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
             if (result.IsCompleted)

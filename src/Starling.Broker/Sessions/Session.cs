@@ -35,6 +35,9 @@ internal sealed class Session
 
     public string ClientId { get; }
 
+    /// <summary>The attached connection, if any.</summary>
+    public MqttConnection? Connection => _connection;
+
     /// <summary>True while a connection is attached or is about to attach (the session is not expirable then).</summary>
     public bool IsConnected => _connection is not null || _pendingOwner is not null;
 
