@@ -71,6 +71,12 @@ public sealed class BrokerOptions
     /// <summary>With <see cref="ServerReference"/>: the move is permanent (0x9D Server moved) rather than 0x9C.</summary>
     public bool ServerMoved { get; set; }
 
+    /// <summary>
+    /// Whether the server assigns topic aliases on PUBLISH to v5 clients that accept them (their Topic Alias Maximum),
+    /// saving the topic bytes on repeated topics. Off by default, as in Mosquitto: it costs a little CPU per message.
+    /// </summary>
+    public bool OutboundTopicAliases { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting and the fix when a value is out of range.</summary>
     public void Validate()
     {

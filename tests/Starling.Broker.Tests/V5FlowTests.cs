@@ -285,4 +285,25 @@ public class V5FlowTests
         await using var back = new PipeClient(broker, V5);
         Assert.False((await back.ConnectAsync("e", clean: false, properties: new MqttProperties { SessionExpiryInterval = 30 })).SessionPresent);
     }
+
+    [Fact]
+    public async Task Outbound_topic_aliases_when_enabled_teach_then_reuse_the_alias_MQTT_3_3_2_12()
+    {
+        await using var broker = new MqttBroker(new BrokerOptions { OutboundTopicAliases = true });
+        await using var sub = new PipeClient(broker, V5);
+        await sub.ConnectAsync("s", properties: new MqttProperties { TopicAliasMaximum = 1 });
+        await Subscribe(sub, "ta/#", new SubscriptionOptions(QualityOfService.AtMostOnce));
+        await using var pub = new PipeClient(broker, V5);
+        await pub.ConnectAsync("p");
+        await pub.PublishAsync("ta/one", "1");
+        await pub.PublishAsync("ta/one", "2");
+        await pub.PublishAsync("ta/two", "3");
+        var first = await sub.ExpectAsync<PublishPacket>();
+        var second = await sub.ExpectAsync<PublishPacket>();
+        var third = await sub.ExpectAsync<PublishPacket>();
+        Assert.Equal(("ta/one", (ushort?)1), (first.Topic, first.Properties?.TopicAlias));
+        Assert.Equal(("", (ushort?)1, "2"), (second.Topic, second.Properties?.TopicAlias, Text(second)));
+        // Only one alias allowed: the second topic goes out in full, without an alias.
+        Assert.Equal(("ta/two", (ushort?)null), (third.Topic, third.Properties?.TopicAlias));
+    }
 }

@@ -80,6 +80,7 @@ internal sealed partial class MqttConnection
         var requestedExpiry = v5 ? properties?.SessionExpiryInterval ?? 0 : connect.CleanSession ? 0u : uint.MaxValue;
         var expiry = Math.Min(requestedExpiry, options.MaxSessionExpiryInterval);
         _clientMaxPacketSize = properties?.MaximumPacketSize ?? uint.MaxValue;
+        _outboundAliasMaximum = options.OutboundTopicAliases && v5 ? properties?.TopicAliasMaximum ?? 0 : 0;
         var sendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
         _will = connect.Will;
         _clientId = clientId;

@@ -12,6 +12,11 @@ internal sealed partial class MqttConnection
     // The client's Maximum Packet Size (v5 CONNECT); uint.MaxValue when it set none.
     private uint _clientMaxPacketSize = uint.MaxValue;
 
+    // Outbound topic aliases (v5, when enabled): topic -> alias, up to the client's Topic Alias Maximum. Touched
+    // only by the writer loop.
+    private int _outboundAliasMaximum;
+    private Dictionary<string, ushort>? _outboundAliases;
+
     public void SendControl(MqttPacket packet) => _outbound.EnqueueControl(OutboundItem.ForPacket(packet));
 
     public void SendAck(PacketType type, ushort packetId, ReasonCode reason) => _outbound.EnqueueControl(OutboundItem.ForAck(type, packetId, reason));
@@ -41,7 +46,8 @@ internal sealed partial class MqttConnection
         }
         var size = PublishEncoder.GetSize(_version, delivery.Message.TopicUtf8.Length, delivery.Message.Payload.Length, delivery.QoS,
             OutboundProperties(delivery, 0));
-        return (uint)size <= _clientMaxPacketSize;
+        // A first use of an outbound alias adds its property (3 bytes); a reuse only shrinks the packet.
+        return (uint)size + (_outboundAliasMaximum > 0 ? 3u : 0u) <= _clientMaxPacketSize;
     }
 
     private async Task WriteLoopAsync()
@@ -112,7 +118,12 @@ internal sealed partial class MqttConnection
                     now = now == 0 ? _broker.Time.GetTimestamp() : now;
                     properties = OutboundProperties(d, now);
                 }
-                PublishEncoder.Write(output, _version, d.Message.TopicUtf8, new ReadOnlySequence<byte>(d.Message.Payload),
+                var topic = d.Message.TopicUtf8.AsSpan();
+                if (_outboundAliasMaximum > 0)
+                {
+                    ApplyOutboundAlias(d.Message.Topic, ref topic, ref properties);
+                }
+                PublishEncoder.Write(output, _version, topic, new ReadOnlySequence<byte>(d.Message.Payload),
                     d.QoS, d.Retain, item.Dup, d.PacketId, properties);
                 break;
         }
@@ -144,6 +155,30 @@ internal sealed partial class MqttConnection
             p.SubscriptionIdentifiers = [.. ids];
         }
         return p;
+    }
+
+    /// <summary>
+    /// Sends a known topic as alias only (empty topic), or teaches a new alias while there is room [MQTT-3.3.2-12].
+    /// Topics beyond the client's maximum go out in full.
+    /// </summary>
+    private void ApplyOutboundAlias(string topicName, ref Span<byte> topic, ref MqttProperties? properties)
+    {
+        var aliases = _outboundAliases ??= new Dictionary<string, ushort>(StringComparer.Ordinal);
+        if (aliases.TryGetValue(topicName, out var alias))
+        {
+            topic = [];
+        }
+        else if (aliases.Count < _outboundAliasMaximum)
+        {
+            alias = (ushort)(aliases.Count + 1);
+            aliases[topicName] = alias;
+        }
+        else
+        {
+            return;
+        }
+        properties = properties is null ? new MqttProperties() : properties.Clone();
+        properties.TopicAlias = alias;
     }
 
     private void WriteAck(PipeWriter output, PacketType type, ushort packetId, ReasonCode reason)
