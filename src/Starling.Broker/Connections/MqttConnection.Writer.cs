@@ -55,9 +55,8 @@ internal sealed partial class MqttConnection
         var output = _transport.Output;
         try
         {
-            while (await _outbound.WaitAsync(CancellationToken.None).ConfigureAwait(false))
+            while (await _outbound.WaitAsync().ConfigureAwait(false))
             {
-                _outbound.Acknowledge();
                 var now = 0L;
                 while (_outbound.TryDequeue(out var item))
                 {

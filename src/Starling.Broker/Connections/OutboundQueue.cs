@@ -1,47 +1,41 @@
-using System.Collections.Concurrent;
-using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 
 namespace Starling.Broker;
 
 /// <summary>
 /// What one connection still has to write: a control lane (acks, CONNACK, SUBACK, PINGRESP) that always goes first,
-/// and a data lane (PUBLISH). Any thread may enqueue; only the connection's writer loop dequeues.
-/// QoS 0 publishes are dropped (and counted) past <see cref="_maxData"/>; QoS 1/2 are bounded upstream by the
-/// session's inflight window; the control lane is bounded by <see cref="WaitForRoomAsync"/>, which the read loop
-/// awaits so that a client that never reads cannot make the broker queue acks without bound.
+/// and a data lane (PUBLISH). Any thread may enqueue; only the connection's writer loop dequeues and waits.
+/// Bounds: QoS 0 publishes are dropped (and counted) past the data limit; QoS 1/2 are bounded upstream by the
+/// session's inflight window; the control lane has a high-water mark that the read loop waits on
+/// (<see cref="WaitForRoomAsync"/>), so a client that never reads cannot make the broker queue acks without bound.
+/// Memory: an idle connection holds no queue storage at all (queues are created on first use and dropped again
+/// after a burst), and waiting costs no allocation (a reusable <see cref="IValueTaskSource{TResult}"/>).
 /// </summary>
-internal sealed class OutboundQueue(int maxData)
+internal sealed class OutboundQueue(int maxData) : IValueTaskSource<bool>
 {
     private const int ControlHighWater = 4096;
+    // A lane that grew past this during a burst is released once drained, so the connection shrinks back.
+    private const int ShrinkAbove = 256;
 
     private readonly int _maxData = maxData;
-    private readonly ConcurrentQueue<OutboundItem> _control = new();
-    private readonly ConcurrentQueue<OutboundItem> _data = new();
-    // Capacity 1 and DropWrite: one pending wake-up covers any number of enqueues.
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
-    {
-        FullMode = BoundedChannelFullMode.DropWrite,
-        SingleReader = true,
-    });
+    private readonly Lock _lock = new();
+    private Queue<OutboundItem>? _control;
+    private Queue<OutboundItem>? _data;
+    private int _controlPeak;
+    private int _dataPeak;
     private int _controlCount;
     private int _dataCount;
+    private bool _completed;
+    private bool _writerWaiting;
+    // Continuations run on the thread pool: an enqueuer may hold a session lock and must never run the writer inline.
+    private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
     private TaskCompletionSource? _roomWaiter;
 
     public int DataCount => Volatile.Read(ref _dataCount);
 
-    public void EnqueueControl(in OutboundItem item)
-    {
-        _control.Enqueue(item);
-        Interlocked.Increment(ref _controlCount);
-        _wake.Writer.TryWrite(true);
-    }
+    public void EnqueueControl(in OutboundItem item) => Enqueue(item, control: true);
 
-    public void EnqueueData(in OutboundItem item)
-    {
-        _data.Enqueue(item);
-        Interlocked.Increment(ref _dataCount);
-        _wake.Writer.TryWrite(true);
-    }
+    public void EnqueueData(in OutboundItem item) => Enqueue(item, control: false);
 
     /// <summary>Enqueues a QoS 0 publish unless the data lane is full; false when dropped.</summary>
     public bool TryEnqueueQoS0(in OutboundItem item)
@@ -50,32 +44,106 @@ internal sealed class OutboundQueue(int maxData)
         {
             return false;
         }
-        EnqueueData(item);
+        Enqueue(item, control: false);
         return true;
     }
 
-    public bool TryDequeue(out OutboundItem item)
+    private void Enqueue(in OutboundItem item, bool control)
     {
-        if (_control.TryDequeue(out item))
+        bool wake;
+        lock (_lock)
         {
-            Interlocked.Decrement(ref _controlCount);
-            return true;
+            if (_completed)
+            {
+                return;
+            }
+            if (control)
+            {
+                (_control ??= new Queue<OutboundItem>()).Enqueue(item);
+                _controlPeak = Math.Max(_controlPeak, ++_controlCount);
+            }
+            else
+            {
+                (_data ??= new Queue<OutboundItem>()).Enqueue(item);
+                _dataPeak = Math.Max(_dataPeak, ++_dataCount);
+            }
+            wake = _writerWaiting;
+            _writerWaiting = false;
         }
-        if (_data.TryDequeue(out item))
+        if (wake)
         {
-            Interlocked.Decrement(ref _dataCount);
-            return true;
+            _signal.SetResult(true);
         }
-        return false;
     }
 
-    /// <summary>Waits for enqueued work; false once completed.</summary>
-    public ValueTask<bool> WaitAsync(CancellationToken cancellationToken) => _wake.Reader.WaitToReadAsync(cancellationToken);
+    /// <summary>Writer only: the next item, control lane first.</summary>
+    public bool TryDequeue(out OutboundItem item)
+    {
+        lock (_lock)
+        {
+            if (_controlCount > 0)
+            {
+                item = _control!.Dequeue();
+                if (--_controlCount == 0 && _controlPeak > ShrinkAbove)
+                {
+                    _control = null;
+                    _controlPeak = 0;
+                }
+                return true;
+            }
+            if (_dataCount > 0)
+            {
+                item = _data!.Dequeue();
+                if (--_dataCount == 0 && _dataPeak > ShrinkAbove)
+                {
+                    _data = null;
+                    _dataPeak = 0;
+                }
+                return true;
+            }
+            item = default;
+            return false;
+        }
+    }
 
-    /// <summary>Consumes the wake-up signal before draining.</summary>
-    public void Acknowledge() => _wake.Reader.TryRead(out _);
+    /// <summary>Writer only: completes with true when there is work, false once completed and drained of the wake-up.</summary>
+    public ValueTask<bool> WaitAsync()
+    {
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                return new ValueTask<bool>(false);
+            }
+            if (_controlCount > 0 || _dataCount > 0)
+            {
+                return new ValueTask<bool>(true);
+            }
+            _signal.Reset();
+            _writerWaiting = true;
+            return new ValueTask<bool>(this, _signal.Version);
+        }
+    }
 
-    public void Complete() => _wake.Writer.TryComplete();
+    /// <summary>Stops the writer after its current batch; later enqueues are ignored.</summary>
+    public void Complete()
+    {
+        bool wake;
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                return;
+            }
+            _completed = true;
+            wake = _writerWaiting;
+            _writerWaiting = false;
+        }
+        if (wake)
+        {
+            _signal.SetResult(false);
+        }
+    }
 
     /// <summary>Called by the writer after a drain: releases a read loop waiting for room.</summary>
     public void SignalRoom()
@@ -104,4 +172,11 @@ internal sealed class OutboundQueue(int maxData)
 
     /// <summary>Releases a waiting read loop when the connection is closing.</summary>
     public void ReleaseWaiters() => Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _signal.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        => _signal.OnCompleted(continuation, state, token, flags);
 }
