@@ -187,6 +187,46 @@ public sealed class RawMqttClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The next packet that is not a PUBLISH, asserted to be of <paramref name="kind"/>; PUBLISH packets that arrive
+    /// first are kept, in order, for the next receive. Used for MQTT 5 acknowledgements, whose length varies.
+    /// </summary>
+    public async Task<MqttFrame> ExpectDeferringPublishesAsync(PacketKind kind, TimeSpan? timeout = null)
+    {
+        var wait = timeout ?? DefaultTimeout;
+        using var cts = new CancellationTokenSource(wait);
+        while (true)
+        {
+            MqttFrame frame;
+            try
+            {
+                frame = await _frames.Reader.ReadAsync(cts.Token);
+            }
+            catch (ChannelClosedException)
+            {
+                Assert.Fail($"{Name}: expected {kind}, but the connection was closed ({CloseReason})");
+                throw;
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"{Name}: no {kind} from the server within {wait.TotalSeconds:0.###} s");
+                throw;
+            }
+
+            if (frame.Kind == PacketKind.Publish && kind != PacketKind.Publish)
+            {
+                _deferred.Enqueue(frame);
+                continue;
+            }
+
+            Assert.True(frame.Kind == kind, $"{Name}: expected {kind}, got {frame}");
+            return frame;
+        }
+    }
+
+    /// <summary>Puts a packet a test peeked at back in front of the packets not yet read.</summary>
+    public void Requeue(MqttFrame frame) => _deferred.Enqueue(frame);
+
     /// <summary>Expects a SUBACK for <paramref name="packetId"/> and returns its return codes.</summary>
     public async Task<byte[]> ExpectSubAckAsync(ushort packetId, TimeSpan? timeout = null)
     {

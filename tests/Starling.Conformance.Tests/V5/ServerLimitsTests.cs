@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using Starling.Conformance.Tests.Infrastructure;
+
+namespace Starling.Conformance.Tests.V5;
+
+/// <summary>
+/// MQTT 5.0 behaviour that depends on server settings (each test starts its own server with overrides): what CONNACK
+/// announces and what happens when a client goes past it.
+/// </summary>
+public sealed class ServerLimitsTests
+{
+    private static Task<TestServer> StartAsync(string key, string value)
+        => TestServer.StartAsync(new Dictionary<string, string?> { [key] = value });
+
+    [Fact]
+    public async Task MQTT_3_2_2_9_MaximumQoSIsAnnouncedAndEnforced()
+    {
+        await using var server = await StartAsync("MaximumQoS", "1");
+        var (client, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId() });
+        await using (client)
+        {
+            Assert.Equal(1u, ack.Properties.Number(Prop.MaximumQoS));
+
+            // [MQTT-3.2.2-10]: SUBSCRIBE at QoS 2 is still accepted (granted at most 1).
+            var topic = Names.Topic();
+            var codes = await client.Subscribe5Async(null, new Sub(topic, 2));
+            Assert.Equal([1], codes);
+
+            // A PUBLISH above the announced maximum is answered with DISCONNECT 0x9B (section 3.2.2.3.4).
+            await client.SendAsync(Packets5.Publish(topic, "too-high", qos: 2, packetId: 7));
+            await client.ExpectDisconnect5Async(0x9B);
+        }
+
+        await server.AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task MQTT_3_2_2_12_WillQosAboveMaximumIsRefusedWith0x9B()
+    {
+        await using var server = await StartAsync("MaximumQoS", "0");
+        await using var client = await server.OpenAsync();
+        await client.SendAsync(Packets5.Connect(new Connect5 { ClientId = Names.ClientId(), Will = new WillSpec5(Names.Topic(), "w", qos: 1) }));
+        var ack = await client.ExpectConnAck5Async();
+        Assert.Equal(0x9B, ack.ReasonCode);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task MQTT_3_2_2_13_RetainedWillRefusedWhenRetainNotAvailable()
+    {
+        await using var server = await StartAsync("RetainAvailable", "false");
+        var (probe, probeAck) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId() });
+        await using (probe)
+        {
+            Assert.Equal(0u, probeAck.Properties.Number(Prop.RetainAvailable));
+        }
+
+        await using var client = await server.OpenAsync();
+        await client.SendAsync(Packets5.Connect(new Connect5 { ClientId = Names.ClientId(), Will = new WillSpec5(Names.Topic(), "w", retain: true) }));
+        var ack = await client.ExpectConnAck5Async();
+        Assert.Equal(0x9A, ack.ReasonCode);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task MQTT_3_3_1_RetainedPublishWhenRetainNotAvailableIsDisconnected0x9A()
+    {
+        await using var server = await StartAsync("RetainAvailable", "false");
+        await using var client = await server.Connect5Async(Names.ClientId());
+        await client.SendAsync(Packets5.Publish(Names.Topic(), "r", retain: true));
+        await client.ExpectDisconnect5Async(0x9A);
+    }
+
+    [Fact]
+    public async Task MQTT_3_2_2_21_ServerKeepAliveOverridesClientValueAndIsEnforced()
+    {
+        await using var server = await StartAsync("Limits:MaxKeepAliveSeconds", "1");
+        var (client, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId(), KeepAlive = 60 });
+        await using (client)
+        {
+            Assert.Equal(1u, ack.Properties.Number(Prop.ServerKeepAlive));
+            // The server uses the value it announced: silent for 1.5 s -> DISCONNECT 0x8D [MQTT-3.1.2-22].
+            await client.ExpectDisconnect5Async(0x8D, TimeSpan.FromSeconds(5));
+        }
+    }
+
+    [Fact]
+    public async Task MQTT_3_2_2_SessionExpiryCapIsAnnouncedInConnAck()
+    {
+        await using var server = await StartAsync("Limits:MaxSessionExpirySeconds", "5");
+        var props = new Props().U32(Prop.SessionExpiryInterval, 100);
+        var (client, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId(), Properties = props });
+        await using (client)
+        {
+            Assert.Equal(5u, ack.Properties.Number(Prop.SessionExpiryInterval));
+        }
+    }
+
+    [Fact]
+    public async Task MQTT_3_2_2_PacketLargerThanServerMaximumIsDisconnected0x95()
+    {
+        await using var server = await StartAsync("Limits:MaxPacketSize", "1024");
+        var (client, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId() });
+        await using (client)
+        {
+            Assert.Equal(1024u, ack.Properties.Number(Prop.MaximumPacketSize));
+            await client.Publish5Async(Names.Topic(), new string('a', 900), 1);
+            await client.SendAsync(Packets5.Publish(Names.Topic(), new string('b', 2000), qos: 1, packetId: 99));
+            await client.ExpectDisconnect5Async(0x95);
+        }
+
+        await server.AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task MQTT_3_3_4_7_ClientExceedingServerReceiveMaximumIsDisconnected0x93()
+    {
+        await using var server = await StartAsync("Limits:ReceiveMaximum", "2");
+        var (client, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId() });
+        await using (client)
+        {
+            Assert.Equal(2u, ack.Properties.Number(Prop.ReceiveMaximum));
+            var topic = Names.Topic();
+            // QoS 2 publishes stay unacknowledged until PUBREL/PUBCOMP: the third one is over the announced maximum.
+            for (ushort id = 1; id <= 2; id++)
+            {
+                await client.SendAsync(Packets5.Publish(topic, "q2", qos: 2, packetId: id));
+                await client.ExpectAck5Async(PacketKind.PubRec, id);
+            }
+
+            await client.SendAsync(Packets5.Publish(topic, "q2", qos: 2, packetId: 3));
+            await client.ExpectDisconnect5Async(0x93);
+        }
+
+        await server.AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task MQTT_3_2_2_18_TopicAliasMaximumZeroIsNotAnnouncedAndAliasesAreRefused()
+    {
+        await using var server = await StartAsync("Limits:TopicAliasMaximum", "0");
+        var (client, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId() });
+        await using (client)
+        {
+            Assert.True((ack.Properties.Number(Prop.TopicAliasMaximum) ?? 0) == 0, ack.ToString());
+            await client.SendAsync(Packets5.Publish(Names.Topic(), "aliased", properties: new Props().U16(Prop.TopicAlias, 1)));
+            await client.ExpectDisconnect5Async(0x94);
+        }
+    }
+
+    [Fact]
+    public async Task MQTT_4_13_2_ConnectionLimitRefusedWithQuotaExceeded()
+    {
+        await using var server = await StartAsync("Limits:MaxConnections", "1");
+        await using var first = await server.Connect5Async(Names.ClientId());
+        var (second, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId() });
+        await using (second)
+        {
+            Assert.True(ack.ReasonCode is 0x97 or 0x89, $"expected CONNACK 0x97 (quota exceeded) or 0x89 (busy), got {ack}");
+            await second.ExpectClosedAsync();
+        }
+    }
+
+    [Fact]
+    public async Task MQTT_3_14_ServerShutdownSendsDisconnect0x8B()
+    {
+        var server = await TestServer.StartAsync();
+        var client = await server.Connect5Async(Names.ClientId());
+        await using (client)
+        {
+            var stop = server.DisposeAsync().AsTask();
+            await client.ExpectDisconnect5Async(0x8B, TimeSpan.FromSeconds(10));
+            await stop;
+        }
+    }
+
+    [Fact]
+    public async Task MQTT_3_1_2_22_KeepAliveTimeoutSendsDisconnect0x8D()
+    {
+        await using var server = await TestServer.StartAsync();
+        var watch = Stopwatch.StartNew();
+        await using var client = await server.Connect5Async(Names.ClientId(), keepAlive: 1);
+        await client.ExpectDisconnect5Async(0x8D, TimeSpan.FromSeconds(5));
+        Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(1), $"closed after {watch.Elapsed.TotalMilliseconds:0} ms");
+    }
+}
