@@ -97,16 +97,25 @@ if [[ -n "${STARLING_TEST_PROJECTS:-}" ]]; then
     PROJECTS=("${filtered[@]}")
 fi
 
+build_solution() {
+    timeout --kill-after=30 "$((TOTAL_TIMEOUT - SECONDS))" dotnet build Starling.slnx -c "$CONFIG" "${ARTIFACT_ARGS[@]}" "$@" </dev/null
+}
+
 log "dotnet build Starling.slnx -c $CONFIG"
-if ! timeout --kill-after=30 "$((TOTAL_TIMEOUT - SECONDS))" dotnet build Starling.slnx -c "$CONFIG" "${ARTIFACT_ARGS[@]}" </dev/null; then
+if ! build_solution &&
+    # A crashed shared compiler server ("Unable to find the specified file" from the Csc task) fails a build that
+    # is fine; one retry without build servers tells the two apart. A real compile error fails again, quickly.
+    ! { log "build failed; retrying once without build servers" && build_solution --disable-build-servers -p:UseSharedCompilation=false; }; then
     log "solution build FAILED; building each test project on its own to see which can still run"
     EXTRA_FAILED=$((EXTRA_FAILED + 1))
     EXTRA_NOTES+=("Starling.slnx: build failed (counted as 1 failure)")
+    build_logs="$(mktemp -d)"
     for p in "${PROJECTS[@]}"; do
         name="$(basename "$p" .csproj)"
-        if ! dotnet build "$p" -c "$CONFIG" "${ARTIFACT_ARGS[@]}" </dev/null >"/tmp/starling-build-$name.log" 2>&1; then
+        if ! dotnet build "$p" -c "$CONFIG" "${ARTIFACT_ARGS[@]}" --disable-build-servers -p:UseSharedCompilation=false \
+            </dev/null >"$build_logs/$name.log" 2>&1; then
             BUILD_FAILED[$name]=1
-            grep -E ' error ' "/tmp/starling-build-$name.log" | sort -u | head -n 20
+            grep -E ' error ' "$build_logs/$name.log" | sort -u | head -n 20
         fi
     done
 fi
