@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command of Starling (see README.md).
 #
-#  1. installs what the tests need when it is missing (Debian: mosquitto, mosquitto-clients, python3-paho-mqtt);
+#  1. installs what the tests need when it is missing (Debian: mosquitto, mosquitto-clients, python3-paho-mqtt, and
+#     nodejs, npm, chromium for Starling.Operations.Tests, which npm-installs mqtt and playwright-core at test time);
 #  2. builds the solution once (Release);
 #  3. runs every test project under tests/ with `dotnet test --no-build`, one after the other, never stopping at the
 #     first failing project, each writing a .trx file;
@@ -46,7 +47,8 @@ deps_present() {
     command -v mosquitto_pub >/dev/null 2>&1 &&
         command -v mosquitto_sub >/dev/null 2>&1 &&
         { command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]]; } &&
-        /usr/bin/python3 -c 'import paho.mqtt' >/dev/null 2>&1
+        /usr/bin/python3 -c 'import paho.mqtt' >/dev/null 2>&1 &&
+        command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && [[ -x /usr/bin/chromium ]]
 }
 
 install_deps() {
@@ -59,11 +61,16 @@ install_deps() {
             return 1
         fi
     fi
-    log "installing test dependencies (mosquitto, mosquitto-clients, python3-paho-mqtt)"
+    # Node.js may come from elsewhere (e.g. a nodejs package that bundles npm): ask for it only when it is missing.
+    local extra=()
+    command -v node >/dev/null 2>&1 || extra+=(nodejs)
+    command -v npm >/dev/null 2>&1 || extra+=(npm)
+    [[ -x /usr/bin/chromium ]] || extra+=(chromium)
+    log "installing test dependencies (mosquitto, mosquitto-clients, python3-paho-mqtt ${extra[*]})"
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null || return 1
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        mosquitto-clients mosquitto python3-paho-mqtt </dev/null || return 1
+        mosquitto-clients mosquitto python3-paho-mqtt "${extra[@]}" </dev/null || return 1
     # The Debian package may start a system broker on 1883; the tests use their own free ports, but a stray
     # service only gets in the way, so stop it and keep it from starting at boot.
     "${sudo[@]}" service mosquitto stop </dev/null >/dev/null 2>&1 || true

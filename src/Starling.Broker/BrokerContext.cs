@@ -6,14 +6,17 @@ namespace Starling.Broker;
 /// <summary>The parts of the broker that connections and sessions share; one per <see cref="MqttBroker"/>.</summary>
 internal sealed class BrokerContext
 {
-    public BrokerContext(BrokerOptions options, ILoggerFactory loggerFactory, TimeProvider time)
+    public BrokerContext(BrokerOptions options, ILoggerFactory loggerFactory, TimeProvider time, Storage.IStore? store = null)
     {
         Options = options;
         Time = time;
         ConnectionLogger = loggerFactory.CreateLogger("Starling.Broker.Connection");
         BrokerLogger = loggerFactory.CreateLogger("Starling.Broker");
+        Storage = new Storage.BrokerStorage(this, store);
+        Retained = new RetainedStore(Storage);
         Sessions = new SessionRegistry(this);
         Router = new Router(this);
+        Security = new Starling.Broker.Security.SecurityRuntime(options, loggerFactory, time);
     }
 
     public BrokerOptions Options { get; }
@@ -22,9 +25,13 @@ internal sealed class BrokerContext
     public ILogger BrokerLogger { get; }
     public BrokerCounters Counters { get; } = new();
     public TopicIndex Index { get; } = new();
-    public RetainedStore Retained { get; } = new();
+    public RetainedStore Retained { get; }
+
+    /// <summary>Durability: the store's writer, or a no-op when the broker runs without a store.</summary>
+    public Storage.BrokerStorage Storage { get; }
     public SessionRegistry Sessions { get; }
     public Router Router { get; }
+    public Starling.Broker.Security.SecurityRuntime Security { get; }
 
     /// <summary>Every open connection, connected or still before CONNECT; the Heartbeat walks it.</summary>
     public ConcurrentDictionary<MqttConnection, byte> Connections { get; } = new();

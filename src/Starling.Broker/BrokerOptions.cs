@@ -71,6 +71,9 @@ public sealed class BrokerOptions
     /// <summary>With <see cref="ServerReference"/>: the move is permanent (0x9D Server moved) rather than 0x9C.</summary>
     public bool ServerMoved { get; set; }
 
+    /// <summary>Authentication, authorization and limits against hostile clients (docs/security.md).</summary>
+    public Starling.Broker.Security.SecurityOptions Security { get; set; } = new();
+
     /// <summary>
     /// Whether the server assigns topic aliases on PUBLISH to v5 clients that accept them (their Topic Alias Maximum),
     /// saving the topic bytes on repeated topics. Off by default, as in Mosquitto: it costs a little CPU per message.
@@ -91,6 +94,7 @@ public sealed class BrokerOptions
         Require(ReceiveMaximum is >= 1 and <= 65535, nameof(ReceiveMaximum), "between 1 and 65535");
         Require(TopicAliasMaximum is >= 0 and <= 65535, nameof(TopicAliasMaximum), "between 0 and 65535");
         Require(MaxKeepAliveSeconds is >= 0 and <= 65535, nameof(MaxKeepAliveSeconds), "between 0 (no limit) and 65535");
+        Security.Validate();
     }
 
     private static void Require(bool condition, string setting, string expectation)

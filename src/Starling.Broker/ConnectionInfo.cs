@@ -7,4 +7,11 @@ namespace Starling.Broker;
 /// <param name="RemoteEndPoint">Peer address, when known.</param>
 /// <param name="LocalEndPoint">Local address, when known.</param>
 /// <param name="ListenerName">Name of the listener (e.g. "tcp", "ws"), for logs and metrics.</param>
-public sealed record ConnectionInfo(string ConnectionId, EndPoint? RemoteEndPoint, EndPoint? LocalEndPoint, string ListenerName);
+public sealed record ConnectionInfo(string ConnectionId, EndPoint? RemoteEndPoint, EndPoint? LocalEndPoint, string ListenerName)
+{
+    /// <summary>The TLS client certificate, validated by the transport; null without TLS or without a certificate.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>With use_identity_as_username: the certificate's identity (CN), used as the username instead of CONNECT's.</summary>
+    public string? CertificateUsername { get; init; }
+}

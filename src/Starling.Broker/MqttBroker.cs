@@ -17,12 +17,27 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private readonly Lock _runningGate = new();
     private readonly long _startTimestamp;
 
-    public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    /// <summary>
+    /// Builds the broker. With a <paramref name="store"/>, its state (sessions, subscriptions, queued and inflight
+    /// messages, retained messages, delayed wills) is restored before this returns, so no connection can see a
+    /// half-restored broker, and every later change is written to it (docs/architecture.md, "Storage").
+    /// </summary>
+    /// <exception cref="Storage.StoreException">The store cannot be read; the message says which file and what to do.</exception>
+    public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, Storage.IStore? store = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        _context = new BrokerContext(options, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
+        _context = new BrokerContext(options, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, store);
+        try
+        {
+            _context.Storage.Recover();
+        }
+        catch
+        {
+            _context.Storage.StopAsync().GetAwaiter().GetResult();
+            throw;
+        }
         _heartbeat = new Heartbeat(_context, TimeSpan.FromMilliseconds(500));
         _startTimestamp = _context.Time.GetTimestamp();
     }
@@ -100,6 +115,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
             _context.BrokerLogger.LogWarning("{Count} connections did not close within 10 s of shutdown", running.Count(t => !t.IsCompleted));
         }
         _heartbeat.Dispose();
+        // Last: the sessions' final state changes (detach times) are written before the store closes.
+        await _context.Storage.StopAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);

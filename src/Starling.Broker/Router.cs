@@ -50,7 +50,7 @@ internal sealed class Router(BrokerContext broker)
 
     private static bool DeliverOne(Subscription subscription, Message message, SharedGroup? group = null)
     {
-        if (IsLocalExcluded(subscription, message))
+        if (IsLocalExcluded(subscription, message) || subscription.Session.Authorization?.CanReceive(message.Topic) == false)
         {
             return false;
         }
@@ -69,7 +69,7 @@ internal sealed class Router(BrokerContext broker)
         merged.Clear();
         foreach (var s in matches)
         {
-            if (IsLocalExcluded(s, message))
+            if (IsLocalExcluded(s, message) || s.Session.Authorization?.CanReceive(message.Topic) == false)
             {
                 continue;
             }
@@ -107,7 +107,7 @@ internal sealed class Router(BrokerContext broker)
     {
         foreach (var d in deliveries)
         {
-            if (d.Group!.Pick() is not { } member)
+            if (d.Group!.Pick() is not { } member || member.Session.Authorization?.CanReceive(d.Message.Topic) == false)
             {
                 continue;
             }

@@ -9,6 +9,18 @@ public static class ReasonCodes
     /// <summary>"not authorised (0x87)".</summary>
     public static string Format(ReasonCode code) => $"{Describe(code)} (0x{((byte)code).ToString("X2", CultureInfo.InvariantCulture)})";
 
+    /// <summary>"granted QoS 0 (0x00)" for a SUBACK, "normal disconnection (0x00)" for a DISCONNECT.</summary>
+    public static string Format(ReasonCode code, PacketType packetType)
+        => $"{Describe(code, packetType)} (0x{((byte)code).ToString("X2", CultureInfo.InvariantCulture)})";
+
+    /// <summary>What a reason code means in a given packet: 0x00 reads differently in SUBACK and DISCONNECT.</summary>
+    public static string Describe(ReasonCode code, PacketType packetType) => (code, packetType) switch
+    {
+        (ReasonCode.Success, PacketType.SubAck) => "granted QoS 0",
+        (ReasonCode.Success, PacketType.Disconnect) => "normal disconnection",
+        _ => Describe(code),
+    };
+
     /// <summary>What a reason code means, in the words of the specification (section 2.4).</summary>
     public static string Describe(ReasonCode code) => code switch
     {

@@ -10,7 +10,8 @@ namespace Starling.Server;
 /// </summary>
 internal sealed class BrokerService(ServerSettings settings, ILoggerFactory loggerFactory, ILogger<BrokerService> logger) : IHostedLifecycleService
 {
-    public MqttBroker Broker { get; } = new(settings.Broker, loggerFactory, TimeProvider.System);
+    // With a store, the constructor restores the durable state (or throws StoreException) before any listener binds.
+    public MqttBroker Broker { get; } = new(settings.Broker, loggerFactory, TimeProvider.System, settings.Storage.Open(logger));
 
     private int _stopped;
 

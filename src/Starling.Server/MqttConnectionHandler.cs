@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Starling.Broker;
 using ConnectionInfo = Starling.Broker.ConnectionInfo;
 
@@ -17,12 +18,19 @@ internal sealed class MqttConnectionHandler(BrokerService brokerService, ILogger
     {
         var listener = connection.Features.Get<MqttListenerFeature>()?.Name ?? "tcp";
         var info = new ConnectionInfo(connection.ConnectionId, connection.RemoteEndPoint, connection.LocalEndPoint, listener);
+        info = Security.SecurityHost.WithCertificate(connection, info);
         logger.LogDebug("Connection {ConnectionId} from {RemoteEndPoint} on listener {Listener}", info.ConnectionId, info.RemoteEndPoint, listener);
+        // Not connection.ConnectionClosed: Kestrel fires it as soon as the peer's FIN arrives, while the last packets
+        // (typically DISCONNECT) may still be unread in the pipe, and a broker that stops on that token would then
+        // miss the DISCONNECT and publish the will (seen in ~3% of quick pub-and-disconnect runs). The end of the
+        // connection reaches the broker through the pipe anyway (completed input; aborted pipes on Kestrel's abort).
+        // What this token means is "the server wants this connection closed" (Kestrel's graceful shutdown).
+        var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         try
         {
-            await brokerService.Broker.RunConnectionAsync(connection.Transport, info, connection.ConnectionClosed);
+            await brokerService.Broker.RunConnectionAsync(connection.Transport, info, closeRequested);
         }
-        catch (OperationCanceledException) when (connection.ConnectionClosed.IsCancellationRequested)
+        catch (OperationCanceledException) when (closeRequested.IsCancellationRequested || connection.ConnectionClosed.IsCancellationRequested)
         {
             // The peer went away or Kestrel aborted the connection at shutdown: nothing to report.
         }

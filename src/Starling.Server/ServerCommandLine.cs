@@ -59,6 +59,21 @@ internal sealed class ServerCommandLine
                 case "--bind":
                     result.Set("Listeners:0:Address", name, TakeValue(args, ref i, name, inlineValue, "ADDRESS"));
                     break;
+                case "--data-dir":
+                    result.Set("Storage:DataDirectory", name, TakeValue(args, ref i, name, inlineValue, "DIR"));
+                    break;
+                case "--log-format":
+                    result.Set("Logging:Format", name, TakeValue(args, ref i, name, inlineValue, "text|json"));
+                    break;
+                case "--management-port":
+                    result.Set("Management:Port", name, TakeValue(args, ref i, name, inlineValue, "PORT"));
+                    break;
+                case "--ws-port":
+                    result.Set("WebSockets:Port", name, TakeValue(args, ref i, name, inlineValue, "PORT"));
+                    break;
+                case "--memory":
+                    result.Set("Storage:Mode", name, "memory");
+                    break;
                 case "-c" or "--config":
                     result.ConfigFile = TakeValue(args, ref i, name, inlineValue, "FILE");
                     break;
@@ -106,6 +121,13 @@ internal sealed class ServerCommandLine
                   --bind ADDRESS    address of the first listener: an IP such as 0.0.0.0 (all IPv4),
                                     :: (all IPv4 and IPv6), 127.0.0.1, or localhost (default 127.0.0.1)
               -c, --config FILE     JSON configuration file (see below)
+                  --data-dir DIR    directory of the durable store (default ./data)
+                  --memory          keep nothing on disk: sessions, queued and retained
+                                    messages do not survive a restart
+                  --management-port PORT  turn on the management API and dashboard on PORT
+                                    (127.0.0.1 unless Management:Address says otherwise)
+                  --ws-port PORT        turn on MQTT over WebSockets on PORT (path /mqtt)
+                  --log-format FORMAT   text (default) or json (one JSON object per line)
               -v, --verbose         debug logging
               -h, --help            show this help and exit
                   --version         show the version and exit
@@ -134,6 +156,35 @@ internal sealed class ServerCommandLine
               QueueQoS0Messages             queue QoS 0 messages for offline persistent sessions [false]
               MaximumQoS                    highest QoS granted and accepted, 0..2 [2]
               RetainAvailable               whether retained messages are supported [true]
+              Storage:Mode                  sqlite (durable) or memory [sqlite]
+              Storage:DataDirectory         directory of the SQLite store, relative to the current directory [./data]
+              Storage:Durability            process (survives a crash of the process) or power (also power loss,
+                                            fsync per commit, slower) [process]
+              ValidatePayloadFormat         check v5 payloads marked UTF-8; invalid ones get 0x99 [true]
+              ResponseInformation           v5 Response Information for clients asking, {clientid} replaced [none]
+              ServerReference               redirect every client to this server (v5: CONNACK 0x9C) [none]
+              ServerMoved                   with ServerReference: the move is permanent (0x9D) [false]
+              OutboundTopicAliases          assign topic aliases to v5 clients that accept them [false]
+              WebSockets:Enabled            MQTT over WebSockets listener [false; true when WebSockets:Port is set]
+              WebSockets:Address            its address [127.0.0.1]
+              WebSockets:Port               its port, 0 for any free port [8083]
+              WebSockets:Path               URL path of the WebSocket endpoint [/mqtt]
+              WebSockets:Tls:CertFile/KeyFile/CaFile/ClientCertificate  wss:// (as Listeners:N:Tls:*) [none]
+              Management:Enabled            management API, dashboard, /metrics, /health [false; true when
+                                            Management:Port is set]
+              Management:Address            its address [127.0.0.1]
+              Management:Port               its port, 0 for any free port [8080]
+              Management:ApiKeys            API keys (a list, or one comma-separated string) [a random key
+                                            per run, logged at start-up]
+              Management:Dashboard          serve the web dashboard at / [true]
+              SysInterval                   seconds between $SYS/broker/... publications, 0 = off [10]
+              Metrics:Prometheus            serve /metrics on the management port [true]
+              Metrics:RequireApiKey         /metrics needs an API key like /api [false]
+              Metrics:Otlp:Endpoint         OpenTelemetry collector URL for OTLP export [none]
+              Metrics:Otlp:Protocol         grpc or http/protobuf [grpc]
+              Metrics:Otlp:IntervalSeconds  seconds between two exports [15]
+              Metrics:Otlp:Headers          extra headers, "k1=v1,k2=v2" [none]
+              Logging:Format                text or json [text]
               Logging:LogLevel:Default      Trace, Debug, Information, Warning, Error, Critical, None [Information]
               Logging:LogLevel:<Category>   level of one log category, e.g. Logging:LogLevel:Starling
 

@@ -22,6 +22,9 @@ internal sealed class ServerSettings
 {
     public required IReadOnlyList<ListenerSettings> Listeners { get; init; }
     public required BrokerOptions Broker { get; init; }
+    public Starling.Server.Security.SecuritySettings Security { get; init; } = new();
+    public StorageSettings Storage { get; init; } = StorageSettings.Default;
+    public Starling.Server.Management.OperationsSettings Operations { get; init; } = new();
 }
 
 /// <summary>
@@ -29,7 +32,7 @@ internal sealed class ServerSettings
 /// test overrides) and reads it into <see cref="ServerSettings"/>. Every mistake becomes a
 /// <see cref="StarlingStartupException"/> that names the key, the value, where it came from and the fix.
 /// </summary>
-internal sealed class ServerConfiguration
+internal sealed partial class ServerConfiguration
 {
     public const string EnvironmentPrefix = "STARLING_";
     public const int DefaultPort = 1883;
@@ -42,7 +45,10 @@ internal sealed class ServerConfiguration
     ];
     private static readonly string[] s_listenerKeys = ["Name", "Address", "Port"];
     private static readonly string[] s_topLevelKeys =
-        ["Listeners", "Limits", "AllowAnonymous", "AllowZeroLengthClientId", "QueueQoS0Messages", "MaximumQoS", "RetainAvailable", "Logging", "$schema"];
+        [
+            "Listeners", "Limits", "AllowAnonymous", "AllowZeroLengthClientId", "QueueQoS0Messages", "MaximumQoS", "RetainAvailable",
+            "ValidatePayloadFormat", "ResponseInformation", "ServerReference", "ServerMoved", "OutboundTopicAliases", "Logging", "$schema",
+        ];
 
     /// <summary>Defaults that are not BrokerOptions defaults: log levels that keep the console quiet.</summary>
     private static readonly Dictionary<string, string?> s_defaults = new()
@@ -176,7 +182,7 @@ internal sealed class ServerConfiguration
                 {
                     throw new StarlingStartupException(
                         $"Unknown setting '{key}' in {_sourceNames[i]}. Known settings are Listeners:N:Name/Address/Port, " +
-                        $"Limits:{string.Join('/', s_limitKeys)}, AllowAnonymous, AllowZeroLengthClientId, QueueQoS0Messages, MaximumQoS, RetainAvailable and Logging; " +
+                        $"Limits:{string.Join('/', s_limitKeys)}, {string.Join(", ", s_topLevelKeys.Where(k => k is not ("Listeners" or "Limits" or "$schema")))}; " +
                         "check the spelling (run 'starling-server --help' for the list).");
                 }
             }
@@ -204,6 +210,10 @@ internal sealed class ServerConfiguration
     private static bool IsKnownKey(string key)
     {
         var parts = key.Split(':');
+        if (IsKnownSecurityKey(parts) || IsKnownStorageKey(parts) || IsKnownOperationsKey(parts))
+        {
+            return true;
+        }
         if (!s_topLevelKeys.Contains(parts[0], StringComparer.OrdinalIgnoreCase))
         {
             return false;
@@ -253,7 +263,13 @@ internal sealed class ServerConfiguration
             throw Bad("Limits:MaxSessionExpirySeconds", $"must be between 0 and {uint.MaxValue} (which means never expire)");
         }
         broker.MaxSessionExpiryInterval = (uint)sessionExpiry;
+        broker.ValidatePayloadFormat = ReadBool("ValidatePayloadFormat", broker.ValidatePayloadFormat);
+        broker.ResponseInformation = ReadString("ResponseInformation", broker.ResponseInformation);
+        broker.ServerReference = ReadString("ServerReference", broker.ServerReference);
+        broker.ServerMoved = ReadBool("ServerMoved", broker.ServerMoved);
+        broker.OutboundTopicAliases = ReadBool("OutboundTopicAliases", broker.OutboundTopicAliases);
 
+        ReadSecurityLimits(broker);
         try
         {
             broker.Validate();
@@ -263,7 +279,9 @@ internal sealed class ServerConfiguration
             throw FromBrokerValidation(ex);
         }
 
-        return new ServerSettings { Listeners = ReadListeners(), Broker = broker };
+        var listeners = ReadListeners();
+        return new ServerSettings { Listeners = listeners, Broker = broker, Security = ReadSecurity(broker, listeners), Storage = ReadStorage(),
+            Operations = ReadOperations() };
     }
 
     private List<ListenerSettings> ReadListeners()
@@ -353,7 +371,9 @@ internal sealed class ServerConfiguration
             nameof(BrokerOptions.ConnectTimeout) => "Limits:ConnectTimeoutSeconds",
             nameof(BrokerOptions.MaxSessionExpiryInterval) => "Limits:MaxSessionExpirySeconds",
             nameof(BrokerOptions.AllowAnonymous) or nameof(BrokerOptions.AllowZeroLengthClientId) or nameof(BrokerOptions.QueueQoS0Messages)
-                or nameof(BrokerOptions.MaximumQoS) or nameof(BrokerOptions.RetainAvailable) => ex.ParamName,
+                or nameof(BrokerOptions.MaximumQoS) or nameof(BrokerOptions.RetainAvailable) or nameof(BrokerOptions.ValidatePayloadFormat)
+                or nameof(BrokerOptions.ResponseInformation) or nameof(BrokerOptions.ServerReference) or nameof(BrokerOptions.ServerMoved)
+                or nameof(BrokerOptions.OutboundTopicAliases) => ex.ParamName,
             { } name => "Limits:" + name,
             null => null,
         };
@@ -407,6 +427,8 @@ internal sealed class ServerConfiguration
             ? result
             : throw Bad(key, "must be a number of seconds, e.g. 10");
     }
+
+    private string? ReadString(string key, string? fallback) => Root[key] is { Length: > 0 } value ? value : fallback;
 
     private bool ReadBool(string key, bool fallback)
     {

@@ -36,6 +36,12 @@ public sealed class StarlingServer : IAsyncDisposable
     public IReadOnlyList<IPEndPoint> MqttEndpoints =>
         [.. _listenOptions.Select(l => l.Options.IPEndPoint ?? new IPEndPoint(l.Settings.Address, l.Settings.Port))];
 
+    /// <summary>The management HTTP endpoint actually bound (API, dashboard, /metrics); null when Management is off.</summary>
+    public IPEndPoint? ManagementEndpoint => Services.GetService<Management.OperationsRuntime>()?.ManagementEndpoint;
+
+    /// <summary>The MQTT over WebSockets endpoint actually bound; null when WebSockets is off.</summary>
+    public IPEndPoint? WebSocketEndpoint => Services.GetService<Management.OperationsRuntime>()?.WebSocketEndpoint;
+
     /// <summary>Completes when the host has begun to stop (SIGTERM, Ctrl+C or <see cref="StopAsync"/>).</summary>
     public CancellationToken Stopping => _app.Lifetime.ApplicationStopping;
 
@@ -67,6 +73,7 @@ public sealed class StarlingServer : IAsyncDisposable
         var configuration = ServerConfiguration.Build(commandLine, configOverrides);
         var settings = configuration.Read();
         var listenOptions = new List<(ListenerSettings, ListenOptions)>();
+        var operations = new Management.OperationsRuntime(settings);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
         {
@@ -79,6 +86,15 @@ public sealed class StarlingServer : IAsyncDisposable
         if (loggerProvider is not null)
         {
             builder.Logging.AddProvider(loggerProvider);
+        }
+        else if (settings.Operations.LogFormat == "json")
+        {
+            // Logging:Format=json (--log-format json): one JSON object per line, with the message's named values as fields.
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+            });
         }
         else
         {
@@ -116,13 +132,16 @@ public sealed class StarlingServer : IAsyncDisposable
                         connection.Features.Set(feature);
                         return next(connection);
                     });
+                    settings.Security.Tls.GetValueOrDefault(listener.Name)?.Configure(lo);
                     lo.UseConnectionHandler<MqttConnectionHandler>();
                     listenOptions.Add((listener, lo));
                 });
             }
+            operations.Listen(kestrel);
         });
 
         builder.Services.AddSingleton(settings);
+        operations.AddServices(builder.Services);
         builder.Services.AddSingleton<BrokerService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BrokerService>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
@@ -135,21 +154,42 @@ public sealed class StarlingServer : IAsyncDisposable
             builder.Services.AddSingleton<IHostLifetime, InProcessLifetime>();
         }
 
-        var app = builder.Build();
+        WebApplication app;
+        try
+        {
+            app = builder.Build();
+        }
+        catch (Starling.Broker.Storage.StoreException ex)
+        {
+            // The broker (and its store) may be created while the host is built: same message as below.
+            throw new StarlingStartupException(ex.Message, ex) { ExitCode = 1 };
+        }
         try
         {
             // The broker exists before Kestrel binds.
-            var broker = app.Services.GetRequiredService<BrokerService>().Broker;
+            MqttBroker broker;
+            try
+            {
+                broker = app.Services.GetRequiredService<BrokerService>().Broker;
+            }
+            catch (Starling.Broker.Storage.StoreException ex)
+            {
+                // A damaged, locked or unwritable store: the broker does not start half-restored.
+                throw new StarlingStartupException(ex.Message, ex) { ExitCode = 1 };
+            }
+            operations.Configure(app);
             try
             {
                 await app.StartAsync(cancellationToken);
             }
             catch (Exception ex) when (FindBindError(ex) is { } socketError)
             {
-                throw BindError(settings.Listeners, socketError, ex);
+                throw operations.BindError(socketError, ex) ?? BindError(settings.Listeners, socketError, ex);
             }
 
             var server = new StarlingServer(app, broker, listenOptions);
+            Security.SecurityHost.Start(app, settings.Security);
+            operations.Start(app, broker);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server");
             logger.LogInformation("Starling {Version} listening on {Endpoints}", ServerCommandLine.VersionText(),
                 string.Join(", ", server._listenOptions.Zip(server.MqttEndpoints).Select(p => $"{p.Second} ({p.First.Settings.Name})")));

@@ -41,9 +41,8 @@ internal sealed partial class MqttConnection
             Refuse(ReasonCode.ClientIdentifierNotValid, $"client id longer than {(_version == ProtocolVersion.V310 ? 23 : options.MaxClientIdLength)} characters");
             return;
         }
-        if (connect.Username is null && !options.AllowAnonymous)
+        if (!AuthenticateConnect(connect, clientId))
         {
-            Refuse(ReasonCode.NotAuthorized, "anonymous clients are not allowed");
             return;
         }
         if (options.MaxConnections > 0 && _broker.ConnectedCount >= options.MaxConnections)
@@ -84,12 +83,13 @@ internal sealed partial class MqttConnection
         var sendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
         _will = connect.Will;
         _clientId = clientId;
-        Username = connect.Username;
+        Username = _authenticatedUsername;
         ConnectedAt = _broker.Time.GetUtcNow();
 
         var (session, present) = _broker.Sessions.Open(clientId, connect.CleanSession, this);
         session.ExpiryInterval = expiry;
         _session = session;
+        session.Authorization = _authorization;
         _connected = true;
         _broker.OnConnected();
         Interlocked.Increment(ref _broker.Counters.ConnectionsAccepted);

@@ -13,6 +13,7 @@ internal sealed partial class MqttConnection
         var topic = ResolveTopic(publish);
         var qos = publish.QoS;
         var session = _session!;
+        _broker.Storage.BeginPublish();
         if (qos > _broker.Options.MaximumQoS)
         {
             // [MQTT-3.2.2-11]: a v5 client that exceeds the announced Maximum QoS gets DISCONNECT 0x9B.
@@ -27,7 +28,7 @@ internal sealed partial class MqttConnection
             if (!session.TryBeginInboundQoS2(publish.PacketId))
             {
                 // A re-sent PUBLISH before PUBREL: acknowledge again, deliver nothing twice [MQTT-4.3.3-2].
-                SendAck(PacketType.PubRec, publish.PacketId, ReasonCode.Success);
+                _broker.Storage.Acknowledge(session, this, PacketType.PubRec, publish.PacketId, ReasonCode.Success);
                 return;
             }
             if (_version == ProtocolVersion.V500 && session.InboundQoS2Count > _broker.Options.ReceiveMaximum)
@@ -38,7 +39,7 @@ internal sealed partial class MqttConnection
         Interlocked.Increment(ref _broker.Counters.MessagesReceived);
 
         // Clients may not publish into the broker's own $SYS tree: acknowledged (so flows complete) and dropped.
-        var refusal = topic.StartsWith("$SYS/", StringComparison.Ordinal) || topic == "$SYS" ? ReasonCode.NotAuthorized : ReasonCode.Success;
+        var refusal = topic.StartsWith("$SYS/", StringComparison.Ordinal) || topic == "$SYS" ? ReasonCode.NotAuthorized : CheckPublishSecurity(topic);
         var payload = publish.Payload.ToArray();
         if (publish.Properties?.PayloadFormatIndicator == 1 && _broker.Options.ValidatePayloadFormat && !Utf8Validator.IsValid(payload))
         {
@@ -63,7 +64,8 @@ internal sealed partial class MqttConnection
             return;
         }
         var reason = refused ? refusal : matched == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
-        SendAck(qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
+        // With a store: sent once the message (for durable subscribers, retained) and QoS 2 id are committed.
+        _broker.Storage.Acknowledge(session, this, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
         if (qos == QualityOfService.ExactlyOnce && refused && _version == ProtocolVersion.V500)
         {
             // A PUBREC with a failure code ends the flow: no PUBREL will come for this id.
@@ -112,7 +114,7 @@ internal sealed partial class MqttConnection
                 // PUBREL: the client releases an inbound QoS 2 message; answer PUBCOMP even for an unknown id
                 // (v5 says which with 0x92) so a client recovering after reconnect can finish [MQTT-4.3.3-1].
                 var known = session.CompleteInboundQoS2(ack.PacketId);
-                SendAck(PacketType.PubComp, ack.PacketId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
+                _broker.Storage.Acknowledge(session, this, PacketType.PubComp, ack.PacketId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
                 break;
         }
     }

@@ -36,6 +36,11 @@ internal sealed partial class MqttConnection
                 codes[i] = v5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError;
                 continue;
             }
+            if (CheckSubscribeSecurity(filter, topicFilter, session) is var denied and not ReasonCode.Success)
+            {
+                codes[i] = v5 ? denied : ReasonCode.UnspecifiedError;
+                continue;
+            }
             var qos = options.QoS > _broker.Options.MaximumQoS ? _broker.Options.MaximumQoS : options.QoS;
             var subscription = new Subscription(session, filter, topicFilter, options with { QoS = qos }, subscriptionId, shareName);
             var existed = session.GetSubscription(filter) is not null;
@@ -62,7 +67,7 @@ internal sealed partial class MqttConnection
             }
             foreach (var message in _broker.Retained.Matching(s.TopicFilter))
             {
-                if (message.IsExpired(_broker.Time, now))
+                if (message.IsExpired(_broker.Time, now) || _authorization?.CanReceive(message.Topic) == false)
                 {
                     continue;
                 }

@@ -62,7 +62,11 @@ internal sealed partial class MqttConnection
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         _broker.Connections[this] = 0;
-        using var registration = cancellationToken.Register(static c => ((MqttConnection)c!).Abort(null, "transport closed"), this);
+        AdmitTransport();
+        // The transport's "closed" token is deliberately not wired to Abort: Kestrel fires it as soon as the peer's FIN
+        // arrives, while packets sent just before it (a burst, then DISCONNECT) may still sit unread in the pipe. The
+        // read loop ends on its own when the pipe reports completion, after handling every whole frame.
+        _ = cancellationToken;
         var writer = WriteLoopAsync();
         try
         {
@@ -274,6 +278,7 @@ internal sealed partial class MqttConnection
     private void Cleanup()
     {
         _broker.Connections.TryRemove(this, out _);
+        ReleaseTransport();
         if (!_connected)
         {
             return;

@@ -49,6 +49,9 @@ internal sealed class Message
     /// <summary><see cref="TimeProvider.GetTimestamp"/> when the broker received it, for message expiry.</summary>
     public long CreatedTimestamp { get; }
 
+    /// <summary>The stored form, once the message has been written to the store (set once, see BrokerStorage.ToStored).</summary>
+    public Storage.StoredMessage? Stored;
+
     /// <summary>True once the Message Expiry Interval has passed [MQTT-3.3.2-5].</summary>
     public bool IsExpired(TimeProvider time, long now)
         => Properties?.MessageExpiryInterval is uint interval

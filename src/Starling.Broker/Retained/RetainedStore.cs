@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Starling.Broker.Storage;
 using Starling.Protocol;
 
 namespace Starling.Broker;
@@ -7,26 +8,67 @@ namespace Starling.Broker;
 /// Retained messages, one per topic. A retained PUBLISH with an empty payload deletes the topic's message
 /// [MQTT-3.3.1-10/11]. Lookups for a wildcard filter scan every retained topic: SUBSCRIBE is rare next to PUBLISH,
 /// and the scan is a plain string match per topic.
+/// With a store, every change is also queued for the store's writer (under one lock, so the store ends with the same
+/// message per topic as memory when publishers race); the PUBACK of a retained publish waits for its commit.
+/// The broker's own $SYS topics are not stored.
 /// </summary>
-internal sealed class RetainedStore
+internal sealed class RetainedStore(BrokerStorage storage)
 {
     private readonly ConcurrentDictionary<string, Message> _messages = new(StringComparer.Ordinal);
+    private readonly Lock _writeGate = new();
 
     public int Count => _messages.Count;
 
     public void Set(Message message)
     {
-        if (message.Payload.Length == 0)
+        // $SYS/... are the broker's own figures, published again every interval: never worth a disk write or a restore.
+        if (!storage.Enabled || message.Topic.StartsWith("$SYS", StringComparison.Ordinal))
         {
-            _messages.TryRemove(message.Topic, out _);
+            if (message.Payload.Length == 0)
+            {
+                _messages.TryRemove(message.Topic, out _);
+            }
+            else
+            {
+                _messages[message.Topic] = message;
+            }
+            return;
         }
-        else
+        lock (_writeGate)
         {
-            _messages[message.Topic] = message;
+            if (message.Payload.Length == 0)
+            {
+                if (_messages.TryRemove(message.Topic, out _))
+                {
+                    storage.Enqueue(StoreOperation.RemoveRetained(message.Topic));
+                }
+            }
+            else
+            {
+                _messages[message.Topic] = message;
+                storage.Enqueue(StoreOperation.SetRetained(storage.ToStored(message)));
+            }
         }
     }
 
-    public bool Remove(string topic) => _messages.TryRemove(topic, out _);
+    public bool Remove(string topic)
+    {
+        lock (_writeGate)
+        {
+            if (!_messages.TryRemove(topic, out _))
+            {
+                return false;
+            }
+            if (!topic.StartsWith("$SYS", StringComparison.Ordinal))
+            {
+                storage.Enqueue(StoreOperation.RemoveRetained(topic));
+            }
+            return true;
+        }
+    }
+
+    /// <summary>Recovery: a retained message read back from the store (no store operation).</summary>
+    public void Restore(Message message) => _messages[message.Topic] = message;
 
     public IEnumerable<Message> All => _messages.Values;
 

@@ -1,3 +1,4 @@
+using Starling.Broker.Storage;
 using Starling.Protocol;
 
 namespace Starling.Broker;
@@ -8,11 +9,22 @@ namespace Starling.Broker;
 /// Concurrency: every field is guarded by <see cref="_gate"/>. Other sessions' connections reach it through
 /// <see cref="Deliver"/>, which only appends and hands work to the attached connection's outbound queue, so the lock
 /// is held for a few hundred nanoseconds at most and never across I/O.
+/// <para>
+/// Durability (docs/architecture.md, "Storage"): with a store configured, a session whose expiry interval is above 0
+/// is <em>durable</em>: each state change queues a <see cref="StoreOperation"/> for the store's single writer (never
+/// waiting for it). Its queue then has two parts: the in-memory <see cref="_queue"/> (at most
+/// <see cref="BrokerStorage.PageSize"/> deliveries, only while attached) followed by deliveries that live only in the
+/// store (<see cref="_pagedCount"/>, all with higher sequence numbers), read back a page at a time when the window has
+/// room. Offline, a durable session keeps no queued message in memory, only their count and bytes. Outbound QoS 2
+/// PUBLISH and PUBREL are sent only once the state they announce is committed, so a restart never delivers a QoS 2
+/// message twice.
+/// </para>
 /// </summary>
 internal sealed class Session
 {
     private readonly Lock _gate = new();
     private readonly BrokerContext _broker;
+    private readonly BrokerStorage _storage;
     private readonly Dictionary<ushort, Delivery> _inflight = [];
     private readonly Queue<Delivery> _queue = new();
     private readonly HashSet<ushort> _inboundQoS2 = [];
@@ -21,13 +33,47 @@ internal sealed class Session
     private ushort _lastPacketId;
     private long _sequence;
     private int _sendWindow;
+    private uint _expiryInterval;
     private volatile MqttConnection? _connection;
     // The connection that has opened this session but not attached yet (between CONNECT and CONNACK).
     private volatile MqttConnection? _pendingOwner;
 
+    // ---- durable sessions only ----
+    private bool _durable;
+    // Deliveries that are only in the store: they follow everything in _queue; _pageCursor is the highest sequence
+    // number below all of them (the store is asked for queued deliveries above it).
+    private long _pagedCount;
+    private long _pagedBytes;
+    private long _pageCursor;
+    private bool _pageLoading;
+    private int _pagedSinceRequest;
+    // Bumped whenever an outstanding page read becomes stale (queue spilled to the store, session ended).
+    private int _generation;
+    // Attached, but the re-sends of unacknowledged messages wait for the store's next commit: new messages queue.
+    private bool _resuming;
+    // QoS 0 messages queued for an offline durable session (QueueQoS0Messages): memory only, never on disk.
+    private Queue<Delivery>? _offlineQoS0;
+    private long _offlineQoS0Bytes;
+
+    private volatile Security.IClientAuthorization? _authorization;
+
+    /// <summary>
+    /// What the attached client may receive (set at CONNECT by the security layer; null = everything). Read without
+    /// the lock by the Router on every delivery, hence volatile.
+    /// </summary>
+    public Security.IClientAuthorization? Authorization
+    {
+        get => _authorization;
+        set => _authorization = value;
+    }
+
+    /// <summary>Acknowledgements of this session's inbound flows that wait for a store commit (see BrokerStorage.Acknowledge).</summary>
+    public int DeferredAcks;
+
     public Session(BrokerContext broker, string clientId)
     {
         _broker = broker;
+        _storage = broker.Storage;
         ClientId = clientId;
         DisconnectedTimestamp = broker.Time.GetTimestamp();
         _sendWindow = broker.Options.MaxInflightMessages;
@@ -40,6 +86,9 @@ internal sealed class Session
 
     /// <summary>True while a connection is attached or is about to attach (the session is not expirable then).</summary>
     public bool IsConnected => _connection is not null || _pendingOwner is not null;
+
+    /// <summary>Whether this session's state is written to the store.</summary>
+    public bool IsDurable => _durable;
 
     /// <summary>True once an offline session has outlived its expiry interval.</summary>
     public bool IsExpired(long now)
@@ -55,7 +104,8 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            var previous = _connection;
+            // The holder may still be between CONNACK and Attach (only the pending owner): it must be closed too.
+            var previous = _connection ?? _pendingOwner;
             _connection = null;
             _pendingOwner = newOwner;
             DisconnectedTimestamp = _broker.Time.GetTimestamp();
@@ -63,8 +113,30 @@ internal sealed class Session
         }
     }
 
-    /// <summary>Seconds the session outlives its connection: 0 ends it with the connection, uint.MaxValue never expires.</summary>
-    public uint ExpiryInterval { get; set; }
+    /// <summary>
+    /// Seconds the session outlives its connection: 0 ends it with the connection, uint.MaxValue never expires.
+    /// With a store, the first value above 0 makes the session durable; every change is written.
+    /// </summary>
+    public uint ExpiryInterval
+    {
+        get => Volatile.Read(ref _expiryInterval);
+        set
+        {
+            lock (_gate)
+            {
+                _expiryInterval = value;
+                if (!_storage.Enabled || IsEnded)
+                {
+                    return;
+                }
+                _durable |= value > 0;
+                if (_durable)
+                {
+                    _storage.Enqueue(StoreOperation.UpsertSession(ToStoredSession()));
+                }
+            }
+        }
+    }
 
     /// <summary>When the last connection ended (<see cref="TimeProvider.GetTimestamp"/>), for expiry.</summary>
     public long DisconnectedTimestamp { get; private set; }
@@ -74,7 +146,11 @@ internal sealed class Session
 
     public int InflightCount { get { lock (_gate) { return _inflight.Count; } } }
 
-    public int QueuedCount { get { lock (_gate) { return _queue.Count; } } }
+    /// <summary>Queued messages, in memory and (durable sessions) in the store.</summary>
+    public int QueuedCount { get { lock (_gate) { return (int)Math.Min(int.MaxValue, _queue.Count + _pagedCount + (_offlineQoS0?.Count ?? 0)); } } }
+
+    /// <summary>Subscriptions held (for Limits:MaxSubscriptionsPerClient).</summary>
+    public int SubscriptionCount { get { lock (_gate) { return _subscriptions.Count; } } }
 
     // ---- subscriptions (changed only by the owning connection's read loop or at session end) ----
 
@@ -91,6 +167,12 @@ internal sealed class Session
         lock (_gate)
         {
             _subscriptions[subscription.Filter] = subscription;
+            if (_durable)
+            {
+                var o = subscription.Options;
+                _storage.Enqueue(StoreOperation.AddSubscription(new StoredSubscription(ClientId, subscription.Filter, o.QoS, o.NoLocal,
+                    o.RetainAsPublished, o.RetainHandling, subscription.SubscriptionId)));
+            }
         }
     }
 
@@ -98,7 +180,15 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            return _subscriptions.Remove(filter, out var removed) ? removed : null;
+            if (!_subscriptions.Remove(filter, out var removed))
+            {
+                return null;
+            }
+            if (_durable)
+            {
+                _storage.Enqueue(StoreOperation.RemoveSubscription(ClientId, filter));
+            }
+            return removed;
         }
     }
 
@@ -134,11 +224,22 @@ internal sealed class Session
                 }
                 else if (_broker.Options.QueueQoS0Messages)
                 {
-                    Enqueue(delivery);
+                    if (_durable)
+                    {
+                        EnqueueOfflineQoS0(delivery);
+                    }
+                    else
+                    {
+                        Enqueue(delivery);
+                    }
                 }
                 return;
             }
-            if (connection is not null && _queue.Count == 0 && _inflight.Count < _sendWindow)
+            if (_durable)
+            {
+                DeliverDurable(ref delivery, connection);
+            }
+            else if (connection is not null && _queue.Count == 0 && _inflight.Count < _sendWindow)
             {
                 StartFlow(ref delivery, connection);
             }
@@ -164,21 +265,25 @@ internal sealed class Session
             _pendingOwner = null;
             _connection = connection;
             _sendWindow = Math.Clamp(sendWindow, 1, 65_000);
+            _resuming = false;
+            if (_durable)
+            {
+                _storage.Enqueue(StoreOperation.UpsertSession(ToStoredSession()));
+                SendOfflineQoS0(connection);
+            }
             if (_inflight.Count > 0)
             {
                 var pending = _inflight.Values.ToArray();
                 Array.Sort(pending, static (a, b) => a.Sequence.CompareTo(b.Sequence));
-                foreach (var d in pending)
+                if (_durable)
                 {
-                    if (d.State == DeliveryState.AwaitingPubComp)
-                    {
-                        connection.SendAck(PacketType.PubRel, d.PacketId, ReasonCode.Success);
-                    }
-                    else
-                    {
-                        connection.SendPublish(d, dup: true);
-                    }
+                    // Re-sent once the store holds every state change queued so far (a QoS 2 PUBLISH or PUBREL must not
+                    // reach the client before the state it implies is durable); new messages queue meanwhile.
+                    _resuming = true;
+                    _storage.AfterCommit(new ResumeAfterCommit(this, connection, pending));
+                    return;
                 }
+                Resend(connection, pending);
             }
             Drain(connection);
         }
@@ -201,7 +306,12 @@ internal sealed class Session
             {
                 return false;
             }
+            _resuming = false;
             DisconnectedTimestamp = _broker.Time.GetTimestamp();
+            if (_durable)
+            {
+                _storage.Enqueue(StoreOperation.UpsertSession(ToStoredSession()));
+            }
             return true;
         }
     }
@@ -214,6 +324,7 @@ internal sealed class Session
             if (ReferenceEquals(_connection, from) && _inflight.TryGetValue(packetId, out var d) && d.State == DeliveryState.AwaitingPubAck)
             {
                 _inflight.Remove(packetId);
+                Completed(d);
                 Drain(from);
             }
         }
@@ -236,7 +347,20 @@ internal sealed class Session
             if ((byte)reason >= 0x80)
             {
                 _inflight.Remove(packetId);
+                Completed(d);
                 Drain(from);
+                return;
+            }
+            if (_durable)
+            {
+                if (d.State != DeliveryState.AwaitingPubComp)
+                {
+                    _storage.Enqueue(StoreOperation.UpdateDelivery(ClientId, d.Sequence, packetId, StoredDeliveryState.AwaitingPubComp));
+                }
+                d.State = DeliveryState.AwaitingPubComp;
+                _inflight[packetId] = d;
+                // PUBREL tells the client it may forget the packet id: only once "PUBREC received" is durable.
+                _storage.AfterCommit(new SendAfterCommit(from, d, PacketType.PubRel));
                 return;
             }
             d.State = DeliveryState.AwaitingPubComp;
@@ -253,6 +377,7 @@ internal sealed class Session
             if (ReferenceEquals(_connection, from) && _inflight.TryGetValue(packetId, out var d) && d.State == DeliveryState.AwaitingPubComp)
             {
                 _inflight.Remove(packetId);
+                Completed(d);
                 Drain(from);
             }
         }
@@ -262,6 +387,8 @@ internal sealed class Session
     /// A member of a shared subscription lost its connection: hands back the messages it got through a group that
     /// another connected member can take (v5 4.8.2): everything still queued, and QoS 1 messages sent but not
     /// acknowledged. QoS 2 messages already sent stay, since the client may have them (exactly once wins).
+    /// Called after every successful <see cref="Detach"/>; a durable session then moves the rest of its queue
+    /// out of memory (it stays in the store).
     /// </summary>
     public List<Delivery>? TakeSharedForRedistribution()
     {
@@ -277,6 +404,7 @@ internal sealed class Session
                     {
                         (taken ??= []).Add(d);
                         _queuedBytes -= d.Message.Payload.Length;
+                        Completed(d);
                     }
                     else
                     {
@@ -294,7 +422,12 @@ internal sealed class Session
                 {
                     (taken ??= []).Add(d);
                     _inflight.Remove(id);
+                    Completed(d);
                 }
+            }
+            if (!IsConnected)
+            {
+                SpillToStore();
             }
             return taken;
         }
@@ -312,6 +445,11 @@ internal sealed class Session
         {
             _delayedWill = will;
             _willDue = _broker.Time.GetTimestamp() + (long)(delaySeconds * (double)_broker.Time.TimestampFrequency);
+            if (_durable)
+            {
+                _storage.Enqueue(StoreOperation.SetWill(ClientId, new StoredWill(will.Topic, will.Payload, will.QoS, will.Retain,
+                    StoredProperties.Encode(will.Properties), _storage.NowMs + delaySeconds * 1000L)));
+            }
         }
     }
 
@@ -325,6 +463,10 @@ internal sealed class Session
                 return null;
             }
             _delayedWill = null;
+            if (_durable)
+            {
+                _storage.Enqueue(StoreOperation.ClearWill(ClientId));
+            }
             return will;
         }
     }
@@ -334,6 +476,10 @@ internal sealed class Session
     {
         lock (_gate)
         {
+            if (_delayedWill is not null && _durable)
+            {
+                _storage.Enqueue(StoreOperation.ClearWill(ClientId));
+            }
             _delayedWill = null;
         }
     }
@@ -345,7 +491,15 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            return _inboundQoS2.Add(packetId);
+            if (!_inboundQoS2.Add(packetId))
+            {
+                return false;
+            }
+            if (_durable)
+            {
+                _storage.Enqueue(StoreOperation.AddInboundQoS2(ClientId, packetId));
+            }
+            return true;
         }
     }
 
@@ -362,7 +516,15 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            return _inboundQoS2.Remove(packetId);
+            if (!_inboundQoS2.Remove(packetId))
+            {
+                return false;
+            }
+            if (_durable)
+            {
+                _storage.Enqueue(StoreOperation.RemoveInboundQoS2(ClientId, packetId));
+            }
+            return true;
         }
     }
 
@@ -373,12 +535,22 @@ internal sealed class Session
     {
         lock (_gate)
         {
+            if (_durable)
+            {
+                _storage.Enqueue(StoreOperation.DeleteSession(ClientId));
+                _durable = false;
+            }
             IsEnded = true;
             _connection = null;
             _pendingOwner = null;
             _inflight.Clear();
             _queue.Clear();
             _queuedBytes = 0;
+            _pagedCount = 0;
+            _pagedBytes = 0;
+            _generation++;
+            _offlineQoS0 = null;
+            _offlineQoS0Bytes = 0;
             _inboundQoS2.Clear();
             var subscriptions = _subscriptions.Values.ToArray();
             _subscriptions.Clear();
@@ -386,7 +558,265 @@ internal sealed class Session
         }
     }
 
+    // ---- recovery (before any connection exists; no store operations) ----
+
+    public void Restore(StoredSession stored, long nowTimestamp, long nowMs)
+    {
+        lock (_gate)
+        {
+            _durable = true;
+            _expiryInterval = stored.ExpiryInterval;
+            // A session that was connected when the broker stopped counts its expiry from the restart.
+            DisconnectedTimestamp = stored.DisconnectedAtMs is { } at ? nowTimestamp - _storage.MsToTicks(Math.Max(0, nowMs - at)) : nowTimestamp;
+            if (stored.Will is { } w)
+            {
+                _delayedWill = new WillMessage { Topic = w.Topic, Payload = w.Payload, QoS = w.QoS, Retain = w.Retain, Properties = StoredProperties.Decode(w.Properties) };
+                _willDue = nowTimestamp + _storage.MsToTicks(w.DueAtMs - nowMs);
+            }
+        }
+    }
+
+    public void RestoreSubscription(Subscription subscription)
+    {
+        lock (_gate)
+        {
+            _subscriptions[subscription.Filter] = subscription;
+        }
+    }
+
+    public void RestoreQueue(long count, long bytes, long lastSequence)
+    {
+        lock (_gate)
+        {
+            _pagedCount = count;
+            _pagedBytes = bytes;
+            _pageCursor = 0;
+            _sequence = Math.Max(_sequence, lastSequence);
+        }
+    }
+
+    public void RestoreInflight(Delivery delivery)
+    {
+        lock (_gate)
+        {
+            _inflight[delivery.PacketId] = delivery;
+            _sequence = Math.Max(_sequence, delivery.Sequence);
+        }
+    }
+
+    public void RestoreInboundQoS2(ushort packetId)
+    {
+        lock (_gate)
+        {
+            _inboundQoS2.Add(packetId);
+        }
+    }
+
+    // ---- store callbacks (writer thread) ----
+
+    /// <summary>The store committed everything queued before the attach: re-send, then fill the window.</summary>
+    private void OnResume(MqttConnection connection, Delivery[] pending)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(_connection, connection) || IsEnded || !_resuming)
+            {
+                return;
+            }
+            _resuming = false;
+            var current = new List<Delivery>(pending.Length);
+            foreach (var d in pending)
+            {
+                // Skip flows that ended meanwhile; take the latest state of the others.
+                if (_inflight.TryGetValue(d.PacketId, out var now) && now.Sequence == d.Sequence)
+                {
+                    current.Add(now);
+                }
+            }
+            Resend(connection, current);
+            Drain(connection);
+        }
+    }
+
+    /// <summary>A page of queued deliveries read from the store (null when the read failed, which was logged).</summary>
+    public void OnPageLoaded(int generation, List<Delivery>? page, int requested)
+    {
+        lock (_gate)
+        {
+            if (generation != _generation || IsEnded)
+            {
+                return;
+            }
+            _pageLoading = false;
+            if (page is null)
+            {
+                return;
+            }
+            foreach (var d in page)
+            {
+                if (d.Sequence <= _pageCursor)
+                {
+                    continue;
+                }
+                _pageCursor = d.Sequence;
+                var size = d.Message.Payload.Length;
+                _queue.Enqueue(d);
+                _queuedBytes += size;
+                _pagedCount--;
+                _pagedBytes -= size;
+            }
+            if (_pagedCount < 0 || (page.Count < requested && _pagedSinceRequest == 0))
+            {
+                // The store has nothing more after the cursor and nothing was added since the read: counters are exact again.
+                _pagedCount = 0;
+                _pagedBytes = 0;
+            }
+            if (_connection is { } connection)
+            {
+                Drain(connection);
+            }
+            else
+            {
+                SpillToStore();
+            }
+        }
+    }
+
     // ---- internals (caller holds _gate) ----
+
+    private StoredSession ToStoredSession()
+    {
+        long? disconnectedAt = null;
+        if (_connection is null && _pendingOwner is null)
+        {
+            disconnectedAt = _storage.NowMs - (long)_broker.Time.GetElapsedTime(DisconnectedTimestamp).TotalMilliseconds;
+        }
+        return new StoredSession(ClientId, _expiryInterval, disconnectedAt);
+    }
+
+    private void DeliverDurable(ref Delivery delivery, MqttConnection? connection)
+    {
+        var toWindow = connection is not null && !_resuming && _queue.Count == 0 && _pagedCount == 0 && _inflight.Count < _sendWindow;
+        var size = delivery.Message.Payload.Length;
+        if (!toWindow)
+        {
+            var options = _broker.Options;
+            var count = _queue.Count + _pagedCount + (_offlineQoS0?.Count ?? 0);
+            var bytes = _queuedBytes + _pagedBytes + _offlineQoS0Bytes;
+            if (count >= options.MaxQueuedMessages || (options.MaxQueuedBytes > 0 && bytes + size > options.MaxQueuedBytes))
+            {
+                Interlocked.Increment(ref _broker.Counters.MessagesDroppedQueueFull);
+                return;
+            }
+        }
+        _storage.Enqueue(StoreOperation.AddDelivery(new StoredDelivery(ClientId, delivery.Sequence, _storage.ToStored(delivery.Message),
+            delivery.QoS, delivery.Retain, delivery.SubscriptionIds, 0, StoredDeliveryState.Queued)));
+        if (toWindow)
+        {
+            StartFlow(ref delivery, connection!);
+        }
+        else if (connection is not null && _pagedCount == 0 && _queue.Count < BrokerStorage.PageSize)
+        {
+            _queue.Enqueue(delivery);
+            _queuedBytes += size;
+        }
+        else
+        {
+            if (_pagedCount == 0)
+            {
+                _pageCursor = delivery.Sequence - 1;
+            }
+            _pagedCount++;
+            _pagedBytes += size;
+            _pagedSinceRequest++;
+            if (connection is not null)
+            {
+                MaybeReadPage();
+            }
+        }
+    }
+
+    private void EnqueueOfflineQoS0(in Delivery delivery)
+    {
+        var options = _broker.Options;
+        var size = delivery.Message.Payload.Length;
+        var count = _queue.Count + _pagedCount + (_offlineQoS0?.Count ?? 0);
+        if (count >= options.MaxQueuedMessages || (options.MaxQueuedBytes > 0 && _queuedBytes + _pagedBytes + _offlineQoS0Bytes + size > options.MaxQueuedBytes))
+        {
+            Interlocked.Increment(ref _broker.Counters.MessagesDroppedQueueFull);
+            return;
+        }
+        (_offlineQoS0 ??= new Queue<Delivery>()).Enqueue(delivery);
+        _offlineQoS0Bytes += size;
+    }
+
+    private void SendOfflineQoS0(MqttConnection connection)
+    {
+        if (_offlineQoS0 is not { } queue)
+        {
+            return;
+        }
+        var now = _broker.Time.GetTimestamp();
+        while (queue.TryDequeue(out var d))
+        {
+            if (!d.Message.IsExpired(_broker.Time, now))
+            {
+                connection.SendQoS0(d);
+            }
+        }
+        _offlineQoS0 = null;
+        _offlineQoS0Bytes = 0;
+    }
+
+    /// <summary>Moves the in-memory queue of an offline durable session back to the store (where it already is).</summary>
+    private void SpillToStore()
+    {
+        if (!_durable || _queue.Count == 0)
+        {
+            return;
+        }
+        _pageCursor = _queue.Peek().Sequence - 1;
+        _pagedCount += _queue.Count;
+        _pagedBytes += _queuedBytes;
+        _queue.Clear();
+        _queuedBytes = 0;
+        _generation++;
+        _pageLoading = false;
+    }
+
+    private void MaybeReadPage()
+    {
+        if (_pagedCount > 0 && !_pageLoading && _connection is not null && _queue.Count < BrokerStorage.PageLowWater)
+        {
+            _pageLoading = true;
+            _pagedSinceRequest = 0;
+            _storage.RequestPage(this, _pageCursor, BrokerStorage.PageSize - _queue.Count, _generation);
+        }
+    }
+
+    private void Resend(MqttConnection connection, IEnumerable<Delivery> pending)
+    {
+        foreach (var d in pending)
+        {
+            if (d.State == DeliveryState.AwaitingPubComp)
+            {
+                connection.SendAck(PacketType.PubRel, d.PacketId, ReasonCode.Success);
+            }
+            else
+            {
+                connection.SendPublish(d, dup: true);
+            }
+        }
+    }
+
+    /// <summary>A delivery left the session (acknowledged, expired, dropped or handed to another member).</summary>
+    private void Completed(in Delivery d)
+    {
+        if (_durable && d.QoS != QualityOfService.AtMostOnce)
+        {
+            _storage.Enqueue(StoreOperation.RemoveDelivery(ClientId, d.Sequence));
+        }
+    }
 
     private void Enqueue(in Delivery delivery)
     {
@@ -403,6 +833,10 @@ internal sealed class Session
 
     private void Drain(MqttConnection connection)
     {
+        if (_resuming)
+        {
+            return;
+        }
         var now = 0L;
         while (_inflight.Count < _sendWindow && _queue.TryDequeue(out var next))
         {
@@ -413,6 +847,7 @@ internal sealed class Session
                 if (next.Message.IsExpired(_broker.Time, now))
                 {
                     Interlocked.Increment(ref _broker.Counters.MessagesExpired);
+                    Completed(next);
                     continue;
                 }
             }
@@ -425,6 +860,10 @@ internal sealed class Session
                 StartFlow(ref next, connection);
             }
         }
+        if (_durable)
+        {
+            MaybeReadPage();
+        }
     }
 
     private void StartFlow(ref Delivery delivery, MqttConnection connection)
@@ -433,11 +872,23 @@ internal sealed class Session
         {
             // Larger than the client's Maximum Packet Size: discard as if sent and acknowledged [MQTT-3.1.2-25].
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedTooLarge);
+            Completed(delivery);
             return;
         }
         delivery.PacketId = NextPacketId();
         delivery.State = delivery.QoS == QualityOfService.AtLeastOnce ? DeliveryState.AwaitingPubAck : DeliveryState.AwaitingPubRec;
         _inflight[delivery.PacketId] = delivery;
+        if (_durable)
+        {
+            _storage.Enqueue(StoreOperation.UpdateDelivery(ClientId, delivery.Sequence, delivery.PacketId, (StoredDeliveryState)delivery.State));
+            if (delivery.QoS == QualityOfService.ExactlyOnce)
+            {
+                // The client keeps a QoS 2 packet id until PUBREL: the id must be durable before the PUBLISH leaves, or a
+                // restart would send the message again under another id and the client would deliver it twice.
+                _storage.AfterCommit(new SendAfterCommit(connection, delivery, PacketType.Publish));
+                return;
+            }
+        }
         connection.SendPublish(delivery, dup: false);
     }
 
@@ -449,5 +900,25 @@ internal sealed class Session
         }
         while (_inflight.ContainsKey(_lastPacketId));
         return _lastPacketId;
+    }
+
+    private sealed class ResumeAfterCommit(Session session, MqttConnection connection, Delivery[] pending) : ICommitCallback
+    {
+        public void OnCommitted(IStore store) => session.OnResume(connection, pending);
+    }
+
+    private sealed class SendAfterCommit(MqttConnection connection, Delivery delivery, PacketType what) : ICommitCallback
+    {
+        public void OnCommitted(IStore store)
+        {
+            if (what == PacketType.PubRel)
+            {
+                connection.SendAck(PacketType.PubRel, delivery.PacketId, ReasonCode.Success);
+            }
+            else
+            {
+                connection.SendPublish(delivery, dup: false);
+            }
+        }
     }
 }

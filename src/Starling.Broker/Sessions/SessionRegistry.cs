@@ -63,6 +63,9 @@ internal sealed class SessionRegistry(BrokerContext broker)
         return (existing, present);
     }
 
+    /// <summary>Recovery: registers a session read back from the store (before any connection exists).</summary>
+    public void Restore(Session session) => _byClientId[session.ClientId] = session;
+
     /// <summary>Ends a session (clean session closed, or expired) if it is still the registered one.</summary>
     public void Discard(Session session)
     {

@@ -34,7 +34,8 @@ public sealed class TestServer : IAsyncDisposable
 
     public static async Task<TestServer> StartAsync(IDictionary<string, string?>? overrides = null)
     {
-        var config = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        // Memory mode unless a test asks for storage: tests stay fast, independent, and write nothing to the working directory.
+        var config = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase) { ["Storage:Mode"] = "memory" };
         if (overrides is not null)
         {
             foreach (var (key, value) in overrides)

@@ -25,7 +25,8 @@ public sealed class StarlingBroker : TestBroker
 
     public static async Task<StarlingBroker> StartAsync(BrokerSettings settings)
     {
-        var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        // Memory mode: each test gets a fresh broker and nothing is written to the working directory.
+        var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase) { ["Storage:Mode"] = "memory" };
         if (settings.MaxQueuedMessages is { } maxQueued)
         {
             overrides["Limits:MaxQueuedMessages"] = maxQueued.ToString(CultureInfo.InvariantCulture);

@@ -1,0 +1,39 @@
+using Starling.Protocol;
+
+namespace Starling.Broker.Security;
+
+/// <summary>
+/// Usernames and passwords from a Mosquitto password file. A user who is not in the file is left to the next
+/// authenticator (and refused with 0x86 when none accepts); a user in the file must give the right password.
+/// </summary>
+public sealed class PasswordFileAuthenticator(PasswordFile file) : IAuthenticator
+{
+    private volatile PasswordFile _file = file;
+
+    public string Name => "password file";
+
+    public PasswordFile File => _file;
+
+    /// <summary>Swaps in a newly read file; connected clients are not affected, new CONNECTs use it.</summary>
+    public void Replace(PasswordFile file) => _file = file;
+
+    public AuthenticationResult Authenticate(in AuthenticationRequest request)
+    {
+        if (request.Username is not { } username)
+        {
+            return AuthenticationResult.NotApplicable;
+        }
+        var file = _file;
+        if (!file.Contains(username))
+        {
+            return AuthenticationResult.NotApplicable;
+        }
+        if (!request.HasPassword)
+        {
+            return AuthenticationResult.Refuse(ReasonCode.BadUserNameOrPassword, $"user '{username}' gave no password");
+        }
+        return file.Verify(username, request.Password)
+            ? AuthenticationResult.Allow()
+            : AuthenticationResult.Refuse(ReasonCode.BadUserNameOrPassword, $"wrong password for user '{username}'");
+    }
+}

@@ -1,0 +1,68 @@
+namespace Starling.Broker.Security;
+
+/// <summary>
+/// Authentication, authorization and the limits that protect the broker from hostile or broken clients. Part of
+/// <see cref="BrokerOptions"/>; every value is checked by <see cref="Validate"/>. 0 means "no limit" where it says so.
+/// </summary>
+public sealed class SecurityOptions
+{
+    /// <summary>Asked in order at CONNECT; the first that allows or refuses decides. Empty: any username is accepted.</summary>
+    public List<IAuthenticator> Authenticators { get; } = [];
+
+    /// <summary>Asked once per CONNECT; a client may do what every authorizer allows. Empty: everything is allowed.</summary>
+    public List<IAuthorizer> Authorizers { get; } = [];
+
+    /// <summary>Open connections from one IP address, before and after CONNECT (0 = no limit); past it the socket is closed at once.</summary>
+    public int MaxConnectionsPerAddress { get; set; }
+
+    /// <summary>Connections that have not completed CONNECT yet (0 = no limit); past it new sockets are closed at once.</summary>
+    public int MaxPendingConnections { get; set; } = 10_000;
+
+    /// <summary>Subscriptions one session may hold (0 = no limit); past it SUBACK 0x97 (v5) / 0x80 (3.1.1) for the new filter.</summary>
+    public int MaxSubscriptionsPerClient { get; set; } = 10_000;
+
+    /// <summary>Longest topic name or filter in UTF-16 characters; longer ones are refused (PUBACK 0x90, SUBACK 0x8F / 0x80).</summary>
+    public int MaxTopicLength { get; set; } = 65_535;
+
+    /// <summary>Most levels ('/'-separated parts) in a topic name or filter; more are refused like an over-long topic.</summary>
+    public int MaxTopicLevels { get; set; } = 1024;
+
+    /// <summary>PUBLISH packets per second one connection may send on average (0 = no limit); see <see cref="PublishBurst"/>.</summary>
+    public double MaxPublishRate { get; set; }
+
+    /// <summary>Token bucket size: publishes a connection may send at once above the rate (default: one second's worth).</summary>
+    public int PublishBurst { get; set; }
+
+    /// <summary>
+    /// Overload guard: new CONNECTs are refused (0x89 server busy for v5, return code 3 for 3.1.1) while the managed heap is above
+    /// this fraction of the memory available to the process (0 disables).
+    /// </summary>
+    public double MaxMemoryFraction { get; set; } = 0.85;
+
+    /// <summary>At most one log line per rejection cause per interval; the others are counted and reported with the next line.</summary>
+    public TimeSpan RejectionLogInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Whether any authentication is configured (then, unless set explicitly, anonymous clients are refused).</summary>
+    public bool HasAuthentication => Authenticators.Count > 0;
+
+    public void Validate()
+    {
+        Require(MaxConnectionsPerAddress >= 0, nameof(MaxConnectionsPerAddress), "0 (no limit) or more");
+        Require(MaxPendingConnections >= 0, nameof(MaxPendingConnections), "0 (no limit) or more");
+        Require(MaxSubscriptionsPerClient >= 0, nameof(MaxSubscriptionsPerClient), "0 (no limit) or more");
+        Require(MaxTopicLength is >= 1 and <= 65_535, nameof(MaxTopicLength), "between 1 and 65535");
+        Require(MaxTopicLevels >= 1, nameof(MaxTopicLevels), "1 or more");
+        Require(MaxPublishRate >= 0 && double.IsFinite(MaxPublishRate), nameof(MaxPublishRate), "0 (no limit) or a positive number of messages per second");
+        Require(PublishBurst >= 0, nameof(PublishBurst), "0 (one second's worth) or more");
+        Require(MaxMemoryFraction is >= 0 and <= 1, nameof(MaxMemoryFraction), "between 0 (disabled) and 1, e.g. 0.85");
+        Require(RejectionLogInterval >= TimeSpan.Zero, nameof(RejectionLogInterval), "0 or more seconds");
+    }
+
+    private static void Require(bool condition, string setting, string expectation)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"Broker setting '{setting}' is out of range: it must be {expectation}.", setting);
+        }
+    }
+}

@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Starling.Broker.Security;
+
+/// <summary>The broker-wide state behind <see cref="SecurityOptions"/>: connection counts, the overload guard, the rejection log.</summary>
+internal sealed class SecurityRuntime
+{
+    private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
+    private readonly TimeProvider _time;
+    private int _pending;
+    private long _memoryCheckedAt;
+    private volatile bool _overloaded;
+
+    public SecurityRuntime(BrokerOptions options, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        Options = options.Security;
+        _time = time;
+        Log = new RejectionLog(loggerFactory.CreateLogger("Starling.Broker.Security"), time, Options.RejectionLogInterval);
+    }
+
+    public SecurityOptions Options { get; }
+    public SecurityCounters Counters { get; } = new();
+    public RejectionLog Log { get; }
+
+    public int PendingConnections => Volatile.Read(ref _pending);
+
+    /// <summary>Counts a new transport; false (with the cause) when it must be closed at once.</summary>
+    public bool TryAdmit(IPAddress? address, out RejectionCause cause)
+    {
+        cause = default;
+        var pending = Interlocked.Increment(ref _pending);
+        if (Options.MaxPendingConnections > 0 && pending > Options.MaxPendingConnections)
+        {
+            Interlocked.Decrement(ref _pending);
+            Interlocked.Increment(ref Counters.PendingConnectionsExceeded);
+            cause = RejectionCause.PendingConnections;
+            return false;
+        }
+        if (Options.MaxConnectionsPerAddress > 0 && address is not null)
+        {
+            var count = _perAddress.AddOrUpdate(address, 1, static (_, n) => n + 1);
+            if (count > Options.MaxConnectionsPerAddress)
+            {
+                ReleaseAddress(address);
+                Interlocked.Decrement(ref _pending);
+                Interlocked.Increment(ref Counters.ConnectionsPerAddressExceeded);
+                cause = RejectionCause.ConnectionsPerAddress;
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public void LeavePending() => Interlocked.Decrement(ref _pending);
+
+    public void ReleaseAddress(IPAddress address)
+    {
+        while (true)
+        {
+            if (!_perAddress.TryGetValue(address, out var n))
+            {
+                return;
+            }
+            if (n <= 1 ? _perAddress.TryRemove(new KeyValuePair<IPAddress, int>(address, n)) : _perAddress.TryUpdate(address, n - 1, n))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Whether the managed heap is above the configured fraction of available memory (re-measured at most every 250 ms).</summary>
+    public bool IsOverloaded()
+    {
+        if (Options.MaxMemoryFraction <= 0)
+        {
+            return false;
+        }
+        var now = _time.GetTimestamp();
+        var last = Volatile.Read(ref _memoryCheckedAt);
+        if (last == 0 || _time.GetElapsedTime(last, now) > TimeSpan.FromMilliseconds(250))
+        {
+            Volatile.Write(ref _memoryCheckedAt, now);
+            var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            _overloaded = available > 0 && GC.GetTotalMemory(forceFullCollection: false) > Options.MaxMemoryFraction * available;
+        }
+        return _overloaded;
+    }
+}
+
+/// <summary>Per-connection token bucket for the publish rate limit; used only by the connection's read loop.</summary>
+internal sealed class TokenBucket(double ratePerSecond, int burst, TimeProvider time)
+{
+    private readonly double _capacity = burst > 0 ? burst : Math.Max(1, ratePerSecond);
+    private double _tokens = burst > 0 ? burst : Math.Max(1, ratePerSecond);
+    private long _last = time.GetTimestamp();
+
+    public bool TryTake()
+    {
+        var now = time.GetTimestamp();
+        _tokens = Math.Min(_capacity, _tokens + time.GetElapsedTime(_last, now).TotalSeconds * ratePerSecond);
+        _last = now;
+        if (_tokens >= 1)
+        {
+            _tokens -= 1;
+            return true;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,286 @@
+using Microsoft.Extensions.Logging;
+using Starling.Protocol;
+
+namespace Starling.Broker.Storage;
+
+/// <summary>
+/// The broker's side of durability: owns the <see cref="StoreWriter"/> when a store is configured, converts messages
+/// to and from their stored form, defers acknowledgements until their batch commits, and restores state at start-up.
+/// With no store (<see cref="Enabled"/> false) every method is a no-op or a direct send, so the broker behaves as
+/// before storage existed and its hot paths never touch this class beyond one branch.
+/// </summary>
+internal sealed class BrokerStorage
+{
+    /// <summary>Queued deliveries a durable session keeps in memory while attached; more stay in the store.</summary>
+    public const int PageSize = 256;
+
+    /// <summary>When the in-memory queue falls below this, the next page is read from the store.</summary>
+    public const int PageLowWater = 64;
+
+    private readonly BrokerContext _broker;
+    private readonly IStore? _store;
+    private readonly StoreWriter? _writer;
+    private long _lastMessageId;
+    private int _closed;
+
+    public BrokerStorage(BrokerContext broker, IStore? store)
+    {
+        _broker = broker;
+        _store = store;
+        if (store is not null)
+        {
+            _writer = new StoreWriter(store, broker.BrokerLogger);
+        }
+    }
+
+    public bool Enabled => _writer is not null;
+
+    public IStore? Store => _store;
+
+    public StoreWriter? Writer => _writer;
+
+    public long NowMs => _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public void Enqueue(in StoreOperation operation) => _writer?.Enqueue(operation);
+
+    public void AfterCommit(ICommitCallback callback) => _writer!.AfterCommit(callback);
+
+    /// <summary>Start of handling one PUBLISH: forget operations this thread queued earlier.</summary>
+    public void BeginPublish()
+    {
+        if (_writer is not null)
+        {
+            StoreWriter.ResetThreadMark();
+        }
+    }
+
+    /// <summary>
+    /// Sends PUBACK / PUBREC / PUBCOMP for an inbound flow: at once when nothing it depends on is waiting for the store,
+    /// else after the batch holding this thread's operations commits. Once one ack of a session waits, the following
+    /// ones wait behind it, so acks keep the order of the packets they answer [MQTT-4.6.0-2].
+    /// </summary>
+    public void Acknowledge(Session session, MqttConnection connection, PacketType type, ushort packetId, ReasonCode reason)
+    {
+        if (_writer is null)
+        {
+            connection.SendAck(type, packetId, reason);
+            return;
+        }
+        var defer = StoreWriter.ThreadEnqueued || Volatile.Read(ref session.DeferredAcks) > 0;
+        StoreWriter.ResetThreadMark();
+        if (!defer)
+        {
+            connection.SendAck(type, packetId, reason);
+            return;
+        }
+        Interlocked.Increment(ref session.DeferredAcks);
+        _writer.AfterCommit(new AckAfterCommit(session, connection, type, packetId, reason));
+    }
+
+    /// <summary>The stored form of a message, created once per message (ids are unique per store).</summary>
+    public StoredMessage ToStored(Message message)
+    {
+        if (message.Stored is { } stored)
+        {
+            return stored;
+        }
+        var now = NowMs;
+        var created = now - (long)_broker.Time.GetElapsedTime(message.CreatedTimestamp).TotalMilliseconds;
+        var fresh = new StoredMessage
+        {
+            Id = Interlocked.Increment(ref _lastMessageId),
+            Topic = message.Topic,
+            Payload = message.Payload,
+            QoS = message.QoS,
+            Retain = message.Retain,
+            Properties = StoredProperties.Encode(message.Properties),
+            PublisherClientId = message.PublisherClientId,
+            CreatedAtMs = created,
+            ExpiresAtMs = message.Properties?.MessageExpiryInterval is uint expiry ? created + expiry * 1000L : null,
+        };
+        return Interlocked.CompareExchange(ref message.Stored, fresh, null) ?? fresh;
+    }
+
+    /// <summary>A message read back from the store; its age (for expiry) carries over from the wall clock.</summary>
+    public Message FromStored(StoredMessage s, long nowTimestamp, long nowMs)
+        => new(s.Topic, s.Payload, s.QoS, s.Retain, StoredProperties.Decode(s.Properties), s.PublisherClientId, nowTimestamp - MsToTicks(nowMs - s.CreatedAtMs))
+        {
+            Stored = s,
+        };
+
+    public long MsToTicks(long ms) => (long)(ms / 1000.0 * _broker.Time.TimestampFrequency);
+
+    /// <summary>Reads the next queued deliveries of <paramref name="session"/> after the writer's current batch.</summary>
+    public void RequestPage(Session session, long afterSequence, int limit, int generation)
+        => _writer!.AfterCommit(new PageRead(this, session, afterSequence, limit, generation));
+
+    /// <summary>
+    /// Restores sessions, subscriptions, deliveries, inbound QoS 2 ids, retained messages and delayed wills from the
+    /// store, then ends expired sessions (publishing wills that fell due while the broker was down).
+    /// </summary>
+    /// <exception cref="StoreException">The store cannot be read; the broker must not start.</exception>
+    public void Recover()
+    {
+        if (_store is null)
+        {
+            return;
+        }
+        StoreContents contents;
+        try
+        {
+            contents = _store.Load();
+        }
+        catch (StoreException)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            throw new StoreException($"Cannot load the broker state from {_store.Description}: {ex.Message}", ex);
+        }
+        _lastMessageId = contents.MaxMessageId;
+        var nowTs = _broker.Time.GetTimestamp();
+        var nowMs = NowMs;
+        try
+        {
+            Restore(contents, nowTs, nowMs);
+        }
+        catch (Exception ex) when (ex is not StoreException)
+        {
+            throw new StoreException($"The state in {_store.Description} cannot be restored: {ex.Message} " +
+                "Move the data directory aside to start empty, or restore a backup.", ex);
+        }
+        _broker.Sessions.ExpireSessions(nowTs);
+    }
+
+    private void Restore(StoreContents contents, long nowTs, long nowMs)
+    {
+        var retained = 0;
+        foreach (var m in contents.Retained)
+        {
+            if (m.ExpiresAtMs is { } expires && expires <= nowMs)
+            {
+                Enqueue(StoreOperation.RemoveRetained(m.Topic));
+                continue;
+            }
+            _broker.Retained.Restore(FromStored(m, nowTs, nowMs));
+            retained++;
+        }
+
+        var sessions = new Dictionary<string, Session>(StringComparer.Ordinal);
+        foreach (var s in contents.Sessions)
+        {
+            var session = new Session(_broker, s.ClientId);
+            session.Restore(s, nowTs, nowMs);
+            _broker.Sessions.Restore(session);
+            sessions[s.ClientId] = session;
+        }
+        foreach (var s in contents.Subscriptions)
+        {
+            if (!sessions.TryGetValue(s.ClientId, out var session))
+            {
+                continue;
+            }
+            var topicFilter = s.Filter;
+            string? shareName = null;
+            if (s.Filter.StartsWith("$share/", StringComparison.Ordinal) && TopicValidator.IsSharedSubscription(s.Filter, out var name, out var inner))
+            {
+                shareName = name;
+                topicFilter = inner;
+            }
+            var subscription = new Subscription(session, s.Filter, topicFilter,
+                new SubscriptionOptions(s.QoS, s.NoLocal, s.RetainAsPublished, s.RetainHandling), s.SubscriptionId, shareName);
+            _broker.Index.Add(subscription);
+            session.RestoreSubscription(subscription);
+        }
+        long queued = 0;
+        foreach (var q in contents.Queues)
+        {
+            if (sessions.TryGetValue(q.ClientId, out var session))
+            {
+                session.RestoreQueue(q.Count, q.Bytes, q.LastSequence);
+                queued += q.Count;
+            }
+        }
+        var messages = new Dictionary<long, Message>();
+        foreach (var d in contents.Inflight)
+        {
+            if (!sessions.TryGetValue(d.ClientId, out var session))
+            {
+                continue;
+            }
+            if (!messages.TryGetValue(d.Message.Id, out var message))
+            {
+                messages[d.Message.Id] = message = FromStored(d.Message, nowTs, nowMs);
+            }
+            session.RestoreInflight(new Delivery(message, d.QoS, d.Retain, d.SubscriptionIds)
+            {
+                Sequence = d.Sequence,
+                PacketId = d.PacketId,
+                State = (DeliveryState)d.State,
+            });
+        }
+        foreach (var i in contents.InboundQoS2)
+        {
+            if (sessions.TryGetValue(i.ClientId, out var session))
+            {
+                session.RestoreInboundQoS2(i.PacketId);
+            }
+        }
+        _broker.BrokerLogger.LogInformation(
+            "Restored from {Store}: {Sessions} sessions, {Subscriptions} subscriptions, {Queued} queued and {Inflight} inflight messages, {Retained} retained messages",
+            _store!.Description, sessions.Count, contents.Subscriptions.Count, queued, contents.Inflight.Count, retained);
+    }
+
+    /// <summary>Writes everything queued, stops the writer and closes the store.</summary>
+    public async Task StopAsync()
+    {
+        if (_writer is null)
+        {
+            return;
+        }
+        await _writer.StopAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            _store!.Dispose();
+        }
+    }
+
+    private sealed class AckAfterCommit(Session session, MqttConnection connection, PacketType type, ushort packetId, ReasonCode reason) : ICommitCallback
+    {
+        public void OnCommitted(IStore store)
+        {
+            connection.SendAck(type, packetId, reason);
+            Interlocked.Decrement(ref session.DeferredAcks);
+        }
+    }
+
+    private sealed class PageRead(BrokerStorage owner, Session session, long afterSequence, int limit, int generation) : ICommitCallback
+    {
+        public void OnCommitted(IStore store)
+        {
+            List<Delivery>? page = null;
+            try
+            {
+                var rows = store.LoadQueued(session.ClientId, afterSequence, limit);
+                page = new List<Delivery>(rows.Count);
+                var nowTs = owner._broker.Time.GetTimestamp();
+                var nowMs = owner.NowMs;
+                Message? last = null;
+                foreach (var row in rows)
+                {
+                    // Consecutive deliveries often share a message; reuse the object rather than decode it again.
+                    var message = last?.Stored?.Id == row.Message.Id ? last : owner.FromStored(row.Message, nowTs, nowMs);
+                    last = message;
+                    page.Add(new Delivery(message, row.QoS, row.Retain, row.SubscriptionIds) { Sequence = row.Sequence });
+                }
+            }
+            catch (Exception ex)
+            {
+                owner._broker.BrokerLogger.LogError(ex, "Storage: cannot read queued messages of client {ClientId} from {Store}: {Message}",
+                    session.ClientId, store.Description, ex.Message);
+            }
+            session.OnPageLoaded(generation, page, limit);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace Starling.Broker.Storage;
+
+/// <summary>Work that runs on the writer thread once every operation queued before it has been committed.</summary>
+internal interface ICommitCallback
+{
+    void OnCommitted(IStore store);
+}
+
+/// <summary>
+/// The one writer of a store (group commit). Any thread queues operations and callbacks without blocking; one
+/// dedicated thread takes everything queued (up to <see cref="MaxBatch"/> operations), applies it in one transaction,
+/// then runs the callbacks that were queued with it (acknowledgements that waited for durability, deferred sends,
+/// reads of queued messages). While a transaction commits, new work accumulates for the next one, so the cost of a
+/// commit is shared by every publish that arrived meanwhile.
+/// A failed write (full disk, I/O error) is logged and retried with the same batch; the callbacks, and so the
+/// acknowledgements, wait: nothing acknowledged is ever lost, and clients are slowed down instead.
+/// </summary>
+#pragma warning disable CA1001 // _wake is disposed by the writer thread itself when it ends.
+internal sealed class StoreWriter
+#pragma warning restore CA1001
+{
+    public const int MaxBatch = 20_000;
+
+    [ThreadStatic] private static bool t_enqueued;
+
+    private readonly IStore _store;
+    private readonly ILogger _log;
+    private readonly ConcurrentQueue<Item> _queue = new();
+    private readonly ManualResetEventSlim _wake = new(false);
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread _thread;
+    private int _signaled;
+    private volatile bool _stopping;
+    private long _batches;
+    private long _operations;
+
+    public StoreWriter(IStore store, ILogger log)
+    {
+        _store = store;
+        _log = log;
+        _thread = new Thread(Run) { IsBackground = true, Name = "starling-store-writer" };
+        _thread.Start();
+    }
+
+    /// <summary>Transactions committed so far.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Operations committed so far.</summary>
+    public long Operations => Interlocked.Read(ref _operations);
+
+    /// <summary>Whether this thread queued an operation since <see cref="ResetThreadMark"/>.</summary>
+    public static bool ThreadEnqueued => t_enqueued;
+
+    public static void ResetThreadMark() => t_enqueued = false;
+
+    public void Enqueue(in StoreOperation operation)
+    {
+        _queue.Enqueue(new Item(operation, null));
+        t_enqueued = true;
+        Wake();
+    }
+
+    public void AfterCommit(ICommitCallback callback)
+    {
+        _queue.Enqueue(new Item(default, callback));
+        Wake();
+    }
+
+    /// <summary>Writes everything queued, then stops the thread.</summary>
+    public Task StopAsync()
+    {
+        if (!_stopping)
+        {
+            _stopping = true;
+            Wake();
+        }
+        return _stopped.Task;
+    }
+
+    private void Wake()
+    {
+        if (Interlocked.Exchange(ref _signaled, 1) == 0)
+        {
+            try
+            {
+                _wake.Set();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Stopped: nothing more is written (work queued after StopAsync is ignored).
+            }
+        }
+    }
+
+    private void Run()
+    {
+        var operations = new List<StoreOperation>(1024);
+        var callbacks = new List<ICommitCallback>(256);
+        try
+        {
+            while (true)
+            {
+                if (_queue.IsEmpty)
+                {
+                    if (_stopping)
+                    {
+                        break;
+                    }
+                    _wake.Wait();
+                }
+                _wake.Reset();
+                Volatile.Write(ref _signaled, 0);
+                while (operations.Count < MaxBatch && _queue.TryDequeue(out var item))
+                {
+                    if (item.Callback is { } callback)
+                    {
+                        callbacks.Add(callback);
+                    }
+                    else
+                    {
+                        operations.Add(item.Operation);
+                    }
+                }
+                if (operations.Count > 0 && !Commit(operations))
+                {
+                    break;
+                }
+                foreach (var callback in callbacks)
+                {
+                    try
+                    {
+                        callback.OnCommitted(_store);
+                    }
+                    catch (Exception ex)
+                    {
+                        _log.LogError(ex, "Storage: a post-commit step failed: {Message}", ex.Message);
+                    }
+                }
+                operations.Clear();
+                callbacks.Clear();
+            }
+        }
+        finally
+        {
+            _wake.Dispose();
+            _stopped.TrySetResult();
+        }
+    }
+
+    /// <summary>Applies one batch, retrying while the store fails; false when stopping made it give up.</summary>
+    private bool Commit(List<StoreOperation> operations)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                _store.Apply(operations);
+                Interlocked.Increment(ref _batches);
+                Interlocked.Add(ref _operations, operations.Count);
+                if (attempt > 1)
+                {
+                    _log.LogWarning("Storage: writing to {Store} works again after {Attempts} failed attempts; held-back acknowledgements are being sent",
+                        _store.Description, attempt - 1);
+                }
+                return true;
+            }
+            catch (Exception ex)
+            {
+                if (_stopping && attempt >= 3)
+                {
+                    _log.LogError(ex, "Storage: giving up at shutdown: {Count} changes could not be written to {Store}: {Message} " +
+                        "Messages that were not acknowledged to their publishers are not lost for them (they will send them again); " +
+                        "session state changes since the last successful write are.", operations.Count, _store.Description, ex.Message);
+                    return false;
+                }
+                if (attempt == 1 || attempt % 30 == 0)
+                {
+                    _log.LogError(ex, "Storage: cannot write to {Store}: {Message} Acknowledgements of durable messages are held back " +
+                        "(publishers slow down) and the write is retried every few seconds until it succeeds.", _store.Description, ex.Message);
+                }
+                Thread.Sleep(Math.Min(250 * attempt, 3000));
+            }
+        }
+    }
+
+    private readonly record struct Item(StoreOperation Operation, ICommitCallback? Callback);
+}

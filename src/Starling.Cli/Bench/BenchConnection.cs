@@ -1,0 +1,536 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading.Channels;
+using Starling.Protocol;
+
+namespace Starling.Cli.Bench;
+
+/// <summary>
+/// A lean MQTT connection for load generation (not <c>MqttClient</c>: that one builds a packet object, a payload copy
+/// and a channel item per message, which would make the benchmark measure the client). Two loops per connection, no
+/// task per message: the read loop scans frames in place (<see cref="FrameScanner"/>), answers acks and counts; the
+/// write loop sends whatever accumulated in the pending buffer in one system call (double-buffered). A PUBLISH is a
+/// pre-encoded template (<see cref="PublishEncoder"/>) copied with its packet id and send timestamp patched in.
+/// </summary>
+internal sealed class BenchConnection
+{
+    private const int LinuxSolIp = 0;
+    private const int LinuxIpBindAddressNoPort = 24;
+
+    private readonly BenchRun _run;
+    private readonly Socket _socket;
+    private readonly Lock _gate = new();
+    private readonly Channel<byte> _wake = Channel.CreateBounded<byte>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true, AllowSynchronousContinuations = false });
+    private readonly ProtocolVersion _version;
+    private TaskCompletionSource<MqttPacket>? _awaiting;
+    private byte[] _pending;
+    private int _pendingLength;
+    private byte[] _spare;
+    private byte[] _receive;
+    private int _received;
+    private byte[]? _template;
+    private int _packetIdOffset = -1;
+    private int _payloadOffset;
+    private ushort _packetId;
+    private int _inflight;
+    private volatile bool _closing;
+    private Task _readLoop = Task.CompletedTask;
+    private Task _writeLoop = Task.CompletedTask;
+
+    // Counters: each is written by one loop only and read by the reporter (64-bit reads are atomic on x64/arm64).
+    public long Sent;
+    public long Completed;
+    public long Received;
+    public long Errors;
+    public long LastSendTicks = Environment.TickCount64;
+
+    private BenchConnection(BenchRun run, Socket socket, int index, int receiveBuffer, int sendBuffer)
+    {
+        _run = run;
+        _socket = socket;
+        _version = run.Settings.Version;
+        Index = index;
+        _receive = new byte[receiveBuffer];
+        _pending = new byte[sendBuffer];
+        _spare = new byte[sendBuffer];
+    }
+
+    public int Index { get; }
+
+    /// <summary>pub: messages this client may still send in all (long.MaxValue: no limit).</summary>
+    public long Quota { get; set; } = long.MaxValue;
+
+    /// <summary>sub: end-to-end latencies (µs) of deliveries in the measured window.</summary>
+    public LatencyHistogram? Latency { get; set; }
+
+    /// <summary>Unacknowledged QoS 1/2 publishes allowed (the smaller of --inflight and a v5 server's Receive Maximum).</summary>
+    public int InflightCap { get; private set; } = int.MaxValue;
+
+    public int Inflight => Volatile.Read(ref _inflight);
+
+    /// <summary>Set when the connection ended without being asked to (why, for the summary).</summary>
+    public string? LostReason { get; private set; }
+
+    public bool IsLost => LostReason is not null;
+
+    /// <summary>True once the pub quota is used up and, for QoS 1/2, everything sent was acknowledged.</summary>
+    public bool IsDone => Volatile.Read(ref Sent) >= Quota && Volatile.Read(ref _inflight) == 0;
+
+    /// <summary>Opens the TCP connection, sends CONNECT and waits for a successful CONNACK.</summary>
+    public static async Task<BenchConnection> ConnectAsync(BenchRun run, int index, int receiveBuffer, int sendBuffer, CancellationToken cancellationToken)
+    {
+        var settings = run.Settings;
+        var socket = new Socket(run.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            if (settings.SourceAddresses.Count > 0)
+            {
+                var source = settings.SourceAddresses[index % settings.SourceAddresses.Count];
+                if (OperatingSystem.IsLinux())
+                {
+                    // Pick the local port at connect time, per (source, destination) pair, not at bind time: without it
+                    // every bound socket takes a port of its own and the 28k ephemeral ports run out per source address.
+                    socket.SetRawSocketOption(LinuxSolIp, LinuxIpBindAddressNoPort, BitConverter.GetBytes(1));
+                }
+                socket.Bind(new IPEndPoint(source, 0));
+            }
+            await socket.ConnectAsync(run.Endpoint, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var connection = new BenchConnection(run, socket, index, receiveBuffer, sendBuffer);
+        connection._readLoop = connection.ReadLoopAsync();
+        connection._writeLoop = connection.WriteLoopAsync();
+        var connect = new ConnectPacket
+        {
+            ProtocolName = settings.Version == ProtocolVersion.V310 ? "MQIsdp" : "MQTT",
+            ProtocolVersion = settings.Version,
+            CleanSession = true,
+            KeepAliveSeconds = (ushort)settings.KeepAliveSeconds,
+            ClientId = settings.ClientIdPrefix + char.ToLowerInvariant(settings.Mode.ToString()[0]) + index.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Username = settings.Username,
+            Password = settings.Password is null ? null : Encoding.UTF8.GetBytes(settings.Password),
+        };
+        try
+        {
+            var reply = await connection.RequestAsync(connect, cancellationToken).ConfigureAwait(false);
+            if (reply is not ConnAckPacket connAck)
+            {
+                throw new IOException($"expected CONNACK, got {reply.Type}");
+            }
+            if (connAck.ReasonCode != ReasonCode.Success)
+            {
+                throw new IOException($"connection refused: CONNACK 0x{(int)connAck.ReasonCode:X2}");
+            }
+            var cap = Math.Max(1, settings.Inflight);
+            if (connAck.Properties?.ReceiveMaximum is { } receiveMaximum)
+            {
+                cap = Math.Min(cap, receiveMaximum);
+            }
+            connection.InflightCap = Math.Min(cap, 60_000); // stay well inside the 16-bit packet id space
+            return connection;
+        }
+        catch
+        {
+            connection.Abort();
+            throw;
+        }
+    }
+
+    /// <summary>Subscribes to one filter and checks the SUBACK.</summary>
+    public async Task SubscribeAsync(string filter, QualityOfService qos, CancellationToken cancellationToken)
+    {
+        var reply = await RequestAsync(new SubscribePacket { PacketId = 1, Subscriptions = [new TopicSubscription(filter, new SubscriptionOptions(qos))] },
+            cancellationToken).ConfigureAwait(false);
+        if (reply is not SubAckPacket subAck || subAck.ReasonCodes.Length != 1 || (int)subAck.ReasonCodes[0] >= 0x80)
+        {
+            throw new IOException($"subscription to '{filter}' refused");
+        }
+    }
+
+    /// <summary>Pre-encodes the PUBLISH this client sends (topic, QoS, payload size fixed for the run).</summary>
+    public void PreparePublish(string topic, QualityOfService qos, int payloadSize)
+    {
+        var payload = new byte[payloadSize];
+        for (var i = 8; i < payload.Length; i++)
+        {
+            payload[i] = (byte)('a' + (i % 26));
+        }
+        var writer = new ArrayBufferWriter<byte>();
+        PublishEncoder.Write(writer, _version, Encoding.UTF8.GetBytes(topic), new ReadOnlySequence<byte>(payload), qos, retain: false, dup: false,
+            qos == QualityOfService.AtMostOnce ? (ushort)0 : (ushort)1, properties: null);
+        _template = writer.WrittenSpan.ToArray();
+        _payloadOffset = _template.Length - payloadSize;
+        // v5 puts a one-byte (empty) property length between the packet id and the payload.
+        _packetIdOffset = qos == QualityOfService.AtMostOnce ? -1 : _payloadOffset - 2 - (_version == ProtocolVersion.V500 ? 1 : 0);
+    }
+
+    /// <summary>
+    /// Appends up to <paramref name="max"/> publishes, bounded by the quota and (QoS 1/2) the inflight window; returns how
+    /// many. Wakes the write loop when <paramref name="wake"/>.
+    /// </summary>
+    public int Publish(int max, bool wake = true)
+    {
+        int n;
+        lock (_gate)
+        {
+            n = (int)Math.Min(max, Quota - Sent);
+            if (_packetIdOffset >= 0)
+            {
+                n = Math.Min(n, InflightCap - Volatile.Read(ref _inflight));
+            }
+            if (n <= 0 || _closing)
+            {
+                return 0;
+            }
+            if (_packetIdOffset >= 0)
+            {
+                Interlocked.Add(ref _inflight, n);
+            }
+            var timestamp = Stopwatch.GetTimestamp();
+            for (var i = 0; i < n; i++)
+            {
+                AppendPublishLocked(ref _pending, ref _pendingLength, timestamp);
+            }
+        }
+        if (wake)
+        {
+            Wake();
+        }
+        return n;
+    }
+
+    public void Wake() => _wake.Writer.TryWrite(0);
+
+    /// <summary>Sends PINGREQ when nothing was sent for half the keep-alive.</summary>
+    public void KeepAlive(long nowTicks)
+    {
+        var keepAlive = _run.Settings.KeepAliveSeconds;
+        if (keepAlive > 0 && !_closing && nowTicks - Volatile.Read(ref LastSendTicks) >= keepAlive * 500L)
+        {
+            Append([0xC0, 0x00]);
+            Wake();
+        }
+    }
+
+    /// <summary>Sends DISCONNECT, waits (bounded) for the write loop to drain, and closes the socket.</summary>
+    public async Task CloseAsync(TimeSpan timeout)
+    {
+        if (!_closing)
+        {
+            Append([0xE0, 0x00]);
+            _closing = true;
+            Wake();
+        }
+        try
+        {
+            await _writeLoop.WaitAsync(timeout).ConfigureAwait(false);
+            _socket.Shutdown(SocketShutdown.Send);
+            await _readLoop.WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or SocketException or ObjectDisposedException)
+        {
+        }
+        Abort();
+    }
+
+    public void Abort()
+    {
+        _closing = true;
+        _socket.Dispose();
+        Wake();
+    }
+
+    private async Task<MqttPacket> RequestAsync(MqttPacket packet, CancellationToken cancellationToken)
+    {
+        var awaiting = new TaskCompletionSource<MqttPacket>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _awaiting, awaiting);
+        var writer = new ArrayBufferWriter<byte>();
+        PacketEncoder.Write(writer, packet, _version);
+        Append(writer.WrittenSpan);
+        Wake();
+        return await awaiting.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Append(ReadOnlySpan<byte> bytes)
+    {
+        lock (_gate)
+        {
+            AppendLocked(bytes);
+        }
+    }
+
+    private void AppendLocked(ReadOnlySpan<byte> bytes)
+    {
+        EnsureCapacity(ref _pending, _pendingLength, bytes.Length);
+        bytes.CopyTo(_pending.AsSpan(_pendingLength));
+        _pendingLength += bytes.Length;
+    }
+
+    private void AppendPublishLocked(ref byte[] buffer, ref int length, long timestamp)
+    {
+        var template = _template!;
+        EnsureCapacity(ref buffer, length, template.Length);
+        var packet = buffer.AsSpan(length, template.Length);
+        template.CopyTo(packet);
+        if (_packetIdOffset >= 0)
+        {
+            _packetId = _packetId == ushort.MaxValue ? (ushort)1 : (ushort)(_packetId + 1);
+            BinaryPrimitives.WriteUInt16BigEndian(packet[_packetIdOffset..], _packetId);
+        }
+        if (template.Length - _payloadOffset >= 8)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(packet[_payloadOffset..], timestamp);
+        }
+        length += template.Length;
+        Sent++;
+    }
+
+    private static void EnsureCapacity(ref byte[] buffer, int length, int more)
+    {
+        if (buffer.Length - length < more)
+        {
+            Array.Resize(ref buffer, Math.Max(buffer.Length * 2, length + more));
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        await Task.Yield();
+        try
+        {
+            var qos0MaxRate = _run.Settings.Mode == BenchMode.Pub && _run.Settings.MaxRate && _run.Settings.QoS == QualityOfService.AtMostOnce;
+            while (true)
+            {
+                byte[] buffer;
+                int length;
+                lock (_gate)
+                {
+                    buffer = _pending;
+                    length = _pendingLength;
+                    _pending = _spare;
+                    _pendingLength = 0;
+                }
+                _spare = buffer;
+                if (qos0MaxRate && _run.Producing && !_closing && _template is not null)
+                {
+                    // Max-rate QoS 0: this loop is the producer, a batch per system call, so TCP back-pressure paces it.
+                    var batch = (int)Math.Min(Math.Clamp(16 * 1024 / _template.Length, 1, 256), Quota - Sent);
+                    var timestamp = Stopwatch.GetTimestamp();
+                    lock (_gate)
+                    {
+                        for (var i = 0; i < batch; i++)
+                        {
+                            AppendPublishLocked(ref buffer, ref length, timestamp);
+                        }
+                    }
+                    _spare = buffer;
+                }
+                if (length == 0)
+                {
+                    if (_closing)
+                    {
+                        return;
+                    }
+                    await _wake.Reader.ReadAsync().ConfigureAwait(false);
+                    continue;
+                }
+                var sent = 0;
+                while (sent < length)
+                {
+                    sent += await _socket.SendAsync(buffer.AsMemory(sent, length - sent), SocketFlags.None).ConfigureAwait(false);
+                }
+                Volatile.Write(ref LastSendTicks, Environment.TickCount64);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or ChannelClosedException)
+        {
+            Lose($"send failed: {ex.Message}");
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        await Task.Yield();
+        var reason = "the server closed the connection";
+        try
+        {
+            while (true)
+            {
+                if (_received == _receive.Length)
+                {
+                    Array.Resize(ref _receive, _receive.Length * 2);
+                }
+                var n = await _socket.ReceiveAsync(_receive.AsMemory(_received), SocketFlags.None).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+                _received += n;
+                var consumed = ProcessFrames();
+                if (consumed > 0)
+                {
+                    _receive.AsSpan(consumed, _received - consumed).CopyTo(_receive);
+                    _received -= consumed;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or MqttProtocolException)
+        {
+            reason = ex is MqttProtocolException ? $"protocol error: {ex.Message}" : $"receive failed: {ex.Message}";
+        }
+        Lose(reason);
+    }
+
+    private void Lose(string reason)
+    {
+        if (!_closing && LostReason is null)
+        {
+            LostReason = reason;
+            _run.OnConnectionLost(this);
+        }
+        Volatile.Read(ref _awaiting)?.TrySetException(new IOException(reason));
+        _closing = true;
+        Wake();
+    }
+
+    /// <summary>Handles every complete frame in the receive buffer; returns the bytes consumed.</summary>
+    private int ProcessFrames()
+    {
+        var offset = 0;
+        var appended = false;
+        var completed = 0;
+        var now = 0L;
+        while (offset < _received)
+        {
+            var sequence = new ReadOnlySequence<byte>(_receive, offset, _received - offset);
+            var status = FrameScanner.TryReadHeader(sequence, int.MaxValue, out var header, out _);
+            if (status == OperationStatus.InvalidData)
+            {
+                throw new MqttProtocolException(ReasonCode.MalformedPacket, "malformed fixed header");
+            }
+            if (status != OperationStatus.Done || header.TotalLength > _received - offset)
+            {
+                if (status == OperationStatus.Done && header.TotalLength > _receive.Length)
+                {
+                    Array.Resize(ref _receive, header.TotalLength);
+                }
+                break;
+            }
+            var body = _receive.AsSpan(offset + header.HeaderLength, header.RemainingLength);
+            switch (header.Type)
+            {
+                case PacketType.Publish:
+                    if (now == 0)
+                    {
+                        now = Stopwatch.GetTimestamp();
+                    }
+                    appended |= OnPublish(header.Flags, body, now);
+                    break;
+                case PacketType.PubAck or PacketType.PubComp:
+                    if (body.Length > 2 && body[2] >= 0x80)
+                    {
+                        Errors++;
+                    }
+                    completed++;
+                    break;
+                case PacketType.PubRec:
+                    if (body.Length > 2 && body[2] >= 0x80)
+                    {
+                        Errors++;
+                        completed++;
+                    }
+                    else
+                    {
+                        AppendAck(0x62, body);
+                        appended = true;
+                    }
+                    break;
+                case PacketType.PubRel:
+                    AppendAck(0x70, body);
+                    appended = true;
+                    break;
+                case PacketType.PingResp:
+                    break;
+                case PacketType.ConnAck or PacketType.SubAck or PacketType.UnsubAck:
+                    var packet = PacketDecoder.Decode(header, sequence.Slice(header.HeaderLength, header.RemainingLength), _version);
+                    Volatile.Read(ref _awaiting)?.TrySetResult(packet);
+                    break;
+                case PacketType.Disconnect:
+                    var code = body.Length > 0 ? body[0] : 0;
+                    throw new IOException($"the server sent DISCONNECT 0x{code:X2}");
+                default:
+                    throw new MqttProtocolException(ReasonCode.ProtocolError, $"unexpected {header.Type}");
+            }
+            offset += header.TotalLength;
+        }
+        if (completed > 0)
+        {
+            Interlocked.Add(ref _inflight, -completed);
+            Completed += completed;
+            if (_run.Settings.MaxRate && _run.Producing)
+            {
+                appended |= Publish(completed, wake: false) > 0;
+            }
+        }
+        if (appended)
+        {
+            Wake();
+        }
+        return offset;
+    }
+
+    /// <summary>Counts one delivery, records its latency, queues PUBACK/PUBREC; true when something was queued.</summary>
+    private bool OnPublish(byte flags, ReadOnlySpan<byte> body, long now)
+    {
+        var qos = (flags >> 1) & 0x03;
+        var position = 2 + BinaryPrimitives.ReadUInt16BigEndian(body);
+        var packetId = body.Slice(position, qos == 0 ? 0 : 2);
+        position += packetId.Length;
+        if (_version == ProtocolVersion.V500)
+        {
+            var status = VariableByteInteger.TryRead(body[position..], out var propertiesLength, out var lengthBytes);
+            if (status != OperationStatus.Done)
+            {
+                throw new MqttProtocolException(ReasonCode.MalformedPacket, "bad property length");
+            }
+            position += lengthBytes + propertiesLength;
+        }
+        var payload = body[position..];
+        Received++;
+        if (Latency is { } latency && _run.Measuring && payload.Length >= 8)
+        {
+            var sentAt = BinaryPrimitives.ReadInt64LittleEndian(payload);
+            latency.Record((now - sentAt) * 1_000_000 / Stopwatch.Frequency);
+        }
+        if (qos == 0)
+        {
+            return false;
+        }
+        AppendAck(qos == 1 ? (byte)0x40 : (byte)0x50, packetId);
+        return true;
+    }
+
+    private void AppendAck(byte first, ReadOnlySpan<byte> packetId)
+    {
+        lock (_gate)
+        {
+            EnsureCapacity(ref _pending, _pendingLength, 4);
+            var span = _pending.AsSpan(_pendingLength, 4);
+            span[0] = first;
+            span[1] = 2;
+            span[2] = packetId[0];
+            span[3] = packetId[1];
+            _pendingLength += 4;
+        }
+    }
+}

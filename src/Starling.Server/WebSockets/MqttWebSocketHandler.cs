@@ -1,0 +1,75 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections.Features;
+using Starling.Broker;
+using Starling.Server.Management;
+using ConnectionInfo = Starling.Broker.ConnectionInfo;
+
+namespace Starling.Server.WebSockets;
+
+/// <summary>
+/// MQTT over WebSockets on the WebSocket listener: upgrades a request to the configured path with subprotocol
+/// <c>mqtt</c> (or the MQTT 3.1 name <c>mqttv3.1</c>) and runs the broker over the socket, exactly like a TCP
+/// connection (listener name "ws" in logs and in the management API).
+/// </summary>
+internal sealed class MqttWebSocketHandler(BrokerService brokerService, ServerSettings settings, ILogger<MqttWebSocketHandler> logger)
+{
+    private static readonly string[] s_subProtocols = ["mqtt", "mqttv3.1"];
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var wsSettings = settings.Operations.WebSockets;
+        if (!string.Equals(context.Request.Path.Value, wsSettings.Path, StringComparison.Ordinal))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
+            context.Response.Headers.Upgrade = "websocket";
+            await context.Response.WriteAsync($"MQTT over WebSockets: open a WebSocket to {wsSettings.Path} with subprotocol mqtt.\n");
+            return;
+        }
+        var requested = context.WebSockets.WebSocketRequestedProtocols;
+        var protocol = s_subProtocols.FirstOrDefault(p => requested.Contains(p, StringComparer.OrdinalIgnoreCase));
+        if (protocol is null && requested.Count > 0)
+        {
+            // [MQTT-6.0.0-3]/[MQTT-6.0.0-4]: the subprotocol is "mqtt"; a client offering only others is refused.
+            logger.LogInformation("WebSocket from {Remote} refused: subprotocol {Offered} offered, mqtt needed",
+                context.Connection.RemoteIpAddress, string.Join(", ", requested));
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("The WebSocket subprotocol must be mqtt.\n");
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = protocol });
+        var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
+        var local = context.Connection.LocalIpAddress is { } lip ? new IPEndPoint(lip, context.Connection.LocalPort) : null;
+        var info = new ConnectionInfo(context.Connection.Id, remote, local, WebSocketListenerSettings.ListenerName)
+        {
+            ClientCertificate = context.Connection.ClientCertificate,
+        };
+        logger.LogDebug("WebSocket connection {ConnectionId} from {Remote} (subprotocol {Protocol})", info.ConnectionId, remote, protocol ?? "none");
+
+        var broker = brokerService.Broker;
+        var pipe = new WebSocketPipe(socket, settings.Broker.MaxPacketSize + 64L * 1024);
+        var aborted = context.RequestAborted;
+        try
+        {
+            await pipe.RunAsync(transport => broker.RunConnectionAsync(transport, info, aborted), aborted);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // The client went away or the server is stopping.
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "WebSocket connection {ConnectionId} from {Remote} failed: {Message}", info.ConnectionId, remote, ex.Message);
+        }
+        logger.LogDebug("WebSocket connection {ConnectionId} closed: {Cause}", info.ConnectionId, pipe.CloseCause ?? "closed by the broker");
+    }
+
+    /// <summary>The name of the HTTP listener a request came in on ("ws" or "management"), set by a connection middleware.</summary>
+    public static string? ListenerOf(HttpContext context)
+        => context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(OperationsRuntime.ListenerItemKey, out var name) == true ? name as string : null;
+}

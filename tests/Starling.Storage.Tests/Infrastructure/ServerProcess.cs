@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Starling.Storage.Tests.Infrastructure;
+
+/// <summary>
+/// starling-server as a child process (<c>dotnet starling-server.dll --port 0 --data-dir DIR</c>), so a test can kill it
+/// with SIGKILL. The dll is the one the build copied next to this test assembly (a project reference).
+/// </summary>
+public sealed partial class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServerProcess(Process process) => _process = process;
+
+    public IPEndPoint Endpoint { get; private set; } = new(IPAddress.Loopback, 0);
+
+    public string Output { get { lock (_output) { return _output.ToString(); } } }
+
+    public static string ServerDll
+    {
+        get
+        {
+            var path = Path.Combine(AppContext.BaseDirectory, "starling-server.dll");
+            if (!File.Exists(path))
+            {
+                throw new FileNotFoundException($"starling-server.dll is not next to the tests ({AppContext.BaseDirectory}); build the solution first.", path);
+            }
+            return path;
+        }
+    }
+
+    public static async Task<ServerProcess> StartAsync(string dataDirectory, params string[] extraArgs)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = dataDirectory,
+        };
+        foreach (var a in new[] { ServerDll, "--port", "0", "--bind", "127.0.0.1", "--data-dir", dataDirectory }.Concat(extraArgs))
+        {
+            info.ArgumentList.Add(a);
+        }
+        info.Environment["DOTNET_gcServer"] = "0";
+        // The per-session queue limit drops messages past it by policy (counted): crash tests must only see crash losses.
+        info.Environment["STARLING_Limits__MaxQueuedMessages"] = "1000000";
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var server = new ServerProcess(process);
+        var listening = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnLine(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (server._output)
+            {
+                server._output.AppendLine(line);
+            }
+            if (ListeningLine().Match(line) is { Success: true } m)
+            {
+                listening.TrySetResult(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        process.Exited += (_, _) => listening.TrySetException(new InvalidOperationException("starling-server exited:\n" + server.Output));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var port = await listening.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        server.Endpoint = new IPEndPoint(IPAddress.Loopback, port);
+        return server;
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs in the broker.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        _process.Dispose();
+    }
+
+    [GeneratedRegex(@"listening on .*?:(\d+) \(")]
+    private static partial Regex ListeningLine();
+}

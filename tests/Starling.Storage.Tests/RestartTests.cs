@@ -1,0 +1,154 @@
+using Starling.Protocol;
+using Starling.Storage.Tests.Infrastructure;
+
+namespace Starling.Storage.Tests;
+
+/// <summary>Graceful stop, then a new server on the same data directory: the state is back.</summary>
+public sealed class RestartTests
+{
+    [Fact]
+    public async Task Sessions_subscriptions_queued_and_retained_messages_survive_a_restart()
+    {
+        using var dir = new TempDirectory();
+        var subscriber = "sub-" + Guid.NewGuid().ToString("N")[..8];
+        var state = new ClientSessionState();
+        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        {
+            await using (var sub = await TestClient.ConnectAsync(server.Endpoint, subscriber, cleanSession: false, state))
+            {
+                Assert.False(sub.SessionPresent);
+                Assert.Equal([ReasonCode.GrantedQoS1, ReasonCode.GrantedQoS2], await sub.SubscribeAsync(("r/q1/#", QualityOfService.AtLeastOnce), ("r/q2/#", QualityOfService.ExactlyOnce)));
+                await sub.DisconnectAsync();
+            }
+            await using var pub = await TestClient.ConnectAsync(server.Endpoint, "pub", cleanSession: true);
+            for (var i = 1; i <= 50; i++)
+            {
+                await pub.PublishAsync("r/q1/a", $"one-{i}", QualityOfService.AtLeastOnce);
+                await pub.PublishAsync("r/q2/a", $"two-{i}", QualityOfService.ExactlyOnce);
+            }
+            await pub.PublishAsync("r/ret/1", "kept-1", QualityOfService.AtLeastOnce, retain: true);
+            await pub.PublishAsync("r/ret/2", "old-2", QualityOfService.AtMostOnce, retain: true);
+            await pub.PublishAsync("r/ret/2", "kept-2", QualityOfService.ExactlyOnce, retain: true);
+            await pub.PublishAsync("r/ret/3", "deleted", QualityOfService.AtLeastOnce, retain: true);
+            await pub.PublishAsync("r/ret/3", "", QualityOfService.AtLeastOnce, retain: true);
+            await pub.DisconnectAsync();
+        }
+
+        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        {
+            Assert.Contains(server.Lines, l => l.Contains("Restored from SQLite database", StringComparison.Ordinal));
+            var session = server.Server.Broker.GetSession(subscriber);
+            Assert.NotNull(session);
+            Assert.Equal(100, session.QueuedCount);
+            Assert.Equal(["r/q1/#", "r/q2/#"], server.Server.Broker.GetSubscriptions(subscriber).Select(s => s.TopicFilter).Order(StringComparer.Ordinal));
+
+            await using var sub = await TestClient.ConnectAsync(server.Endpoint, subscriber, cleanSession: false, state);
+            Assert.True(sub.SessionPresent);
+            var got = await sub.ReceiveAsync(100, TimeSpan.FromSeconds(5));
+            Assert.Equal(Enumerable.Range(1, 50).Select(i => $"one-{i}"), got.Where(m => m.Topic == "r/q1/a").Select(m => m.Text));
+            Assert.Equal(Enumerable.Range(1, 50).Select(i => $"two-{i}"), got.Where(m => m.Topic == "r/q2/a").Select(m => m.Text));
+            Assert.All(got.Where(m => m.Topic == "r/q2/a"), m => Assert.Equal(QualityOfService.ExactlyOnce, m.QoS));
+
+            await using var fresh = await TestClient.ConnectAsync(server.Endpoint, "fresh", cleanSession: true);
+            await fresh.SubscribeAsync(("r/ret/#", QualityOfService.AtLeastOnce));
+            var retained = await fresh.ReceiveAsync(3, TimeSpan.FromSeconds(1));
+            Assert.Equal(["r/ret/1=kept-1", "r/ret/2=kept-2"], retained.Select(m => $"{m.Topic}={m.Text}").Order(StringComparer.Ordinal));
+            Assert.All(retained, m => Assert.True(m.Retain));
+            await WaitUntil(() => server.Server.Broker.GetSession(subscriber)!.InflightCount == 0); // last PUBACK / PUBCOMP in
+            await sub.DisconnectAsync();
+        }
+
+        // Everything was delivered and acknowledged: after a third start nothing is queued and no message is left.
+        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        {
+            Assert.Equal(0, server.Server.Broker.GetSession(subscriber)!.QueuedCount);
+        }
+        using var store = Starling.Storage.Sqlite.SqliteStore.Open(dir.Path);
+        Assert.Equal(new Starling.Broker.Storage.StoreStatistics(1, 2, 2, 0, 0, 2), store.GetStatistics()); // the two retained messages
+    }
+
+    internal static async Task WaitUntil(Func<bool> condition)
+    {
+        for (var i = 0; i < 500 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+        Assert.True(condition(), "condition not met within 5 s");
+    }
+
+    [Fact]
+    public async Task Thousands_of_queued_messages_are_paged_in_order_after_a_restart()
+    {
+        using var dir = new TempDirectory();
+        var limits = new Dictionary<string, string?> { ["Limits:MaxQueuedMessages"] = "100000" };
+        const int Count = 5000;
+        await using (var server = await InProcessServer.StartAsync(dir.Path, limits))
+        {
+            await using (var sub = await TestClient.ConnectAsync(server.Endpoint, "pager", cleanSession: false))
+            {
+                await sub.SubscribeAsync(("p/#", QualityOfService.AtLeastOnce));
+                await sub.DisconnectAsync();
+            }
+            await using var pub = await TestClient.ConnectAsync(server.Endpoint, "pub", cleanSession: true);
+            var sends = new List<Task<ReasonCode>>();
+            for (var i = 1; i <= Count; i++)
+            {
+                sends.Add(pub.PublishAsync("p/x", System.Text.Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), QualityOfService.AtLeastOnce));
+                if (sends.Count == 100)
+                {
+                    await Task.WhenAll(sends);
+                    sends.Clear();
+                }
+            }
+            await Task.WhenAll(sends);
+            Assert.Equal(Count, server.Server.Broker.GetSession("pager")!.QueuedCount);
+        }
+        await using (var server = await InProcessServer.StartAsync(dir.Path, limits))
+        {
+            Assert.Equal(Count, server.Server.Broker.GetSession("pager")!.QueuedCount);
+            await using var sub = await TestClient.ConnectAsync(server.Endpoint, "pager", cleanSession: false);
+            var got = await sub.ReceiveAsync(Count, TimeSpan.FromSeconds(5));
+            Assert.Equal(Enumerable.Range(1, Count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), got.Select(m => m.Text));
+            await sub.DisconnectAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_expired_session_is_gone_after_a_restart_and_an_unexpired_one_is_kept()
+    {
+        using var dir = new TempDirectory();
+        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        {
+            foreach (var (id, expiry) in new[] { ("short", 1u), ("long", 3600u) })
+            {
+                await using var c = await TestClient.ConnectAsync(server.Endpoint, id, cleanSession: false, version: ProtocolVersion.V500, sessionExpiry: expiry);
+                await c.SubscribeAsync(("e/#", QualityOfService.AtLeastOnce));
+                await c.DisconnectAsync();
+            }
+        }
+        await Task.Delay(1500);
+        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        {
+            Assert.Null(server.Server.Broker.GetSession("short"));
+            Assert.NotNull(server.Server.Broker.GetSession("long"));
+            await using var c = await TestClient.ConnectAsync(server.Endpoint, "long", cleanSession: false, version: ProtocolVersion.V500, sessionExpiry: 3600);
+            Assert.True(c.SessionPresent);
+        }
+    }
+
+    [Fact]
+    public async Task Memory_mode_keeps_nothing()
+    {
+        await using (var server = await InProcessServer.StartAsync(null))
+        {
+            await using var c = await TestClient.ConnectAsync(server.Endpoint, "m", cleanSession: false);
+            await c.SubscribeAsync(("m/#", QualityOfService.AtLeastOnce));
+            await c.DisconnectAsync();
+            Assert.Contains(server.Lines, l => l.Contains("Storage: memory only", StringComparison.Ordinal));
+        }
+        await using (var server = await InProcessServer.StartAsync(null))
+        {
+            Assert.Null(server.Server.Broker.GetSession("m"));
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Globalization;
+using Starling.Protocol;
+using Starling.Storage.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Starling.Storage.Tests;
+
+/// <summary>
+/// A measurement, not a timed assertion: QoS 1 throughput from one publisher (32 unacknowledged at a time) to one
+/// subscriber, with storage on (SQLite, group commit) and off (memory), side by side in one run. Figures go to the test
+/// output: dotnet test tests/Starling.Storage.Tests --filter ThroughputTests --logger "console;verbosity=detailed"
+/// </summary>
+public sealed class ThroughputTests(ITestOutputHelper output)
+{
+    private const int Messages = 20_000;
+    private const int Window = 32;
+
+    [Fact]
+    public async Task QoS1_throughput_with_storage_on_and_off()
+    {
+        var rows = new List<string>();
+        foreach (var (name, storage, persistent) in new[]
+        {
+            ("memory, persistent subscriber", false, true),
+            ("sqlite, persistent subscriber", true, true),
+            ("sqlite, clean subscriber     ", true, false),
+        })
+        {
+            using var dir = new TempDirectory("starling-bench");
+            // A queue limit high enough that the drop policy never hides a slow path.
+            await using var server = await InProcessServer.StartAsync(storage ? dir.Path : null,
+                new Dictionary<string, string?> { ["Limits:MaxQueuedMessages"] = "1000000" });
+            await RunAsync(server, 2_000, persistent); // warm-up (JIT, pages)
+            var (rate, seconds) = await RunAsync(server, Messages, persistent);
+            rows.Add($"{name}: {rate,9:N0} msg/s ({Messages:N0} messages of 64 bytes in {seconds:F2} s)");
+        }
+        output.WriteLine($"QoS 1, 1 publisher (window {Window}) -> 1 subscriber, in-process server over loopback TCP, {Environment.ProcessorCount} cores:");
+        foreach (var row in rows)
+        {
+            output.WriteLine("  " + row);
+        }
+    }
+
+    private static async Task<(double Rate, double Seconds)> RunAsync(InProcessServer server, int count, bool persistent)
+    {
+        var id = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        await using var sub = await TestClient.ConnectAsync(server.Endpoint, id, cleanSession: !persistent);
+        await sub.SubscribeAsync(("bench/" + id, QualityOfService.AtLeastOnce));
+        await using var pub = await TestClient.ConnectAsync(server.Endpoint, id + "-pub", cleanSession: true);
+        var payload = new byte[64];
+        var clock = Stopwatch.StartNew();
+        var receiving = sub.ReceiveAsync(count, TimeSpan.FromSeconds(10));
+        using var window = new SemaphoreSlim(Window);
+        for (var i = 0; i < count; i++)
+        {
+            await window.WaitAsync();
+            _ = pub.PublishAsync("bench/" + id, payload, QualityOfService.AtLeastOnce).ContinueWith(_ => window.Release(), TaskScheduler.Default);
+        }
+        var received = await receiving;
+        clock.Stop();
+        Assert.Equal(count, received.Count);
+        await sub.DisconnectAsync();
+        await pub.DisconnectAsync();
+        return (count / clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds);
+    }
+
+    internal static string Format(double value) => value.ToString("N0", CultureInfo.InvariantCulture);
+}
