@@ -16,11 +16,15 @@ internal static class PasswdCommand
         var batch = new Option<bool>("-b") { Description = "Batch mode: take the password from the command line." };
         var delete = new Option<bool>("-D") { Description = "Delete the user instead of setting the password." };
         var update = new Option<bool>("-U") { Description = "Convert a plain-text password file (user:password lines) to hashed passwords." };
+        var scram256 = new Option<bool>("--scram-sha-256")
+        {
+            Description = "Write a SCRAM-SHA-256 credential ($s256$, Starling only: Mosquitto cannot read it) instead of a $7$ hash.",
+        };
         var file = new Argument<string>("file") { Description = "The password file." };
         var username = new Argument<string?>("username") { Description = "The user to add, change or delete.", Arity = ArgumentArity.ZeroOrOne };
         var password = new Argument<string?>("password") { Description = "The password (with -b).", Arity = ArgumentArity.ZeroOrOne };
-        var command = new Command("passwd", "Manage a password file (like mosquitto_passwd): starling passwd [-c] [-b] [-D] [-U] file username [password]");
-        foreach (var option in new Option[] { create, batch, delete, update })
+        var command = new Command("passwd", "Manage a password file (like mosquitto_passwd): starling passwd [-c] [-b] [-D] [-U] [--scram-sha-256] file username [password]");
+        foreach (var option in new Option[] { create, batch, delete, update, scram256 })
         {
             command.Options.Add(option);
         }
@@ -28,11 +32,11 @@ internal static class PasswdCommand
         command.Arguments.Add(username);
         command.Arguments.Add(password);
         command.SetAction(parse => Run(parse.GetValue(create), parse.GetValue(batch), parse.GetValue(delete), parse.GetValue(update),
-            parse.GetValue(file)!, parse.GetValue(username), parse.GetValue(password)));
+            parse.GetValue(file)!, parse.GetValue(username), parse.GetValue(password), parse.GetValue(scram256)));
         return command;
     }
 
-    internal static int Run(bool create, bool batch, bool delete, bool update, string file, string? username, string? password)
+    internal static int Run(bool create, bool batch, bool delete, bool update, string file, string? username, string? password, bool scramSha256 = false)
     {
         try
         {
@@ -65,7 +69,7 @@ internal static class PasswdCommand
             {
                 return 1;
             }
-            var entry = username + ":" + PasswordHash.Create(password);
+            var entry = username + ":" + (scramSha256 ? PasswordHash.CreateScramSha256(password) : PasswordHash.Create(password));
             if (create)
             {
                 WriteAtomically(file, [entry]);

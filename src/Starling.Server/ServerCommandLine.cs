@@ -124,10 +124,11 @@ internal sealed class ServerCommandLine
                   --data-dir DIR    directory of the durable store (default ./data)
                   --memory          keep nothing on disk: sessions, queued and retained
                                     messages do not survive a restart
-                  --management-port PORT  turn on the management API and dashboard on PORT
+                  --management-port PORT
+                                    turn on the management API, dashboard and /metrics on PORT
                                     (127.0.0.1 unless Management:Address says otherwise)
-                  --ws-port PORT        turn on MQTT over WebSockets on PORT (path /mqtt)
-                  --log-format FORMAT   text (default) or json (one JSON object per line)
+                  --ws-port PORT    turn on MQTT over WebSockets on PORT (path /mqtt)
+                  --log-format FMT  text (default) or json (one JSON object per line)
               -v, --verbose         debug logging
               -h, --help            show this help and exit
                   --version         show the version and exit

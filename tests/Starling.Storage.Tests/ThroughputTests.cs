@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Starling.Protocol;
 using Starling.Storage.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -19,26 +18,35 @@ public sealed class ThroughputTests(ITestOutputHelper output)
     [Fact]
     public async Task QoS1_throughput_with_storage_on_and_off()
     {
-        var rows = new List<string>();
-        foreach (var (name, storage, persistent) in new[]
+        var scenarios = new[]
         {
             ("memory, persistent subscriber", false, true),
             ("sqlite, persistent subscriber", true, true),
             ("sqlite, clean subscriber     ", true, false),
-        })
+        };
+        var best = new double[scenarios.Length];
+        var limits = new Dictionary<string, string?> { ["Limits:MaxQueuedMessages"] = "1000000" }; // the drop policy never hides a slow path
+        await using (var warm = await InProcessServer.StartAsync(null, limits))
         {
-            using var dir = new TempDirectory("starling-bench");
-            // A queue limit high enough that the drop policy never hides a slow path.
-            await using var server = await InProcessServer.StartAsync(storage ? dir.Path : null,
-                new Dictionary<string, string?> { ["Limits:MaxQueuedMessages"] = "1000000" });
-            await RunAsync(server, 2_000, persistent); // warm-up (JIT, pages)
-            var (rate, seconds) = await RunAsync(server, Messages, persistent);
-            rows.Add($"{name}: {rate,9:N0} msg/s ({Messages:N0} messages of 64 bytes in {seconds:F2} s)");
+            await RunAsync(warm, Messages, persistent: true); // JIT and tiered compilation before anything is measured
         }
-        output.WriteLine($"QoS 1, 1 publisher (window {Window}) -> 1 subscriber, in-process server over loopback TCP, {Environment.ProcessorCount} cores:");
-        foreach (var row in rows)
+        // Two rounds, scenarios interleaved; the better of each scenario's two runs is reported.
+        for (var round = 0; round < 2; round++)
         {
-            output.WriteLine("  " + row);
+            for (var i = 0; i < scenarios.Length; i++)
+            {
+                var (_, storage, persistent) = scenarios[i];
+                using var dir = new TempDirectory("starling-bench");
+                await using var server = await InProcessServer.StartAsync(storage ? dir.Path : null, limits);
+                await RunAsync(server, 2_000, persistent);
+                best[i] = Math.Max(best[i], (await RunAsync(server, Messages, persistent)).Rate);
+            }
+        }
+        output.WriteLine($"QoS 1, 1 publisher (window {Window}) -> 1 subscriber, {Messages:N0} messages of 64 bytes, in-process server over " +
+            $"loopback TCP, {Environment.ProcessorCount} cores, best of 2:");
+        for (var i = 0; i < scenarios.Length; i++)
+        {
+            output.WriteLine($"  {scenarios[i].Item1}: {best[i],9:N0} msg/s");
         }
     }
 
@@ -64,6 +72,4 @@ public sealed class ThroughputTests(ITestOutputHelper output)
         await pub.DisconnectAsync();
         return (count / clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds);
     }
-
-    internal static string Format(double value) => value.ToString("N0", CultureInfo.InvariantCulture);
 }

@@ -41,18 +41,32 @@ internal sealed partial class MqttConnection
             Refuse(ReasonCode.ClientIdentifierNotValid, $"client id longer than {(_version == ProtocolVersion.V310 ? 23 : options.MaxClientIdLength)} characters");
             return;
         }
+        if (v5 && properties?.AuthenticationMethod is { } method)
+        {
+            // Enhanced authentication [MQTT-4.12]: an unknown method gets 0x8C; a known one runs its AUTH exchange,
+            // which calls CompleteConnect when it succeeds.
+            BeginEnhancedAuth(connect, clientId, assignedClientId, method);
+            return;
+        }
         if (!AuthenticateConnect(connect, clientId))
         {
             return;
         }
+        CompleteConnect(connect, clientId, assignedClientId, null);
+    }
+
+    /// <summary>
+    /// The rest of CONNECT once the client is authenticated: limits, will checks, session, CONNACK. <paramref name="auth"/>
+    /// carries the Authentication Method (and final Authentication Data) of an enhanced authentication for the CONNACK.
+    /// </summary>
+    private void CompleteConnect(ConnectPacket connect, string clientId, string? assignedClientId, MqttProperties? auth)
+    {
+        var v5 = _version == ProtocolVersion.V500;
+        var options = _broker.Options;
+        var properties = connect.Properties;
         if (options.MaxConnections > 0 && _broker.ConnectedCount >= options.MaxConnections)
         {
             Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, $"connection limit of {options.MaxConnections} reached");
-            return;
-        }
-        if (v5 && properties?.AuthenticationMethod is { } method)
-        {
-            Refuse(ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' is not supported");
             return;
         }
         if (connect.Will is { } will)
@@ -110,6 +124,8 @@ internal sealed partial class MqttConnection
                 ResponseInformation = properties?.RequestResponseInformation == 1 && options.ResponseInformation is { } info
                     ? info.Replace("{clientid}", clientId, StringComparison.OrdinalIgnoreCase)
                     : null,
+                AuthenticationMethod = auth?.AuthenticationMethod,
+                AuthenticationData = auth?.AuthenticationData,
             };
             connAck.Properties = p;
         }

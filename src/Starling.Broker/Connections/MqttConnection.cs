@@ -80,6 +80,11 @@ internal sealed partial class MqttConnection
                 // [MQTT-3.1.2-2]: CONNACK 0x01 (0x84 for a v5 client), then close.
                 _finalPacket = new ConnAckPacket { ReasonCode = ReasonCode.UnsupportedProtocolVersion };
             }
+            else if (AuthenticatingBeforeConnAck)
+            {
+                // A protocol error in the middle of an enhanced authentication: CONNACK with the reason, then close.
+                _finalPacket = new ConnAckPacket { ReasonCode = ex.ReasonCode };
+            }
             _log.LogInformation("Client {ClientId} ({Remote}): {Reason} (0x{Code:X2}); closing connection", DisplayId, _info.RemoteEndPoint, ex.Message, (byte)ex.ReasonCode);
             Abort(ex.ReasonCode, ex.Message);
         }
@@ -157,12 +162,12 @@ internal sealed partial class MqttConnection
         {
             return false;
         }
-        if (!_connected && header.Type != PacketType.Connect)
+        if (!_connected && !AcceptedBeforeConnAck(header.Type))
         {
             throw new MqttProtocolException(ReasonCode.ProtocolError, $"first packet must be CONNECT, got {header.Type} [MQTT-3.1.0-1]");
         }
         var body = buffer.Slice(header.HeaderLength, header.RemainingLength);
-        var packet = PacketDecoder.Decode(header, body, _connected ? _version : ProtocolVersion.Unknown);
+        var packet = PacketDecoder.Decode(header, body, _connected || AuthenticatingBeforeConnAck ? _version : ProtocolVersion.Unknown);
         Dispatch(packet);
         buffer = buffer.Slice(header.TotalLength);
         return true;
@@ -195,8 +200,9 @@ internal sealed partial class MqttConnection
             case DisconnectPacket disconnect:
                 HandleDisconnect(disconnect);
                 break;
-            case AuthPacket when _version == ProtocolVersion.V500:
-                throw new MqttProtocolException(ReasonCode.ProtocolError, "AUTH without an authentication method in CONNECT");
+            case AuthPacket auth when _version == ProtocolVersion.V500:
+                HandleAuth(auth);
+                break;
             default:
                 throw new MqttProtocolException(ReasonCode.ProtocolError, $"a client may not send {packet.Type}");
         }

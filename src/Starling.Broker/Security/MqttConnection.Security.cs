@@ -62,12 +62,8 @@ internal sealed partial class MqttConnection
     {
         var v5 = _version == ProtocolVersion.V500;
         var options = Security.Options;
-        if (Security.IsOverloaded())
+        if (!CheckOverload())
         {
-            Interlocked.Increment(ref Security.Counters.Overloaded);
-            Security.Log.Write(RejectionCause.Overloaded,
-                $"CONNECT from {_info.RemoteEndPoint} refused: managed memory is above {options.MaxMemoryFraction:P0} of what is available (Limits:MaxMemoryFraction)");
-            Refuse(v5 ? ReasonCode.ServerBusy : ReasonCode.ServerUnavailable, "server overloaded (memory)");
             return false;
         }
 
@@ -118,7 +114,27 @@ internal sealed partial class MqttConnection
                 return RefuseAuthentication(ReasonCode.BadUserNameOrPassword, $"unknown user '{username}'", v5);
             }
         }
+        return GrantConnect(connect, clientId, username, granted);
+    }
 
+    /// <summary>The overload guard of CONNECT; false after refusing it.</summary>
+    private bool CheckOverload()
+    {
+        if (!Security.IsOverloaded())
+        {
+            return true;
+        }
+        Interlocked.Increment(ref Security.Counters.Overloaded);
+        Security.Log.Write(RejectionCause.Overloaded,
+            $"CONNECT from {_info.RemoteEndPoint} refused: managed memory is above {Security.Options.MaxMemoryFraction:P0} of what is available (Limits:MaxMemoryFraction)");
+        Refuse(_version == ProtocolVersion.V500 ? ReasonCode.ServerBusy : ReasonCode.ServerUnavailable, "server overloaded (memory)");
+        return false;
+    }
+
+    /// <summary>The permissions of an authenticated identity (null: everything allowed): the authorizers' and <paramref name="granted"/>.</summary>
+    private IClientAuthorization? BuildAuthorization(string clientId, string? username, IClientAuthorization? granted)
+    {
+        var options = Security.Options;
         var identity = new ClientIdentity(clientId, username, _info.ListenerName);
         var parts = new List<IClientAuthorization>(options.Authorizers.Count + 1);
         if (granted is not null)
@@ -130,7 +146,13 @@ internal sealed partial class MqttConnection
             parts.Add(authorizer.Authorize(identity));
         }
         var combined = AllOfAuthorization.Combine(parts);
-        _authorization = combined is null ? null : new GuardedAuthorization(combined, Security, identity, _info.RemoteEndPoint);
+        return combined is null ? null : new GuardedAuthorization(combined, Security, identity, _info.RemoteEndPoint);
+    }
+
+    /// <summary>Authorization of an authenticated CONNECT (also after enhanced authentication); false after refusing it.</summary>
+    private bool GrantConnect(ConnectPacket connect, string clientId, string? username, IClientAuthorization? granted)
+    {
+        _authorization = BuildAuthorization(clientId, username, granted);
         _authenticatedUsername = username;
         if (connect.Will is { } will && _authorization is { } authorization && !authorization.CanPublish(will.Topic))
         {

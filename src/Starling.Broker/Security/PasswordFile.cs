@@ -53,7 +53,7 @@ public sealed class PasswordFile
             if (!PasswordHash.TryParse(value, out var kind, out var iterations, out var salt, out var hash))
             {
                 throw new FormatException(
-                    $"{path} line {lineNumber}: the password of '{user}' is not a $6$ or $7$ hash (plain-text files must be converted with 'starling passwd -U {path}')");
+                    $"{path} line {lineNumber}: the password of '{user}' is not a $6$, $7$ or $s256$ hash (plain-text files must be converted with 'starling passwd -U {path}')");
             }
             users[user] = new Entry(kind, iterations, salt, hash);
         }
@@ -68,6 +68,18 @@ public sealed class PasswordFile
             return PasswordHash.Verify(password, entry.Kind, entry.Iterations, entry.Salt, entry.Hash);
         }
         PasswordHash.Verify(password, 7, PasswordHash.DefaultIterations, s_dummySalt, s_dummyHash);
+        return false;
+    }
+
+    /// <summary>The parsed entry of <paramref name="username"/> (kind 6, 7 or <see cref="PasswordHash.ScramSha256Kind"/>), for SCRAM.</summary>
+    internal bool TryGetEntry(string username, out int kind, out int iterations, out byte[] salt, out byte[] hash)
+    {
+        if (_users.TryGetValue(username, out var entry))
+        {
+            (kind, iterations, salt, hash) = (entry.Kind, entry.Iterations, entry.Salt, entry.Hash);
+            return true;
+        }
+        (kind, iterations, salt, hash) = (0, 0, [], []);
         return false;
     }
 

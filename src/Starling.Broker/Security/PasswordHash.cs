@@ -8,12 +8,43 @@ namespace Starling.Broker.Security;
 /// ours): <c>$7$ITERATIONS$SALT$HASH</c> is PBKDF2-HMAC-SHA512 with a 12-byte salt and a 64-byte hash (mosquitto_passwd
 /// 2.x writes 101 iterations); <c>$6$SALT$HASH</c> is SHA-512 over the password bytes followed by the salt bytes (Mosquitto
 /// 1.6 and earlier). SALT and HASH are standard base64 with padding. Shared with the <c>starling passwd</c> command.
+/// Starling's own <c>$s256$ITERATIONS$SALT$STOREDKEY$SERVERKEY</c> is a SCRAM-SHA-256 credential (RFC 5802/7677:
+/// SaltedPassword = PBKDF2-HMAC-SHA256, StoredKey = SHA-256(HMAC(SaltedPassword, "Client Key")), ServerKey =
+/// HMAC(SaltedPassword, "Server Key")); its parsed hash is StoredKey followed by ServerKey. Mosquitto cannot read it.
 /// </summary>
 internal static class PasswordHash
 {
     public const int DefaultIterations = 101;
     public const int SaltLength = 12;
     public const int HashLength = 64;
+
+    /// <summary>Kind of a <c>$s256$</c> entry (SCRAM-SHA-256 keys).</summary>
+    public const int ScramSha256Kind = 256;
+    public const int ScramSha256Iterations = 4096;
+    public const int ScramSha256SaltLength = 16;
+
+    /// <summary>A new <c>$s256$</c> entry value (SCRAM-SHA-256 StoredKey and ServerKey) for <paramref name="password"/>.</summary>
+    public static string CreateScramSha256(string password, int iterations = ScramSha256Iterations)
+    {
+        Span<byte> salt = stackalloc byte[ScramSha256SaltLength];
+        RandomNumberGenerator.Fill(salt);
+        Span<byte> keys = stackalloc byte[64];
+        ScramSha256Keys(Encoding.UTF8.GetBytes(password), salt, iterations, keys);
+        return $"$s256${iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(keys[..32])}${Convert.ToBase64String(keys[32..])}";
+    }
+
+    /// <summary>StoredKey (32 bytes) then ServerKey (32 bytes) of SCRAM-SHA-256 into <paramref name="keys"/>.</summary>
+    public static void ScramSha256Keys(ReadOnlySpan<byte> password, ReadOnlySpan<byte> salt, int iterations, Span<byte> keys)
+    {
+        Span<byte> salted = stackalloc byte[32];
+        Span<byte> clientKey = stackalloc byte[32];
+        Rfc2898DeriveBytes.Pbkdf2(password, salt, salted, iterations, HashAlgorithmName.SHA256);
+        HMACSHA256.HashData(salted, "Client Key"u8, clientKey);
+        SHA256.HashData(clientKey, keys[..32]);
+        HMACSHA256.HashData(salted, "Server Key"u8, keys[32..64]);
+        CryptographicOperations.ZeroMemory(salted);
+        CryptographicOperations.ZeroMemory(clientKey);
+    }
 
     /// <summary>A new <c>$7$</c> entry value for <paramref name="password"/> with a random salt.</summary>
     public static string Create(string password, int iterations = DefaultIterations)
@@ -24,7 +55,7 @@ internal static class PasswordHash
         return $"$7${iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
     }
 
-    /// <summary>Whether <paramref name="value"/> looks like an entry this code can check ($6$ or $7$).</summary>
+    /// <summary>Whether <paramref name="value"/> looks like an entry this code can check ($6$, $7$ or $s256$).</summary>
     public static bool IsHashed(string value) => TryParse(value, out _, out _, out _, out _);
 
     /// <summary>Splits an entry value; false (with nothing usable) for anything malformed.</summary>
@@ -45,6 +76,14 @@ internal static class PasswordHash
                 hash = Convert.FromBase64String(h);
                 kind = 7;
             }
+            else if (parts is ["", "s256", var its, var ss, var stored, var server]
+                && int.TryParse(its, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out iterations)
+                && iterations is > 0 and <= 10_000_000)
+            {
+                salt = Convert.FromBase64String(ss);
+                hash = [.. Convert.FromBase64String(stored), .. Convert.FromBase64String(server)];
+                kind = hash.Length == 64 ? ScramSha256Kind : 0;
+            }
             else if (parts is ["", "6", var s6, var h6])
             {
                 salt = Convert.FromBase64String(s6);
@@ -64,6 +103,12 @@ internal static class PasswordHash
     {
         Span<byte> computed = stackalloc byte[64];
         computed = computed[..hash.Length];
+        if (kind == ScramSha256Kind)
+        {
+            // Recompute the SCRAM keys from the password; StoredKey alone decides.
+            ScramSha256Keys(password, salt, iterations, computed);
+            return CryptographicOperations.FixedTimeEquals(computed[..32], hash.AsSpan(0, 32));
+        }
         if (kind == 7)
         {
             Rfc2898DeriveBytes.Pbkdf2(password, salt, computed, iterations, HashAlgorithmName.SHA512);

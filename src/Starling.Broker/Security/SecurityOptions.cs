@@ -9,6 +9,12 @@ public sealed class SecurityOptions
     /// <summary>Asked in order at CONNECT; the first that allows or refuses decides. Empty: any username is accepted.</summary>
     public List<IAuthenticator> Authenticators { get; } = [];
 
+    /// <summary>
+    /// MQTT 5 enhanced authentication methods (CONNECT with an Authentication Method, AUTH exchange, re-authentication).
+    /// A method not listed gets CONNACK 0x8C. Each method's name must be unique.
+    /// </summary>
+    public List<EnhancedAuth.IEnhancedAuthenticator> EnhancedAuthenticators { get; } = [];
+
     /// <summary>Asked once per CONNECT; a client may do what every authorizer allows. Empty: everything is allowed.</summary>
     public List<IAuthorizer> Authorizers { get; } = [];
 

@@ -146,6 +146,9 @@ internal sealed class Session
 
     public int InflightCount { get { lock (_gate) { return _inflight.Count; } } }
 
+    /// <summary>Queued deliveries held in memory (the rest of a durable session's queue is only in the store).</summary>
+    public int InMemoryQueuedCount { get { lock (_gate) { return _queue.Count + (_offlineQoS0?.Count ?? 0); } } }
+
     /// <summary>Queued messages, in memory and (durable sessions) in the store.</summary>
     public int QueuedCount { get { lock (_gate) { return (int)Math.Min(int.MaxValue, _queue.Count + _pagedCount + (_offlineQoS0?.Count ?? 0)); } } }
 

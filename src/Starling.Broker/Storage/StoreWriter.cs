@@ -36,6 +36,7 @@ internal sealed class StoreWriter
     private volatile bool _stopping;
     private long _batches;
     private long _operations;
+    private long _compacted;
 
     public StoreWriter(IStore store, ILogger log)
     {
@@ -50,6 +51,9 @@ internal sealed class StoreWriter
 
     /// <summary>Operations committed so far.</summary>
     public long Operations => Interlocked.Read(ref _operations);
+
+    /// <summary>Operations dropped because the delivery they belong to was added and completed in the same batch.</summary>
+    public long Compacted => Interlocked.Read(ref _compacted);
 
     /// <summary>Whether this thread queued an operation since <see cref="ResetThreadMark"/>.</summary>
     public static bool ThreadEnqueued => t_enqueued;
@@ -124,6 +128,7 @@ internal sealed class StoreWriter
                         operations.Add(item.Operation);
                     }
                 }
+                Compact(operations);
                 if (operations.Count > 0 && !Commit(operations))
                 {
                     break;
@@ -148,6 +153,67 @@ internal sealed class StoreWriter
             _wake.Dispose();
             _stopped.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// Drops deliveries that were added and completed within this batch (a subscriber online that acknowledged before
+    /// the commit): their add, state changes and removal never reach the store, nor does their message when no other
+    /// operation refers to it. What remains has the same effect on the store as the whole batch.
+    /// </summary>
+    private void Compact(List<StoreOperation> operations)
+    {
+        Dictionary<(string, long), int>? added = null;
+        HashSet<int>? dropped = null;
+        for (var i = 0; i < operations.Count; i++)
+        {
+            var op = operations[i];
+            switch (op.Kind)
+            {
+                case StoreOperationKind.AddDelivery:
+                    (added ??= [])[(op.ClientId, op.Sequence)] = i;
+                    break;
+                case StoreOperationKind.UpdateDelivery when added is not null && added.ContainsKey((op.ClientId, op.Sequence)):
+                    (dropped ??= []).Add(i);
+                    break;
+                case StoreOperationKind.RemoveDelivery when added is not null && added.Remove((op.ClientId, op.Sequence), out var at):
+                    (dropped ??= []).Add(i);
+                    dropped.Add(at);
+                    break;
+                case StoreOperationKind.DeleteSession when added is not null:
+                    // Later operations of a new session with the same id must not match adds of the deleted one.
+                    foreach (var key in added.Keys.Where(k => k.Item1 == op.ClientId).ToList())
+                    {
+                        added.Remove(key);
+                    }
+                    break;
+            }
+        }
+        if (dropped is null)
+        {
+            return;
+        }
+        // Keep updates of adds that were not completed (they were marked before knowing): re-add them.
+        if (added is { Count: > 0 })
+        {
+            for (var i = 0; i < operations.Count; i++)
+            {
+                var op = operations[i];
+                if (op.Kind == StoreOperationKind.UpdateDelivery && added.TryGetValue((op.ClientId, op.Sequence), out var at) && at < i)
+                {
+                    dropped.Remove(i);
+                }
+            }
+        }
+        var write = 0;
+        for (var read = 0; read < operations.Count; read++)
+        {
+            if (!dropped.Contains(read))
+            {
+                operations[write++] = operations[read];
+            }
+        }
+        Interlocked.Add(ref _compacted, operations.Count - write);
+        operations.RemoveRange(write, operations.Count - write);
     }
 
     /// <summary>Applies one batch, retrying while the store fails; false when stopping made it give up.</summary>

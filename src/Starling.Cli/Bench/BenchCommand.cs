@@ -89,10 +89,11 @@ public static class BenchCommand
             {
                 var p = parse.GetValue(port);
                 var c = parse.GetValue(count);
-                var q = parse.GetValue(qos);
-                var s = parse.GetValue(size);
-                var i = parse.GetValue(interval);
-                var n = parse.GetValue(inflight);
+                // Options a mode does not have read as their defaults.
+                var q = mode == BenchMode.Conn ? 0 : parse.GetValue(qos);
+                var s = mode == BenchMode.Conn ? 64 : parse.GetValue(size);
+                var i = mode == BenchMode.Pub ? parse.GetValue(interval) : 1000;
+                var n = mode == BenchMode.Pub ? parse.GetValue(inflight) : 10;
                 var k = parse.GetValue(keepAlive);
                 settings = new BenchSettings
                 {
@@ -101,7 +102,7 @@ public static class BenchCommand
                     Port = p is >= 1 and <= 65535 ? p : throw new FormatException($"-p: port {p} is not between 1 and 65535."),
                     Clients = c is >= 1 ? c : throw new FormatException("-c: at least one client."),
                     QoS = q is >= 0 and <= 2 ? (QualityOfService)q : throw new FormatException("-q: QoS 0, 1 or 2."),
-                    Topic = parse.GetValue(topic) ?? "bench/%i",
+                    Topic = mode == BenchMode.Conn ? "bench/%i" : parse.GetValue(topic) ?? "bench/%i",
                     PayloadSize = s is >= 8 and <= 16 * 1024 * 1024
                         ? s : throw new FormatException("-s: payload size from 8 bytes (the timestamp) to 16 MiB."),
                     IntervalMs = i is > 0 ? i : throw new FormatException("-I: interval must be positive."),

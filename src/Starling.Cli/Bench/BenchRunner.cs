@@ -284,6 +284,18 @@ public static class BenchRunner
 
         public bool Started { get; private set; }
 
+        /// <summary>Without a warmup the window opens at once.</summary>
+        public Window Open()
+        {
+            if (run.Settings.WarmupSeconds <= 0)
+            {
+                Started = true;
+                _measuredFrom = _start;
+                run.Measuring = true;
+            }
+            return this;
+        }
+
         /// <summary>Advances the clock; true when the window is over.</summary>
         public bool Tick(bool finished)
         {
@@ -359,7 +371,7 @@ public static class BenchRunner
             fixedRate = FixedRateLoopAsync(run, connections, start, cancellationToken);
         }
 
-        var window = new Window(run, connections, progress, start);
+        var window = new Window(run, connections, progress, start).Open();
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -454,7 +466,7 @@ public static class BenchRunner
                     .ConfigureAwait(false);
             }
         }
-        var window = new Window(run, connections, progress, Stopwatch.GetTimestamp());
+        var window = new Window(run, connections, progress, Stopwatch.GetTimestamp()).Open();
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
             var finished = s.Limit > 0 && Totals.Of(connections).Received >= s.Limit;

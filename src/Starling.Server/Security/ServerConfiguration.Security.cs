@@ -16,7 +16,7 @@ internal sealed partial class ServerConfiguration
         "MaxConnectionsPerAddress", "MaxPendingConnections", "MaxSubscriptionsPerClient", "MaxTopicLength", "MaxTopicLevels",
         "MaxPublishRate", "PublishBurst", "MaxMemoryFraction", "RejectionLogIntervalSeconds",
     ];
-    private static readonly string[] s_authKeys = ["PasswordFile", "AclFile", "AllowAnonymous"];
+    private static readonly string[] s_authKeys = ["PasswordFile", "AclFile", "AllowAnonymous", "EnhancedMethods"];
     private static readonly string[] s_jwtKeys =
         ["Algorithm", "Secret", "SecretFile", "PublicKeyFile", "Issuer", "Audience", "Username", "ClockSkewSeconds", "ClientIdClaim", "PublishClaim", "SubscribeClaim"];
     private static readonly string[] s_tlsKeys = ["CertFile", "KeyFile", "CaFile", "ClientCertificate", "UseIdentityAsUsername"];
@@ -25,7 +25,9 @@ internal sealed partial class ServerConfiguration
     {
         "LIMITS" => parts.Length == 2 && s_securityLimitKeys.Contains(parts[1], StringComparer.OrdinalIgnoreCase),
         "AUTH" => (parts.Length == 2 && s_authKeys.Contains(parts[1], StringComparer.OrdinalIgnoreCase))
-            || (parts.Length == 3 && parts[1].Equals("Jwt", StringComparison.OrdinalIgnoreCase) && s_jwtKeys.Contains(parts[2], StringComparer.OrdinalIgnoreCase)),
+            || (parts.Length == 3 && parts[1].Equals("Jwt", StringComparison.OrdinalIgnoreCase) && s_jwtKeys.Contains(parts[2], StringComparer.OrdinalIgnoreCase))
+            || (parts.Length == 3 && parts[1].Equals("EnhancedMethods", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out _)),
         "LISTENERS" => parts.Length == 4 && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _)
             && parts[2].Equals("Tls", StringComparison.OrdinalIgnoreCase) && s_tlsKeys.Contains(parts[3], StringComparer.OrdinalIgnoreCase),
         _ => false,
@@ -82,6 +84,7 @@ internal sealed partial class ServerConfiguration
                 "create it with 'starling passwd -c FILE USER' or mosquitto_passwd"));
             broker.Security.Authenticators.Add(passwords);
         }
+        ReadEnhancedMethods(broker, passwords);
         if (ReadJwt() is { } jwt)
         {
             broker.Security.Authenticators.Add(jwt);
