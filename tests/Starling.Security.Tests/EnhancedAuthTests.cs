@@ -100,6 +100,13 @@ public sealed class EnhancedAuthTests
         {
             Assert.Equal(0x8C, await FirstConnAckCodeAsync(server.Endpoint, "SCRAM-SHA-512", "n,,n=bob,r=abc"u8.ToArray()));
         }
+        // Bad settings stop the start with a message naming the key.
+        var unknown = await Assert.ThrowsAnyAsync<Exception>(async () =>
+            await SecureServer.StartAsync(new() { ["Auth:PasswordFile"] = file, ["Auth:EnhancedMethods"] = "SCRAM-SHA-1" }));
+        Assert.Contains("Auth:EnhancedMethods", unknown.Message, StringComparison.Ordinal);
+        var noFile = await Assert.ThrowsAnyAsync<Exception>(async () =>
+            await SecureServer.StartAsync(new() { ["Auth:EnhancedMethods"] = "SCRAM-SHA-256" }));
+        Assert.Contains("Auth:PasswordFile", noFile.Message, StringComparison.Ordinal);
     }
 
     [Fact]

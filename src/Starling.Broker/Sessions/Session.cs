@@ -854,6 +854,13 @@ internal sealed class Session
                     continue;
                 }
             }
+            // Queued while this session's permissions were unknown (restored from disk after a restart, before its
+            // client came back): the read check the Router could not make is made now, with the CONNECT's permissions.
+            if (_authorization?.CanReceive(next.Message.Topic) == false)
+            {
+                Completed(next);
+                continue;
+            }
             if (next.QoS == QualityOfService.AtMostOnce)
             {
                 connection.SendQoS0(next);

@@ -55,6 +55,7 @@ public static class BenchCommand
         var password = new Option<string?>("--pw", "-P") { Description = "Password.", HelpName = "PASSWORD" };
         var prefix = new Option<string?>("--prefix") { Description = "Client id prefix (the mode letter and the client index follow).", HelpName = "PREFIX" };
         var json = new Option<string?>("--json") { Description = "Write the summary as JSON to this file.", HelpName = "FILE" };
+        var readyFile = new Option<string?>("--ready-file") { Description = "Create this file once every client is connected (and subscribed).", HelpName = "FILE" };
 
         var command = new Command(mode.ToString().ToLowerInvariant(), description);
         var options = new List<Option> { host, port, count };
@@ -76,7 +77,7 @@ public static class BenchCommand
         {
             options.Add(brokerPid);
         }
-        options.AddRange([username, password, prefix, json]);
+        options.AddRange([username, password, prefix, json, readyFile]);
         foreach (var option in options)
         {
             command.Options.Add(option);
@@ -121,6 +122,7 @@ public static class BenchCommand
                     Username = parse.GetValue(username),
                     Password = parse.GetValue(password),
                     JsonPath = parse.GetValue(json),
+                    ReadyFile = parse.GetValue(readyFile),
                 };
                 if (parse.GetValue(prefix) is { } idPrefix)
                 {
@@ -169,7 +171,7 @@ public static class BenchCommand
     };
 
     /// <summary>Parses "A,B,C-D": addresses, and ranges whose end is a full address or the last octet.</summary>
-    internal static IReadOnlyList<IPAddress> ParseAddresses(string? text)
+    public static IReadOnlyList<IPAddress> ParseAddresses(string? text)
     {
         var result = new List<IPAddress>();
         if (string.IsNullOrWhiteSpace(text))

@@ -77,6 +77,10 @@ public static class BenchRunner
             result.ConnectP50Us = connectLatency.Percentile(0.50);
             result.ConnectP99Us = connectLatency.Percentile(0.99);
             keepAliveLoop = KeepAliveLoopAsync(live, stopKeepAlive.Token);
+            if (settings.ReadyFile is { } ready)
+            {
+                await File.WriteAllTextAsync(ready, "", token).ConfigureAwait(false);
+            }
             if (live.Length > 0)
             {
                 switch (settings.Mode)

@@ -73,6 +73,9 @@ public sealed class BenchSettings
 
     public string? JsonPath { get; set; }
 
+    /// <summary>Written (empty) once every client is connected and subscribed, so a script can start the publishers.</summary>
+    public string? ReadyFile { get; set; }
+
     /// <summary>Effective measured window: the duration, or unbounded (until limit) when only a limit was given.</summary>
     internal double WindowSeconds => DurationSeconds ?? (Limit > 0 ? double.PositiveInfinity : 10);
 

@@ -104,8 +104,15 @@ public sealed class MqttTestClient : IAsyncDisposable
         }
     }
 
+    // Packets ExpectAsync passed over while looking for another type; ReceiveAsync hands them out first, in order,
+    // so a PUBLISH that overtakes the PUBACK of the same client's publish is not lost to the test.
+    private readonly Queue<Packet> _skipped = new();
+
     /// <summary>The next packet, or null on timeout or when the connection closed.</summary>
-    public async Task<Packet?> ReceiveAsync(TimeSpan? timeout = null)
+    public Task<Packet?> ReceiveAsync(TimeSpan? timeout = null)
+        => _skipped.TryDequeue(out var p) ? Task.FromResult<Packet?>(p) : ReceiveFromWireAsync(timeout);
+
+    private async Task<Packet?> ReceiveFromWireAsync(TimeSpan? timeout)
     {
         using var cts = new CancellationTokenSource(timeout ?? Timeout);
         try
@@ -118,13 +125,28 @@ public sealed class MqttTestClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for a packet of <paramref name="type"/>, skipping others (PUBLISHes are acknowledged when QoS 1).</summary>
+    /// <summary>Waits for a packet of <paramref name="type"/>; others that arrive first are kept for the next receive.</summary>
     public async Task<Packet?> ExpectAsync(int type, TimeSpan? timeout = null)
     {
+        var count = _skipped.Count;
+        for (var i = 0; i < count; i++)
+        {
+            var stashed = _skipped.Dequeue();
+            if (stashed.Type == type)
+            {
+                // Keep the order of the others.
+                for (var j = i + 1; j < count; j++)
+                {
+                    _skipped.Enqueue(_skipped.Dequeue());
+                }
+                return stashed;
+            }
+            _skipped.Enqueue(stashed);
+        }
         var until = DateTime.UtcNow + (timeout ?? Timeout);
         while (DateTime.UtcNow < until)
         {
-            var p = await ReceiveAsync(until - DateTime.UtcNow);
+            var p = await ReceiveFromWireAsync(until - DateTime.UtcNow);
             if (p is null)
             {
                 return null;
@@ -133,6 +155,7 @@ public sealed class MqttTestClient : IAsyncDisposable
             {
                 return p;
             }
+            _skipped.Enqueue(p);
         }
         return null;
     }

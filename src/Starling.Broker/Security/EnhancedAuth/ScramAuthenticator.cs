@@ -53,29 +53,35 @@ public sealed class ScramAuthenticator : IEnhancedAuthenticator
 
     internal byte[] Digest(ReadOnlySpan<byte> data) => Hash == ScramHash.Sha256 ? SHA256.HashData(data) : SHA512.HashData(data);
 
-    /// <summary>Salt, iterations, StoredKey, ServerKey of <paramref name="user"/>; a deterministic fake set (known = false) otherwise.</summary>
+    /// <summary>
+    /// Salt, iterations, StoredKey, ServerKey of <paramref name="user"/>; a deterministic fake set (known = false) when
+    /// the user is unknown or the entry does not fit the method. Every path does the same hashing, so the time taken
+    /// does not tell them apart.
+    /// </summary>
     internal (byte[] Salt, int Iterations, byte[] StoredKey, byte[] ServerKey, bool Known) Credentials(string user)
     {
-        var file = _passwords.File;
-        if (file.TryGetEntry(user, out var kind, out var iterations, out var salt, out var hash))
+        // Fake: a salt of the usual length from HMAC(secret, method/user), the usual iteration count, keys nobody matches.
+        var seed = HMACSHA512.HashData(_secret, Encoding.UTF8.GetBytes(Method + "\0" + user));
+        var salt = seed[..(Hash == ScramHash.Sha256 ? PasswordHash.ScramSha256SaltLength : PasswordHash.SaltLength)];
+        var iterations = Hash == ScramHash.Sha256 ? PasswordHash.ScramSha256Iterations : PasswordHash.DefaultIterations;
+        var salted = Hmac(seed, "Salted"u8);
+        byte[]? keys = null;
+        var known = false;
+        if (_passwords.File.TryGetEntry(user, out var kind, out var entryIterations, out var entrySalt, out var hash))
         {
             if (Hash == ScramHash.Sha512 && kind == 7 && hash.Length == 64)
             {
-                var clientKey = Hmac(hash, "Client Key"u8);
-                return (salt, iterations, Digest(clientKey), Hmac(hash, "Server Key"u8), true);
+                // A $7$ hash is SaltedPassword = Hi(password, salt, i) of SCRAM-SHA-512.
+                (salt, iterations, salted, known) = (entrySalt, entryIterations, hash, true);
             }
-            if (Hash == ScramHash.Sha256 && kind == PasswordHash.ScramSha256Kind)
+            else if (Hash == ScramHash.Sha256 && kind == PasswordHash.ScramSha256Kind)
             {
-                return (salt, iterations, hash[..32], hash[32..], true);
+                (salt, iterations, keys, known) = (entrySalt, entryIterations, hash, true);
             }
         }
-        // Same shape and cost as a real entry: a salt of the usual length from HMAC(secret, method/user), the usual
-        // iteration count, and keys nobody can match (the proof check fails on 'Known' anyway).
-        var seed = HMACSHA512.HashData(_secret, Encoding.UTF8.GetBytes(Method + "\0" + user));
-        var fakeSalt = seed[..(Hash == ScramHash.Sha256 ? PasswordHash.ScramSha256SaltLength : PasswordHash.SaltLength)];
-        var fakeIterations = Hash == ScramHash.Sha256 ? PasswordHash.ScramSha256Iterations : PasswordHash.DefaultIterations;
-        var fakeSalted = Hmac(seed, "Salted"u8);
-        return (fakeSalt, fakeIterations, Digest(Hmac(fakeSalted, "Client Key"u8)), Hmac(fakeSalted, "Server Key"u8), false);
+        var storedKey = Digest(Hmac(salted, "Client Key"u8));
+        var serverKey = Hmac(salted, "Server Key"u8);
+        return keys is null ? (salt, iterations, storedKey, serverKey, known) : (salt, iterations, keys[..32], keys[32..], known);
     }
 
     private sealed class Session(ScramAuthenticator owner, EnhancedAuthContext context) : IEnhancedAuthSession
