@@ -44,16 +44,64 @@ internal sealed class ConnectionOptions
         HelpName = "COMMAND PROPERTY VALUE",
     };
 
+    public Option<string?> CaFile { get; } = new("--cafile") { Description = "PEM file of the CA that signed the broker's certificate; turns TLS on.", HelpName = "FILE" };
+    public Option<string?> CertFile { get; } = new("--cert") { Description = "PEM client certificate (with --key), for brokers that require one.", HelpName = "FILE" };
+    public Option<string?> KeyFile { get; } = new("--key") { Description = "PEM private key of --cert.", HelpName = "FILE" };
+    public Option<bool> Insecure { get; } = new("--insecure") { Description = "Do not check that the broker's certificate names the host." };
+    public Option<string?> TlsVersion { get; } = new("--tls-version") { Description = "tlsv1.3 or tlsv1.2 (default: either).", HelpName = "VERSION" };
+
     public void AddTo(Command command)
     {
         foreach (var option in new Option[]
         {
             Host, Port, ClientId, Username, Password, Version, KeepAlive, NoCleanSession, SessionExpiry, Debug,
-            WillTopic, WillPayload, WillQoS, WillRetain, Properties,
+            WillTopic, WillPayload, WillQoS, WillRetain, Properties, CaFile, CertFile, KeyFile, Insecure, TlsVersion,
         })
         {
             command.Options.Add(option);
         }
+    }
+
+    /// <summary>TLS is on with --cafile or --cert (as in mosquitto_pub); the other TLS options need one of them.</summary>
+    private MqttClientTlsOptions? ReadTls(ParseResult parse)
+    {
+        var ca = parse.GetValue(CaFile);
+        var cert = parse.GetValue(CertFile);
+        var key = parse.GetValue(KeyFile);
+        var version = parse.GetValue(TlsVersion);
+        if (ca is null && cert is null)
+        {
+            if (key is not null || version is not null || parse.GetValue(Insecure))
+            {
+                throw new FormatException("--key, --insecure and --tls-version need TLS: add --cafile FILE (or --cert FILE).");
+            }
+            return null;
+        }
+        if ((cert is null) != (key is null))
+        {
+            throw new FormatException("--cert and --key go together.");
+        }
+        foreach (var file in new[] { ca, cert, key })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                throw new FormatException($"TLS file '{file}' does not exist.");
+            }
+        }
+        return new MqttClientTlsOptions
+        {
+            CaFile = ca,
+            CertFile = cert,
+            KeyFile = key,
+            Insecure = parse.GetValue(Insecure),
+            Protocols = version switch
+            {
+                null => System.Security.Authentication.SslProtocols.None,
+                "tlsv1.3" => System.Security.Authentication.SslProtocols.Tls13,
+                "tlsv1.2" => System.Security.Authentication.SslProtocols.Tls12,
+                _ => throw new FormatException($"--tls-version: '{version}' is not tlsv1.3 or tlsv1.2."),
+            },
+        };
     }
 
     /// <summary>Reads the options; throws <see cref="FormatException"/> with a message for the user when one is wrong.</summary>
@@ -99,6 +147,7 @@ internal sealed class ConnectionOptions
             Password = parse.GetValue(Password) is { } password ? Encoding.UTF8.GetBytes(password) : null,
             ConnectProperties = properties.For("connect"),
         };
+        options.Tls = ReadTls(parse);
         if (options.Password is not null && options.Username is null && version != ProtocolVersion.V500)
         {
             throw new FormatException("-P needs -u: MQTT 3.1.1 allows a password only with a user name.");

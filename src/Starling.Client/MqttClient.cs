@@ -99,7 +99,7 @@ public sealed partial class MqttClient : IAsyncDisposable
         timeout.CancelAfter(options.ConnectTimeout);
         try
         {
-            _transport = await SocketTransport.ConnectAsync(options.Host, options.Port, timeout.Token).ConfigureAwait(false);
+            _transport = await SocketTransport.ConnectAsync(options.Host, options.Port, options.Tls, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)
         {

@@ -54,6 +54,9 @@ public sealed class MqttClientOptions
     /// <summary>Time allowed for the TCP connection and the CONNACK together.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>TLS settings; null for plain TCP.</summary>
+    public MqttClientTlsOptions? Tls { get; set; }
+
     /// <summary>Called for every packet sent (<c>outbound</c> true) or received, e.g. for a debug trace. Null: no cost.</summary>
     public Action<MqttPacket, bool>? PacketTrace { get; set; }
 }

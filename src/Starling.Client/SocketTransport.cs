@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
 
 namespace Starling.Client;
@@ -18,24 +19,32 @@ internal sealed class SocketTransport : IDuplexPipe, IAsyncDisposable
     private Task _sendTask = Task.CompletedTask;
     private int _disposed;
 
+    // Set for a TLS connection: the pumps read and write through it instead of the raw socket.
+    private SslStream? _tls;
+
     private SocketTransport(Socket socket) => _socket = socket;
 
     public PipeReader Input => _input.Reader;
     public PipeWriter Output => _output.Writer;
 
-    public static async Task<SocketTransport> ConnectAsync(string host, int port, CancellationToken cancellationToken)
+    public static async Task<SocketTransport> ConnectAsync(string host, int port, MqttClientTlsOptions? tls, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SslStream? stream = null;
         try
         {
             await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
+            if (tls is not null)
+            {
+                stream = await TlsHandshake.AuthenticateAsync(socket, host, tls, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
             socket.Dispose();
             throw;
         }
-        var transport = new SocketTransport(socket);
+        var transport = new SocketTransport(socket) { _tls = stream };
         transport._receiveTask = transport.ReceiveLoopAsync();
         transport._sendTask = transport.SendLoopAsync();
         return transport;
@@ -50,7 +59,9 @@ internal sealed class SocketTransport : IDuplexPipe, IAsyncDisposable
             while (true)
             {
                 var memory = writer.GetMemory(8 * 1024);
-                var n = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
+                var n = _tls is { } tls
+                    ? await tls.ReadAsync(memory).ConfigureAwait(false)
+                    : await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
                 if (n == 0)
                 {
                     break;
@@ -109,6 +120,11 @@ internal sealed class SocketTransport : IDuplexPipe, IAsyncDisposable
 
     private async ValueTask SendAllAsync(ReadOnlyMemory<byte> data)
     {
+        if (_tls is { } tls)
+        {
+            await tls.WriteAsync(data).ConfigureAwait(false);
+            return;
+        }
         while (!data.IsEmpty)
         {
             var n = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
@@ -134,6 +150,10 @@ internal sealed class SocketTransport : IDuplexPipe, IAsyncDisposable
         }
         _output.Reader.CancelPendingRead();
         _socket.Dispose();
+        if (_tls is { } tls)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+        }
         await Task.WhenAll(_receiveTask, _sendTask).ConfigureAwait(false);
     }
 }

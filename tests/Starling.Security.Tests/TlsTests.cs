@@ -71,6 +71,28 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task Starling_cli_pub_and_sub_work_over_TLS_and_check_the_server_certificate()
+    {
+        using var dir = new TempDir();
+        var pki = new TestPki(dir.Path);
+        await using var server = await SecureServer.StartAsync(TlsConfig(pki));
+        var cli = Path.Combine(AppContext.BaseDirectory, "starling.dll");
+        var sub = Tool.RunAsync("dotnet", [cli, "sub", .. ClientArgs(pki, server, "client"), "-t", "tls/cli", "-C", "1", "-W", "15", "-q", "1", "-V", "5"]);
+        Assert.NotNull(await server.Logs.WaitForAsync(TimeSpan.FromSeconds(15), "connected from"));
+        var pub = await Tool.RunAsync("dotnet", [cli, "pub", .. ClientArgs(pki, server, "client"), "-t", "tls/cli", "-m", "cli-over-tls", "-q", "1", "--tls-version", "tlsv1.3"]);
+        Assert.True(pub.Code == 0, pub.Err);
+        var received = await sub;
+        Assert.True(received.Code == 0, received.Err);
+        Assert.Equal("cli-over-tls", received.Out.Trim());
+
+        // A CA that did not sign the server's certificate: the CLI refuses the server and says so.
+        var wrong = await Tool.RunAsync("dotnet", [cli, "pub", "-h", "127.0.0.1", "-p", server.Port.ToString(CultureInfo.InvariantCulture),
+            "--cafile", pki.Cert("other-ca"), "--cert", pki.Cert("client"), "--key", pki.Key("client"), "-t", "t", "-m", "x"]);
+        Assert.NotEqual(0, wrong.Code);
+        Assert.False(string.IsNullOrWhiteSpace(wrong.Err));
+    }
+
+    [Fact]
     public async Task Client_trusting_another_CA_refuses_the_server()
     {
         using var dir = new TempDir();
