@@ -203,6 +203,29 @@ public class BrokerFlowTests
         Assert.Equal(1, broker.Counters.MessagesExpired);
     }
 
+    [Fact]
+    public async Task Publisher_burst_waits_for_a_subscriber_that_keeps_reading_instead_of_dropping()
+    {
+        // 2,000 QoS 0 publishes arrive in one read while the subscriber's queue holds 100: without back-pressure
+        // toward the publisher's read loop, all but ~100 would be dropped as QoS 0 backlog.
+        await using var broker = new MqttBroker(new BrokerOptions { MaxQueuedMessages = 100 });
+        await using var sub = new PipeClient(broker);
+        await sub.ConnectAsync("reader");
+        await sub.SubscribeAsync("burst/#", QualityOfService.AtMostOnce);
+        await using var pub = new PipeClient(broker);
+        await pub.ConnectAsync("flooder");
+        await pub.SendManyAsync(Enumerable.Range(0, 2000).Select(i => new PublishPacket
+        {
+            Topic = "burst/x",
+            Payload = new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+        }));
+        for (var i = 0; i < 2000; i++)
+        {
+            Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), Text(await sub.ExpectAsync<PublishPacket>()));
+        }
+        Assert.Equal(0, broker.Counters.MessagesDroppedQoS0Backlog);
+    }
+
     private static async Task<MqttPacket?> ReceiveOrNullAsync(PipeClient client, TimeSpan wait)
     {
         try

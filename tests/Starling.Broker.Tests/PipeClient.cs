@@ -26,6 +26,16 @@ internal sealed class PipeClient : IAsyncDisposable
         await _toServer.Writer.FlushAsync();
     }
 
+    /// <summary>Writes all packets and flushes once, so the broker sees them in one read.</summary>
+    public async Task SendManyAsync(IEnumerable<MqttPacket> packets)
+    {
+        foreach (var packet in packets)
+        {
+            PacketEncoder.Write(_toServer.Writer, packet, _version);
+        }
+        await _toServer.Writer.FlushAsync();
+    }
+
     public async Task<ConnAckPacket> ConnectAsync(string clientId, bool clean = true, ushort keepAlive = 0, WillMessage? will = null, MqttProperties? properties = null)
     {
         await SendAsync(new ConnectPacket

@@ -35,6 +35,11 @@ internal sealed partial class MqttConnection
         {
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedQoS0Backlog);
         }
+        if (_outbound.IsCongestedButMoving)
+        {
+            // Routing runs on the publisher's read loop: it stops after this packet and waits for this subscriber.
+            t_congested = this;
+        }
     }
 
     /// <summary>Whether the PUBLISH for this delivery stays within the client's Maximum Packet Size [MQTT-3.1.2-24].</summary>
@@ -48,6 +53,31 @@ internal sealed partial class MqttConnection
             OutboundProperties(delivery, 0));
         // A first use of an outbound alias adds its property (3 bytes); a reuse only shrinks the packet.
         return (uint)size + (_outboundAliasMaximum > 0 ? 3u : 0u) <= _clientMaxPacketSize;
+    }
+
+    /// <summary>Set during routing, on the publisher's thread, when a subscriber's queue is congested.</summary>
+    [ThreadStatic] private static MqttConnection? t_congested;
+
+    /// <summary>Back-pressure toward a publisher: waits, at most <paramref name="limit"/>, for the congested subscriber.</summary>
+    private static async ValueTask WaitForCongestedSubscriberAsync(MqttConnection congested, TimeSpan limit)
+    {
+        var drained = congested._outbound.WaitForDataRoomAsync();
+        if (!drained.IsCompleted)
+        {
+            await Task.WhenAny(drained, Task.Delay(limit)).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<FlushResult> FlushAsync(PipeWriter output)
+    {
+        var flush = output.FlushAsync();
+        if (!flush.IsCompleted)
+        {
+            _outbound.FlushBlocked();
+        }
+        var result = await flush.ConfigureAwait(false);
+        _outbound.FlushCompleted();
+        return result;
     }
 
     private async Task WriteLoopAsync()
@@ -64,7 +94,7 @@ internal sealed partial class MqttConnection
                     if (output.UnflushedBytes >= FlushThreshold)
                     {
                         Interlocked.Add(ref _broker.Counters.BytesSent, output.UnflushedBytes);
-                        var partial = await output.FlushAsync().ConfigureAwait(false);
+                        var partial = await FlushAsync(output).ConfigureAwait(false);
                         if (partial.IsCompleted || partial.IsCanceled)
                         {
                             return;
@@ -73,7 +103,7 @@ internal sealed partial class MqttConnection
                 }
                 _outbound.SignalRoom();
                 Interlocked.Add(ref _broker.Counters.BytesSent, output.UnflushedBytes);
-                var result = await output.FlushAsync().ConfigureAwait(false);
+                var result = await FlushAsync(output).ConfigureAwait(false);
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     return;

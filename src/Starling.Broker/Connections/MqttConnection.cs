@@ -119,18 +119,29 @@ internal sealed partial class MqttConnection
                 return;
             }
             _lastPacketTimestamp = _broker.Time.GetTimestamp();
+            t_congested = null;
+            MqttConnection? congested = null;
             Interlocked.Add(ref _broker.Counters.BytesReceived, buffer.Length - _bytesSeen);
             try
             {
+                // A read may hold megabytes of small publishes: stop at the first one that met a congested
+                // subscriber, wait for it below, and take the rest on the next turn.
                 while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer))
                 {
+                    if (t_congested is { } c)
+                    {
+                        congested = c;
+                        t_congested = null;
+                        break;
+                    }
                 }
             }
             finally
             {
-                // Consumed up to the last whole frame; examined all, so the next read waits for more bytes.
+                // Consumed up to the last whole frame. Examined all (so the next read waits for more bytes), unless we
+                // stopped early: then the rest is still to be handled and the next read must return at once.
                 _bytesSeen = buffer.Length;
-                input.AdvanceTo(buffer.Start, buffer.End);
+                input.AdvanceTo(buffer.Start, congested is null ? buffer.End : buffer.Start);
             }
             if (result.IsCompleted)
             {
@@ -141,6 +152,10 @@ internal sealed partial class MqttConnection
                 return;
             }
             await _outbound.WaitForRoomAsync().ConfigureAwait(false);
+            if (congested is not null)
+            {
+                await WaitForCongestedSubscriberAsync(congested, TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+            }
         }
     }
 

@@ -30,6 +30,59 @@ internal sealed class OutboundQueue(int maxData) : IValueTaskSource<bool>
     // Continuations run on the thread pool: an enqueuer may hold a session lock and must never run the writer inline.
     private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
     private TaskCompletionSource? _roomWaiter;
+    // Publishers waiting for this (subscriber's) data lane to drain; see WaitForDataRoomAsync.
+    private TaskCompletionSource? _dataRoomWaiter;
+    // Since when the writer has waited on a flush the socket did not take (Environment.TickCount64; 0 = not blocked),
+    // and when a flush last completed: a writer that only waits for CPU is not blocked; one whose client stopped
+    // reading is, and after two seconds without a completed flush it counts as stuck.
+    private long _flushBlockedSince;
+    private long _lastFlushed = Environment.TickCount64;
+
+    /// <summary>
+    /// Congested but alive: the data lane is past half its limit and the consumer is not stuck. A publisher whose
+    /// packets routed into such a queue pauses (bounded) instead of outrunning it into drops: on a small machine many
+    /// publishers' read loops otherwise starve one subscriber's writer of CPU (fan-in). A stuck consumer is not waited
+    /// for, so it cannot slow every publisher down; its QoS 0 messages are dropped and counted.
+    /// </summary>
+    public bool IsCongestedButMoving
+        => Volatile.Read(ref _dataCount) >= _maxData / 2
+           && (Volatile.Read(ref _flushBlockedSince) == 0 || Environment.TickCount64 - Volatile.Read(ref _lastFlushed) < 2000);
+
+    /// <summary>Writer: a flush did not complete at once.</summary>
+    public void FlushBlocked() => Volatile.Write(ref _flushBlockedSince, Environment.TickCount64);
+
+    /// <summary>Writer: a flush completed; wakes waiting publishers once the lane is below a quarter of its limit.</summary>
+    public void FlushCompleted()
+    {
+        Volatile.Write(ref _flushBlockedSince, 0);
+        Volatile.Write(ref _lastFlushed, Environment.TickCount64);
+        if (Volatile.Read(ref _dataCount) < _maxData / 4)
+        {
+            Interlocked.Exchange(ref _dataRoomWaiter, null)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when the data lane is below a quarter of its limit (or the connection closes).</summary>
+    public Task WaitForDataRoomAsync()
+    {
+        if (Volatile.Read(ref _dataCount) < _maxData / 4 || Volatile.Read(ref _closed))
+        {
+            return Task.CompletedTask;
+        }
+        var waiter = Volatile.Read(ref _dataRoomWaiter);
+        if (waiter is null)
+        {
+            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiter = Interlocked.CompareExchange(ref _dataRoomWaiter, created, null) ?? created;
+        }
+        if (Volatile.Read(ref _dataCount) < _maxData / 4 || Volatile.Read(ref _closed))
+        {
+            Interlocked.Exchange(ref _dataRoomWaiter, null)?.TrySetResult();
+        }
+        return waiter.Task;
+    }
+
+    private bool _closed;
 
     public int DataCount => Volatile.Read(ref _dataCount);
 
@@ -171,7 +224,12 @@ internal sealed class OutboundQueue(int maxData) : IValueTaskSource<bool>
     }
 
     /// <summary>Releases a waiting read loop when the connection is closing.</summary>
-    public void ReleaseWaiters() => Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+    public void ReleaseWaiters()
+    {
+        Volatile.Write(ref _closed, true);
+        Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+        Interlocked.Exchange(ref _dataRoomWaiter, null)?.TrySetResult();
+    }
 
     bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
 
