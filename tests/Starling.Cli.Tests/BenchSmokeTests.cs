@@ -42,16 +42,10 @@ public sealed class BenchSmokeTests : IAsyncLifetime
         const int messages = 300;
         var sub = Settings(BenchMode.Sub, 1, qos, "bench/#", messages);
         sub.Version = (ProtocolVersion)version;
-        var ready = Path.GetTempFileName();
-        File.Delete(ready);
-        sub.ReadyFile = ready;
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sub.OnReady = ready.SetResult;
         var subscriber = BenchRunner.RunAsync(sub, null, CancellationToken.None);
-        for (var i = 0; i < 200 && !File.Exists(ready); i++)
-        {
-            await Task.Delay(25);
-        }
-        Assert.True(File.Exists(ready), "subscriber not ready");
-        File.Delete(ready);
+        await ready.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
         var pub = Settings(BenchMode.Pub, 3, qos, "bench/%i", messages);
         pub.Version = (ProtocolVersion)version;

@@ -64,7 +64,17 @@ public sealed class CrashTests(ITestOutputHelper output)
             var acked2 = new ConcurrentDictionary<int, bool>();
             var ackedLive = 0;
             using var stop = new CancellationTokenSource();
-            var run1 = PublishAsync(p1, "c/q1/p1", QualityOfService.AtLeastOnce, acked1, n =>
+            // Set by the ack that brings both publishers' total to the kill point.
+            var killPoint = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var ackedTotal = 0;
+            void OnAck()
+            {
+                if (Interlocked.Increment(ref ackedTotal) >= killAfterAcks)
+                {
+                    killPoint.TrySetResult();
+                }
+            }
+            var run1 = PublishAsync(p1, "c/q1/p1", QualityOfService.AtLeastOnce, acked1, OnAck, n =>
             {
                 // Every 50th message also updates a retained topic: its last acknowledged value must survive.
                 if (n % 50 == 0)
@@ -73,12 +83,10 @@ public sealed class CrashTests(ITestOutputHelper output)
                         .ContinueWith(t => { if (t.IsCompletedSuccessfully) { InterlockedMax(ref ackedLive, n); } }, TaskScheduler.Default);
                 }
             }, stop.Token);
-            var run2 = PublishAsync(p2, "c/q2/p2", QualityOfService.ExactlyOnce, acked2, null, stop.Token);
+            var run2 = PublishAsync(p2, "c/q2/p2", QualityOfService.ExactlyOnce, acked2, OnAck, null, stop.Token);
 
-            while (acked1.Count + acked2.Count < killAfterAcks && clock.Elapsed < TimeSpan.FromSeconds(15))
-            {
-                await Task.Delay(1);
-            }
+            // Kill at the kill point, or after 15 s whatever was acknowledged by then (a slow machine still tests recovery).
+            await killPoint.Task.WaitAsync(TimeSpan.FromSeconds(15)).ContinueWith(_ => { }, TaskScheduler.Default);
             server.Kill();
             var killedAt = (Q1: acked1.Count, Q2: acked2.Count);
             await stop.CancelAsync();
@@ -140,7 +148,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     }
 
     private static async Task PublishAsync(TestClient client, string topic, QualityOfService qos, ConcurrentDictionary<int, bool> acked,
-        Action<int>? each, CancellationToken stop)
+        Action onAck, Action<int>? each, CancellationToken stop)
     {
         using var window = new SemaphoreSlim(Window);
         var inflight = new List<Task>();
@@ -170,6 +178,7 @@ public sealed class CrashTests(ITestOutputHelper output)
                     if (reason == ReasonCode.Success)
                     {
                         acked[number] = true;
+                        onAck();
                     }
                 }
                 catch (IOException)

@@ -81,6 +81,7 @@ public static class BenchRunner
             {
                 await File.WriteAllTextAsync(ready, "", token).ConfigureAwait(false);
             }
+            settings.OnReady?.Invoke();
             if (live.Length > 0)
             {
                 switch (settings.Mode)

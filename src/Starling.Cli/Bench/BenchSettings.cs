@@ -76,6 +76,9 @@ public sealed class BenchSettings
     /// <summary>Written (empty) once every client is connected and subscribed, so a script can start the publishers.</summary>
     public string? ReadyFile { get; set; }
 
+    /// <summary>Called once every connection is open (and, in sub mode, subscribed): the in-process form of <see cref="ReadyFile"/>.</summary>
+    public Action? OnReady { get; set; }
+
     /// <summary>Effective measured window: the duration, or unbounded (until limit) when only a limit was given.</summary>
     internal double WindowSeconds => DurationSeconds ?? (Limit > 0 ? double.PositiveInfinity : 10);
 

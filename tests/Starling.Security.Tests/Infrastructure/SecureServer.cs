@@ -11,33 +11,44 @@ namespace Starling.Security.Tests.Infrastructure;
 public sealed class LogCapture : ILoggerProvider
 {
     private readonly ConcurrentQueue<(LogLevel Level, string Text)> _lines = new();
+    // Completed and replaced whenever a line arrives: waiters await it instead of polling.
+    private TaskCompletionSource _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public IReadOnlyList<string> Lines => [.. _lines.Select(l => l.Text)];
 
     public IReadOnlyList<string> Errors => [.. _lines.Where(l => l.Level >= LogLevel.Error).Select(l => l.Text)];
 
-    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, this);
 
     /// <summary>Waits until a line contains all the given parts; returns it, or null after the timeout.</summary>
     public async Task<string?> WaitForAsync(TimeSpan timeout, params string[] parts)
     {
-        var until = DateTime.UtcNow + timeout;
+        var clock = Stopwatch.StartNew();
         while (true)
         {
+            // Take the signal before looking, so a line added in between still wakes the wait below.
+            var added = Volatile.Read(ref _added).Task;
             var line = _lines.Select(l => l.Text).FirstOrDefault(t => parts.All(p => t.Contains(p, StringComparison.OrdinalIgnoreCase)));
-            if (line is not null || DateTime.UtcNow > until)
+            var left = timeout - clock.Elapsed;
+            if (line is not null || left <= TimeSpan.Zero)
             {
                 return line;
             }
-            await Task.Delay(50);
+            await Task.WhenAny(added, Task.Delay(left));
         }
+    }
+
+    private void Add(LogLevel level, string text)
+    {
+        _lines.Enqueue((level, text));
+        Interlocked.Exchange(ref _added, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     public void Dispose()
     {
     }
 
-    private sealed class Logger(string category, ConcurrentQueue<(LogLevel, string)> lines) : ILogger
+    private sealed class Logger(string category, LogCapture capture) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -48,7 +59,7 @@ public sealed class LogCapture : ILoggerProvider
         {
             if (IsEnabled(logLevel))
             {
-                lines.Enqueue((logLevel, $"{logLevel} {category}: {formatter(state, exception)} {exception}"));
+                capture.Add(logLevel, $"{logLevel} {category}: {formatter(state, exception)} {exception}");
             }
         }
     }
