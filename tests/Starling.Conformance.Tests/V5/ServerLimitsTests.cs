@@ -183,4 +183,62 @@ public sealed class ServerLimitsTests
         await client.ExpectDisconnect5Async(0x8D, TimeSpan.FromSeconds(5));
         Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(1), $"closed after {watch.Elapsed.TotalMilliseconds:0} ms");
     }
+    [Fact]
+    public async Task MQTT_3_2_2_ResponseInformationIsSentWhenRequestedAndConfigured()
+    {
+        await using var server = await StartAsync("ResponseInformation", "replies/starling");
+        var asked = new Props().Byte(Prop.RequestResponseInformation, 1);
+        var (client, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId(), Properties = asked });
+        await using (client)
+        {
+            Assert.Equal("replies/starling", ack.Properties.Text(Prop.ResponseInformation));
+        }
+
+        // [MQTT-3.1.2-28]: not requested, not sent.
+        var (other, otherAck) = await server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId() });
+        await using (other)
+        {
+            Assert.False(otherAck.Properties.Has(Prop.ResponseInformation), otherAck.ToString());
+        }
+    }
+
+    [Theory]
+    [InlineData("false", 0x9C)]
+    [InlineData("true", 0x9D)]
+    public async Task MQTT_4_11_ServerReferenceRedirectsWith0x9COr0x9D(string moved, byte expected)
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["ServerReference"] = "mqtt.example.net:1883",
+            ["ServerMoved"] = moved,
+        });
+        await using var client = await server.OpenAsync();
+        await client.SendAsync(Packets5.Connect(new Connect5 { ClientId = Names.ClientId() }));
+        var ack = await client.ExpectConnAck5Async();
+        Assert.Equal(expected, ack.ReasonCode);
+        Assert.Equal("mqtt.example.net:1883", ack.Properties.Text(Prop.ServerReference));
+        await client.ExpectClosedAsync();
+
+        // A 3.1.1 client cannot be redirected: it is refused as "server unavailable" (return code 3).
+        await using var old = await server.OpenAsync();
+        await old.SendAsync(RawPackets.Connect(Names.ClientId()));
+        Assert.Equal(3, (await old.ExpectConnAckAsync()).ReturnCode);
+        await old.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task MQTT_3_3_2_ValidatePayloadFormatOffDeliversAPayloadThatIsNotUtf8()
+    {
+        await using var server = await StartAsync("ValidatePayloadFormat", "false");
+        var topic = Names.Topic();
+        await using var subscriber = await server.Connect5Async(Names.ClientId("sub"));
+        await subscriber.Subscribe5GrantedAsync(topic, 1);
+        await using var publisher = await server.Connect5Async(Names.ClientId("pub"));
+        byte[] notUtf8 = [0x61, 0xC3, 0x28];
+        await publisher.SendAsync(Packets5.Publish(topic, notUtf8, qos: 1, packetId: 5, properties: new Props().Byte(Prop.PayloadFormatIndicator, 1)));
+        Assert.Equal(0x00, (await publisher.ExpectAck5Async(PacketKind.PubAck, 5)).ReasonCode);
+        var got = await subscriber.ExpectPublish5Async();
+        Assert.Equal(notUtf8, got.Payload);
+        Assert.Equal(1u, got.Properties.Number(Prop.PayloadFormatIndicator));
+    }
 }
