@@ -8,6 +8,7 @@
 #   BENCH_WARMUP    warmup before the window, seconds (default 2)
 #   BENCH_ROUNDS    rounds of (Starling, Mosquitto) (default 3)
 #   BENCH_CONN      connections of conn-idle (default 15000; keep under ~18000: 20000 open files per process)
+#   BENCH_FANOUT    subscribers of fanout-q0 (default 1000)
 #   BENCH_ARTIFACTS build output folder (default /tmp/art-bench)
 #   BENCH_OUT       folder for configs, logs and per-run JSON (default: a new temporary folder)
 # Prints one table: medians per broker, the Starling/Mosquitto ratio, and broker CPU microseconds per delivered
@@ -20,6 +21,7 @@ SECONDS_WINDOW="${BENCH_SECONDS:-15}"
 WARMUP="${BENCH_WARMUP:-2}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONNS="${BENCH_CONN:-15000}"
+FANOUT="${BENCH_FANOUT:-1000}"
 OUT="${BENCH_OUT:-$(mktemp -d /tmp/starling-compare.XXXXXX)}"
 mkdir -p "$OUT"
 ALL=(fanin-q0 fanin-q1 pairs-q1 fanout-q0 q2 lat-q1 conn-idle)
@@ -102,7 +104,7 @@ run_one() { # scenario broker round
     fanin-q0)  run_pub_sub "$port" "$tag" "-c 1 -t bench/# -q 0" "-c 50 -t bench/%i -q 0 --max-rate" ;;
     fanin-q1)  run_pub_sub "$port" "$tag" "-c 1 -t bench/# -q 1" "-c 50 -t bench/%i -q 1 --max-rate --inflight 10" ;;
     pairs-q1)  run_pub_sub "$port" "$tag" "-c 100 -t bench/pair/%i -q 1" "-c 100 -t bench/pair/%i -q 1 --max-rate --inflight 10" ;;
-    fanout-q0) run_pub_sub "$port" "$tag" "-c 1000 -t bench/fanout -q 0" "-c 1 -t bench/fanout -q 0 -I 1" ;;
+    fanout-q0) run_pub_sub "$port" "$tag" "-c $FANOUT -t bench/fanout -q 0" "-c 1 -t bench/fanout -q 0 -I 1" ;;
     q2)        run_pub_sub "$port" "$tag" "-c 10 -t bench/q2/%i -q 2" "-c 10 -t bench/q2/%i -q 2 --max-rate --inflight 10" ;;
     lat-q1)    run_pub_sub "$port" "$tag" "-c 10 -t bench/lat/%i -q 1" "-c 10 -t bench/lat/%i -q 1 -I 2" ;;
     conn-idle) bench conn -p "$port" -c "$CONNS" -k 600 --rate 3000 --duration 3 --broker-pid "$BROKER_PID" \
