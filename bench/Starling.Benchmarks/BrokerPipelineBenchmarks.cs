@@ -91,10 +91,13 @@ public class BrokerPipelineBenchmarks
     /// <summary>One client end: a read loop that counts PUBLISHes, answers QoS 1 with PUBACK and completes requests.</summary>
     private sealed class Client
     {
+        // Blocks from a pool that stays warm, as with Kestrel (see BlockPool).
+        private static readonly PipeOptions PipeOptions = new(pool: BlockPool.Blocks, useSynchronizationContext: false);
+
         private readonly BrokerPipelineBenchmarks _owner;
         private readonly bool _subscriber;
-        private readonly Pipe _toServer = new(new PipeOptions(useSynchronizationContext: false));
-        private readonly Pipe _toClient = new(new PipeOptions(useSynchronizationContext: false));
+        private readonly Pipe _toServer = new(PipeOptions);
+        private readonly Pipe _toClient = new(PipeOptions);
         private readonly SemaphoreSlim _replies = new(0);
         private readonly Lock _writeGate = new();
         private readonly byte[] _scratch = new byte[2];
