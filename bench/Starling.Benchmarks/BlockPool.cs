@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 
 namespace Starling.Benchmarks;
 
@@ -12,7 +11,10 @@ namespace Starling.Benchmarks;
 internal sealed class BlockPool : MemoryPool<byte>
 {
     private const int BlockSize = 4096;
-    private readonly ConcurrentQueue<Block> _free = new();
+    // A stack under a lock, not a ConcurrentQueue: the queue allocates a new segment as it cycles, the stack never
+    // once it has grown to the number of blocks in use.
+    private readonly Stack<Block> _free = new();
+    private readonly Lock _gate = new();
 
     public static BlockPool Blocks { get; } = new();
 
@@ -25,7 +27,22 @@ internal sealed class BlockPool : MemoryPool<byte>
             // Larger than a block (never asked by these pipes): a one-off array the GC takes back.
             return new Block(null, minBufferSize);
         }
-        return _free.TryDequeue(out var block) ? block : new Block(this, BlockSize);
+        lock (_gate)
+        {
+            if (_free.TryPop(out var block))
+            {
+                return block;
+            }
+        }
+        return new Block(this, BlockSize);
+    }
+
+    private void Return(Block block)
+    {
+        lock (_gate)
+        {
+            _free.Push(block);
+        }
     }
 
     protected override void Dispose(bool disposing)
@@ -37,6 +54,6 @@ internal sealed class BlockPool : MemoryPool<byte>
     {
         public Memory<byte> Memory { get; } = new byte[size];
 
-        public void Dispose() => pool?._free.Enqueue(this);
+        public void Dispose() => pool?.Return(this);
     }
 }
