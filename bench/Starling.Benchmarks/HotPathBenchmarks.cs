@@ -13,6 +13,7 @@ public class HotPathBenchmarks
     private ReadOnlySequence<byte> _frame;
     private ReadOnlySequence<byte> _multiSegmentFrame;
     private TopicName? _lastTopic;
+    private readonly ReadOnlySequence<byte> _pubAck = new([0x40, 2, 0, 42]);
 
     [GlobalSetup]
     public void Setup()
@@ -59,6 +60,14 @@ public class HotPathBenchmarks
         var view = PacketDecoder.DecodePublish(header, _frame.Slice(header.HeaderLength, header.RemainingLength), ProtocolVersion.V311, _lastTopic);
         _lastTopic = view.Topic;
         return view.PacketId;
+    }
+
+    /// <summary>The broker's decode of a subscriber's PUBACK (<see cref="PacketDecoder.DecodePubAck"/>): a struct.</summary>
+    [Benchmark]
+    public int DecodePubAckView()
+    {
+        FrameScanner.TryReadHeader(_pubAck, int.MaxValue, out var header, out _);
+        return PacketDecoder.DecodePubAck(header, _pubAck.Slice(header.HeaderLength, header.RemainingLength), ProtocolVersion.V311).PacketId;
     }
 
     /// <summary>Per-subscriber encode: PUBLISH from a pre-encoded topic and the shared payload.</summary>
