@@ -12,6 +12,8 @@ namespace Starling.Benchmarks;
 /// The whole broker without sockets: one publisher and 1 or 1,000 subscribers on in-memory pipes
 /// (<see cref="MqttBroker.RunConnectionAsync"/>). One operation = one PUBLISH read, routed, and encoded to every
 /// subscriber (and, for QoS 1, acknowledged both ways). Allocated bytes are per published message, all threads.
+/// With MQTT 5 the PUBLISH carries a Content Type and each subscription a Subscription Identifier, so every outbound
+/// PUBLISH has properties built for its subscriber.
 /// </summary>
 public class BrokerPipelineBenchmarks
 {
@@ -32,26 +34,35 @@ public class BrokerPipelineBenchmarks
     [Params(QualityOfService.AtMostOnce, QualityOfService.AtLeastOnce)]
     public QualityOfService QoS { get; set; }
 
+    [Params(ProtocolVersion.V311, ProtocolVersion.V500)]
+    public ProtocolVersion Version { get; set; } = ProtocolVersion.V311;
+
     [GlobalSetup]
     public void Setup()
     {
         _broker = new MqttBroker(new BrokerOptions(), NullLoggerFactory.Instance);
         _publisher = new Client(this, "publisher", subscriber: false);
-        _publisher.Request(new ConnectPacket { ClientId = "publisher", ProtocolVersion = ProtocolVersion.V311 });
+        _publisher.Request(new ConnectPacket { ClientId = "publisher", ProtocolVersion = Version });
+        var v5 = Version == ProtocolVersion.V500;
         _subscribers = new Client[Subscribers];
         for (var i = 0; i < Subscribers; i++)
         {
             var client = new Client(this, "subscriber-" + i, subscriber: true);
-            client.Request(new ConnectPacket { ClientId = "subscriber-" + i, ProtocolVersion = ProtocolVersion.V311 });
-            client.Request(new SubscribePacket { PacketId = 1, Subscriptions = [new TopicSubscription(Topic, new SubscriptionOptions(QoS))] });
+            client.Request(new ConnectPacket { ClientId = "subscriber-" + i, ProtocolVersion = Version });
+            client.Request(new SubscribePacket
+            {
+                PacketId = 1,
+                Subscriptions = [new TopicSubscription(Topic, new SubscriptionOptions(QoS))],
+                Properties = v5 ? new MqttProperties { SubscriptionIdentifiers = [1] } : null,
+            });
             _subscribers[i] = client;
         }
         var writer = new ArrayBufferWriter<byte>();
         var payload = new ReadOnlySequence<byte>(new byte[64]);
         for (var i = 0; i < Batch; i++)
         {
-            PublishEncoder.Write(writer, ProtocolVersion.V311, "bench/sensors/temperature"u8, payload, QoS, false, false,
-                QoS == QualityOfService.AtMostOnce ? (ushort)0 : (ushort)(i + 1), null);
+            PublishEncoder.Write(writer, Version, "bench/sensors/temperature"u8, payload, QoS, false, false,
+                QoS == QualityOfService.AtMostOnce ? (ushort)0 : (ushort)(i + 1), v5 ? new MqttProperties { ContentType = "application/json" } : null);
         }
         _batch = writer.WrittenSpan.ToArray();
         Publish(); // warm the path once so setup problems fail here, not in a measurement
@@ -91,10 +102,13 @@ public class BrokerPipelineBenchmarks
     /// <summary>One client end: a read loop that counts PUBLISHes, answers QoS 1 with PUBACK and completes requests.</summary>
     private sealed class Client
     {
+        // Blocks from a pool that stays warm, as with Kestrel (see BlockPool).
+        private static readonly PipeOptions PipeOptions = new(pool: BlockPool.Blocks, useSynchronizationContext: false);
+
         private readonly BrokerPipelineBenchmarks _owner;
         private readonly bool _subscriber;
-        private readonly Pipe _toServer = new(new PipeOptions(useSynchronizationContext: false));
-        private readonly Pipe _toClient = new(new PipeOptions(useSynchronizationContext: false));
+        private readonly Pipe _toServer = new(PipeOptions);
+        private readonly Pipe _toClient = new(PipeOptions);
         private readonly SemaphoreSlim _replies = new(0);
         private readonly Lock _writeGate = new();
         private readonly byte[] _scratch = new byte[2];
@@ -112,7 +126,7 @@ public class BrokerPipelineBenchmarks
         {
             lock (_writeGate)
             {
-                PacketEncoder.Write(_toServer.Writer, packet, ProtocolVersion.V311);
+                PacketEncoder.Write(_toServer.Writer, packet, _owner.Version);
                 _toServer.Writer.FlushAsync().AsTask().GetAwaiter().GetResult();
             }
             if (!_replies.Wait(TimeSpan.FromSeconds(10)))

@@ -12,6 +12,8 @@ public class HotPathBenchmarks
     private readonly ReadOnlySequence<byte> _payload = new(new byte[64]);
     private ReadOnlySequence<byte> _frame;
     private ReadOnlySequence<byte> _multiSegmentFrame;
+    private TopicName? _lastTopic;
+    private readonly ReadOnlySequence<byte> _pubAck = new([0x40, 2, 0, 42]);
 
     [GlobalSetup]
     public void Setup()
@@ -45,6 +47,27 @@ public class HotPathBenchmarks
     {
         FrameScanner.TryReadHeader(_frame, int.MaxValue, out var header, out _);
         return PacketDecoder.Decode(header, _frame.Slice(header.HeaderLength, header.RemainingLength), ProtocolVersion.V311);
+    }
+
+    /// <summary>
+    /// The broker's decode of an inbound PUBLISH (<see cref="PacketDecoder.DecodePublish"/>): no packet object, and the
+    /// topic is the connection's cached <see cref="TopicName"/> because the publisher repeats it.
+    /// </summary>
+    [Benchmark]
+    public int DecodePublishView()
+    {
+        FrameScanner.TryReadHeader(_frame, int.MaxValue, out var header, out _);
+        var view = PacketDecoder.DecodePublish(header, _frame.Slice(header.HeaderLength, header.RemainingLength), ProtocolVersion.V311, _lastTopic);
+        _lastTopic = view.Topic;
+        return view.PacketId;
+    }
+
+    /// <summary>The broker's decode of a subscriber's PUBACK (<see cref="PacketDecoder.DecodePubAck"/>): a struct.</summary>
+    [Benchmark]
+    public int DecodePubAckView()
+    {
+        FrameScanner.TryReadHeader(_pubAck, int.MaxValue, out var header, out _);
+        return PacketDecoder.DecodePubAck(header, _pubAck.Slice(header.HeaderLength, header.RemainingLength), ProtocolVersion.V311).PacketId;
     }
 
     /// <summary>Per-subscriber encode: PUBLISH from a pre-encoded topic and the shared payload.</summary>

@@ -82,19 +82,20 @@ internal sealed class Router(BrokerContext broker)
                 m.Retain |= retain;
                 if (s.SubscriptionId != 0)
                 {
-                    (m.Ids ??= []).Add(s.SubscriptionId);
+                    // Only a session with several matching subscriptions (rare) gets an array of its own.
+                    m.Ids = m.Ids is null ? s.IdArray : [.. m.Ids, s.SubscriptionId];
                 }
                 merged[at] = m;
             }
             else
             {
                 bySession[s.Session] = merged.Count;
-                merged.Add(new Merged(s.Session, qos, retain, s.SubscriptionId == 0 ? null : [s.SubscriptionId]));
+                merged.Add(new Merged(s.Session, qos, retain, s.IdArray));
             }
         }
         foreach (var m in merged)
         {
-            m.Session.Deliver(message, m.QoS, m.Retain, m.Ids?.ToArray());
+            m.Session.Deliver(message, m.QoS, m.Retain, m.Ids);
         }
         var count = merged.Count;
         bySession.Clear();
@@ -121,11 +122,15 @@ internal sealed class Router(BrokerContext broker)
 
     private static QualityOfService Min(QualityOfService a, QualityOfService b) => a < b ? a : b;
 
-    private struct Merged(Session session, QualityOfService qos, bool retain, List<uint>? ids)
+    /// <summary>
+    /// One session's merged delivery. <see cref="Ids"/> starts as the first subscription's shared
+    /// <see cref="Subscription.IdArray"/>: deliveries only read subscription id arrays, never write them.
+    /// </summary>
+    private struct Merged(Session session, QualityOfService qos, bool retain, uint[]? ids)
     {
         public Session Session = session;
         public QualityOfService QoS = qos;
         public bool Retain = retain;
-        public List<uint>? Ids = ids;
+        public uint[]? Ids = ids;
     }
 }

@@ -190,7 +190,44 @@ public class V5FlowTests
     }
 
     [Fact]
-    public async Task Inbound_topic_alias_is_resolved_and_invalid_alias_disconnects_with_0x94()
+    public async Task Each_subscriber_gets_its_own_subscription_identifier_and_the_message_properties()
+    {
+        // Outbound properties are built per delivery in a reused object: nothing may leak from one subscriber to the next.
+        await using var broker = new MqttBroker(new BrokerOptions { TopicAliasMaximum = 5 });
+        var subscribers = new List<PipeClient>();
+        for (var i = 1; i <= 3; i++)
+        {
+            var c = new PipeClient(broker, V5);
+            await c.ConnectAsync("s" + i);
+            await Subscribe(c, "props/x", new SubscriptionOptions(QualityOfService.AtLeastOnce), subscriptionId: i == 2 ? 0u : (uint)(100 + i));
+            subscribers.Add(c);
+        }
+        await using var pub = new PipeClient(broker, V5);
+        await pub.ConnectAsync("p");
+        await pub.PublishAsync("props/x", "m", QualityOfService.AtLeastOnce, 1, properties: new MqttProperties
+        {
+            ContentType = "text/plain", UserProperties = [new UserProperty("k", "v")], TopicAlias = 1,
+        });
+        await pub.PublishAsync("props/x", "plain");
+        for (var i = 1; i <= 3; i++)
+        {
+            var c = subscribers[i - 1];
+            var first = await c.ExpectAsync<PublishPacket>();
+            Assert.Equal("text/plain", first.Properties?.ContentType);
+            Assert.Equal(("k", "v"), Assert.Single(first.Properties!.UserProperties!) is var u ? (u.Name, u.Value) : default);
+            Assert.Null(first.Properties.TopicAlias);
+            Assert.Equal(i == 2 ? null : new uint[] { (uint)(100 + i) }, first.Properties.SubscriptionIdentifiers?.ToArray());
+            var second = await c.ExpectAsync<PublishPacket>();
+            Assert.Equal("plain", Text(second));
+            Assert.Null(second.Properties?.ContentType);
+            Assert.Null(second.Properties?.UserProperties);
+            Assert.Equal(i == 2 ? null : new uint[] { (uint)(100 + i) }, second.Properties?.SubscriptionIdentifiers?.ToArray());
+            await c.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Inbound_topic_alias_and_topic_switches_are_resolved_and_invalid_alias_disconnects_with_0x94()
     {
         await using var broker = new MqttBroker(new BrokerOptions { TopicAliasMaximum = 5 });
         await using var sub = new PipeClient(broker, V5);
@@ -203,6 +240,17 @@ public class V5FlowTests
         await pub.PublishAsync("", "2", properties: new MqttProperties { TopicAlias = 3 });
         Assert.Equal("alias/one", (await sub.ExpectAsync<PublishPacket>()).Topic);
         Assert.Equal(("alias/one", "2"), ((await sub.ExpectAsync<PublishPacket>()) is var p ? (p.Topic, Text(p)) : default));
+        // The read loop caches the last topic: every switch (back again, same length, non-ASCII, alias) must show.
+        string[] topics = ["alias/a", "alias/a", "alias/b", "alias/a", "alias/ä", "alias/ä/x", "", "alias/b"];
+        foreach (var topic in topics)
+        {
+            await pub.PublishAsync(topic, topic, properties: topic.Length == 0 ? new MqttProperties { TopicAlias = 3 } : null);
+        }
+        foreach (var topic in topics)
+        {
+            var expected = topic.Length == 0 ? "alias/one" : topic;
+            Assert.Equal((expected, topic), ((await sub.ExpectAsync<PublishPacket>()) is var q ? (q.Topic, Text(q)) : default));
+        }
         await pub.PublishAsync("alias/two", "3", properties: new MqttProperties { TopicAlias = 6 });
         var disconnect = await pub.ExpectAsync<DisconnectPacket>();
         Assert.Equal(ReasonCode.TopicAliasInvalid, disconnect.ReasonCode);

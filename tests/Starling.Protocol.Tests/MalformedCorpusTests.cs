@@ -168,6 +168,17 @@ public class MalformedCorpusTests
         // Same verdict when every byte sits in its own segment.
         var split = Assert.IsType<MqttProtocolException>(Record.Exception(() => Decode(OneBytePerSegment(frame), c.Version)));
         Assert.Equal(c.Expected, split.ReasonCode);
+        if (c.Version != ProtocolVersion.Unknown && frame[0] >> 4 is >= 3 and <= 7
+            && FrameScanner.TryReadHeader(new(frame), int.MaxValue, out _, out _) == System.Buffers.OperationStatus.Done)
+        {
+            // The broker's object-free decoders give the same verdict, whether or not a topic is cached.
+            TopicName? cached = new("a", "a"u8.ToArray());
+            var view = Assert.IsType<MqttProtocolException>(Record.Exception(() => DecodeWithView(new(frame), c.Version, ref cached)));
+            Assert.Equal(c.Expected, view.ReasonCode);
+            cached = null;
+            view = Assert.IsType<MqttProtocolException>(Record.Exception(() => DecodeWithView(OneBytePerSegment(frame), c.Version, ref cached)));
+            Assert.Equal(c.Expected, view.ReasonCode);
+        }
     }
 
     [Fact]

@@ -32,6 +32,30 @@ internal static class TestUtil
         return PacketDecoder.Decode(header, frame.Slice(header.HeaderLength), version);
     }
 
+    /// <summary>
+    /// A PUBLISH or PUBACK/PUBREC/PUBREL/PUBCOMP frame through the broker's object-free decoders
+    /// (<see cref="PacketDecoder.DecodePublish"/>, <see cref="PacketDecoder.DecodePubAck"/>), as the packet it describes,
+    /// so tests compare both decoders with <see cref="PacketDump"/>. <paramref name="topic"/> is the cached topic
+    /// handed in and, on return, the one the view named.
+    /// </summary>
+    public static MqttPacket DecodeWithView(ReadOnlySequence<byte> frame, ProtocolVersion version, ref TopicName? topic)
+    {
+        Assert.Equal(OperationStatus.Done, FrameScanner.TryReadHeader(frame, int.MaxValue, out var header, out _));
+        var body = frame.Slice(header.HeaderLength);
+        if (header.Type != PacketType.Publish)
+        {
+            var ack = PacketDecoder.DecodePubAck(header, body, version);
+            return new PubAckPacket(ack.Type, ack.PacketId, ack.ReasonCode) { Properties = ack.Properties };
+        }
+        var view = PacketDecoder.DecodePublish(header, body, version, topic);
+        topic = view.Topic ?? topic;
+        return new PublishPacket
+        {
+            Topic = view.Topic?.Name ?? "", QoS = view.QoS, Dup = view.Dup, Retain = view.Retain, PacketId = view.PacketId,
+            Properties = view.Properties, Payload = view.Payload,
+        };
+    }
+
     /// <summary>A sequence of several segments cut at the given offsets (each segment its own array).</summary>
     public static ReadOnlySequence<byte> Split(byte[] data, params int[] cuts)
     {

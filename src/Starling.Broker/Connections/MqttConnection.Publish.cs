@@ -6,11 +6,14 @@ namespace Starling.Broker;
 internal sealed partial class MqttConnection
 {
     // Inbound topic aliases of a v5 client (index = alias); created on first use.
-    private string?[]? _topicAliases;
+    private TopicName?[]? _topicAliases;
+    // The topic of the last PUBLISH read: the decoder reuses it while the client repeats it (read loop only).
+    private TopicName? _lastTopic;
 
-    private void HandlePublish(PublishPacket publish)
+    private void HandlePublish(in PublishView publish)
     {
-        var topic = ResolveTopic(publish);
+        var topicName = ResolveTopic(publish);
+        var topic = topicName.Name;
         var qos = publish.QoS;
         var session = _session!;
         _broker.Storage.BeginPublish();
@@ -50,7 +53,7 @@ internal sealed partial class MqttConnection
         var matched = 0;
         if (!refused)
         {
-            var message = new Message(topic, payload, qos, publish.Retain, ForwardedProperties(publish.Properties),
+            var message = new Message(topicName, payload, qos, publish.Retain, ForwardedProperties(publish.Properties),
                 _clientId, _broker.Time.GetTimestamp());
             if (publish.Retain)
             {
@@ -73,30 +76,26 @@ internal sealed partial class MqttConnection
         }
     }
 
-    private string ResolveTopic(PublishPacket publish)
+    private TopicName ResolveTopic(in PublishView publish)
     {
         if (_version != ProtocolVersion.V500 || publish.Properties?.TopicAlias is not ushort alias)
         {
-            if (publish.Topic.Length == 0)
-            {
-                throw new MqttProtocolException(ReasonCode.ProtocolError, "empty topic name without a topic alias");
-            }
-            return publish.Topic;
+            return publish.Topic ?? throw new MqttProtocolException(ReasonCode.ProtocolError, "empty topic name without a topic alias");
         }
         if (alias == 0 || alias > _broker.Options.TopicAliasMaximum)
         {
             throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, $"topic alias {alias} outside 1..{_broker.Options.TopicAliasMaximum} [MQTT-3.3.2-9]");
         }
-        _topicAliases ??= new string?[_broker.Options.TopicAliasMaximum + 1];
-        if (publish.Topic.Length > 0)
+        _topicAliases ??= new TopicName?[_broker.Options.TopicAliasMaximum + 1];
+        if (publish.Topic is { } topic)
         {
-            _topicAliases[alias] = publish.Topic;
-            return publish.Topic;
+            _topicAliases[alias] = topic;
+            return topic;
         }
         return _topicAliases[alias] ?? throw new MqttProtocolException(ReasonCode.ProtocolError, $"topic alias {alias} used before it was set");
     }
 
-    private void HandleAck(PubAckPacket ack)
+    private void HandleAck(in PubAckView ack)
     {
         var session = _session!;
         switch (ack.Type)

@@ -158,10 +158,16 @@ internal sealed partial class MqttConnection
         }
     }
 
+    // The properties of one outbound PUBLISH, filled and encoded at once and never kept, so one object per thread
+    // serves every delivery: the writer loop (Write) and Fits (a publisher's thread, under a session lock) each fill
+    // and read it without an await or another fill in between.
+    [ThreadStatic] private static MqttProperties? t_outboundProperties;
+
     /// <summary>
     /// The properties of an outbound PUBLISH for a v5 client: the message's forwarded ones, with the expiry reduced by
     /// the time it waited [MQTT-3.3.2-6] and this subscriber's subscription identifiers [MQTT-3.3.4-3]. Null for older
-    /// clients and for messages without any (the common case, which allocates nothing).
+    /// clients and for messages without any (the common case). Otherwise the per-thread scratch object: valid until
+    /// this thread's next call, and read-only for the caller except <see cref="MqttProperties.TopicAlias"/>.
     /// </summary>
     private MqttProperties? OutboundProperties(in Delivery d, long now)
     {
@@ -174,15 +180,39 @@ internal sealed partial class MqttConnection
         {
             return null;
         }
-        var p = source?.Clone() ?? new MqttProperties();
-        if (source?.MessageExpiryInterval is not null && now != 0)
+        var p = ClearedOutboundProperties();
+        if (source is not null)
         {
-            p.MessageExpiryInterval = d.Message.RemainingExpiry(_broker.Time, now);
+            // Only what a PUBLISH may carry: the encoder writes nothing else in this context. The lists and arrays
+            // are the message's own, shared read-only (a Message never changes after it is built).
+            p.PayloadFormatIndicator = source.PayloadFormatIndicator;
+            p.MessageExpiryInterval = source.MessageExpiryInterval is not null && now != 0
+                ? d.Message.RemainingExpiry(_broker.Time, now)
+                : source.MessageExpiryInterval;
+            p.ContentType = source.ContentType;
+            p.ResponseTopic = source.ResponseTopic;
+            p.CorrelationData = source.CorrelationData;
+            p.UserProperties = source.UserProperties;
         }
         if (d.SubscriptionIds is { } ids)
         {
-            p.SubscriptionIdentifiers = [.. ids];
+            p.SubscriptionIdentifiers!.AddRange(ids);
         }
+        return p;
+    }
+
+    /// <summary>This thread's scratch PUBLISH properties with every field empty.</summary>
+    private static MqttProperties ClearedOutboundProperties()
+    {
+        var p = t_outboundProperties ??= new MqttProperties { SubscriptionIdentifiers = [] };
+        p.PayloadFormatIndicator = null;
+        p.MessageExpiryInterval = null;
+        p.ContentType = null;
+        p.ResponseTopic = null;
+        p.CorrelationData = null;
+        p.UserProperties = null;
+        p.TopicAlias = null;
+        p.SubscriptionIdentifiers!.Clear();
         return p;
     }
 
@@ -206,7 +236,8 @@ internal sealed partial class MqttConnection
         {
             return;
         }
-        properties = properties is null ? new MqttProperties() : properties.Clone();
+        // Either the scratch object from OutboundProperties or, for a message without properties, a cleared one.
+        properties ??= ClearedOutboundProperties();
         properties.TopicAlias = alias;
     }
 

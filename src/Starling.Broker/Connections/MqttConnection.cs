@@ -182,8 +182,22 @@ internal sealed partial class MqttConnection
             throw new MqttProtocolException(ReasonCode.ProtocolError, $"first packet must be CONNECT, got {header.Type} [MQTT-3.1.0-1]");
         }
         var body = buffer.Slice(header.HeaderLength, header.RemainingLength);
-        var packet = PacketDecoder.Decode(header, body, _connected || AuthenticatingBeforeConnAck ? _version : ProtocolVersion.Unknown);
-        Dispatch(packet);
+        var connected = _connected;
+        if (connected && header.Type is PacketType.Publish)
+        {
+            // The hot path: no packet object, and a repeated topic reuses the last one's string and bytes.
+            var publish = PacketDecoder.DecodePublish(header, body, _version, _lastTopic);
+            _lastTopic = publish.Topic ?? _lastTopic;
+            HandlePublish(publish);
+        }
+        else if (connected && header.Type is PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp)
+        {
+            HandleAck(PacketDecoder.DecodePubAck(header, body, _version));
+        }
+        else
+        {
+            Dispatch(PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? _version : ProtocolVersion.Unknown));
+        }
         buffer = buffer.Slice(header.TotalLength);
         return true;
     }
@@ -197,12 +211,6 @@ internal sealed partial class MqttConnection
                 break;
             case ConnectPacket:
                 throw new MqttProtocolException(ReasonCode.ProtocolError, "second CONNECT on one connection [MQTT-3.1.0-2]");
-            case PublishPacket publish:
-                HandlePublish(publish);
-                break;
-            case PubAckPacket ack:
-                HandleAck(ack);
-                break;
             case SubscribePacket subscribe:
                 HandleSubscribe(subscribe);
                 break;

@@ -13,9 +13,22 @@ internal sealed class Message
 {
     public Message(string topic, byte[] payload, QualityOfService qos, bool retain, MqttProperties? properties,
         string? publisherClientId, long createdTimestamp)
+        : this(topic, Encoding.UTF8.GetBytes(topic), payload, qos, retain, properties, publisherClientId, createdTimestamp)
+    {
+    }
+
+    /// <summary>A published message whose topic came from the decoder: its bytes are shared, not encoded again.</summary>
+    public Message(TopicName topic, byte[] payload, QualityOfService qos, bool retain, MqttProperties? properties,
+        string? publisherClientId, long createdTimestamp)
+        : this(topic.Name, topic.Utf8, payload, qos, retain, properties, publisherClientId, createdTimestamp)
+    {
+    }
+
+    private Message(string topic, byte[] topicUtf8, byte[] payload, QualityOfService qos, bool retain, MqttProperties? properties,
+        string? publisherClientId, long createdTimestamp)
     {
         Topic = topic;
-        TopicUtf8 = Encoding.UTF8.GetBytes(topic);
+        TopicUtf8 = topicUtf8;
         Payload = payload;
         QoS = qos;
         Retain = retain;
@@ -26,7 +39,10 @@ internal sealed class Message
 
     public string Topic { get; }
 
-    /// <summary>The topic pre-encoded once for every outbound PUBLISH.</summary>
+    /// <summary>
+    /// The topic pre-encoded for every outbound PUBLISH. Read-only by convention: it may be the publisher's cached
+    /// <see cref="TopicName.Utf8"/>, shared by every message it published to this topic.
+    /// </summary>
     public byte[] TopicUtf8 { get; }
 
     public byte[] Payload { get; }

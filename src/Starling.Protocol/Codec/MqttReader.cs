@@ -113,7 +113,7 @@ internal static class MqttReader
         }
     }
 
-    private static string DecodeUtf8(ReadOnlySpan<byte> bytes)
+    internal static string DecodeUtf8(ReadOnlySpan<byte> bytes)
     {
         if (!Utf8Validator.IsValid(bytes))
         {

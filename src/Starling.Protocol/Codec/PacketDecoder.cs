@@ -30,34 +30,7 @@ public static class PacketDecoder
     /// </summary>
     public static MqttPacket Decode(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version)
     {
-        if (body.Length != header.RemainingLength)
-        {
-            throw new ArgumentException($"body is {body.Length} bytes but the header says {header.RemainingLength}", nameof(body));
-        }
-        if (version is not (ProtocolVersion.Unknown or ProtocolVersion.V310 or ProtocolVersion.V311 or ProtocolVersion.V500))
-        {
-            throw new ArgumentOutOfRangeException(nameof(version), version, "unknown protocol version");
-        }
-        var type = header.Type;
-        if (type == 0)
-        {
-            throw Errors.Malformed("packet type 0 is reserved (2.1.2)");
-        }
-        var expectedFlags = type switch
-        {
-            PacketType.Publish => header.Flags, // DUP, QoS, RETAIN: checked by the PUBLISH decoder
-            PacketType.PubRel or PacketType.Subscribe or PacketType.Unsubscribe => 0x02,
-            _ => 0x00,
-        };
-        if (header.Flags != expectedFlags)
-        {
-            throw Errors.Malformed($"{type} with reserved fixed header flags 0x{header.Flags:X} [MQTT-2.2.2-1], [MQTT-2.2.2-2]");
-        }
-        if (version == ProtocolVersion.Unknown && type != PacketType.Connect)
-        {
-            throw Errors.Protocol($"{type} before CONNECT [MQTT-3.1.0-1]");
-        }
-
+        var type = CheckFrame(header, body, version);
         var r = new SequenceReader<byte>(body);
         switch (type)
         {
@@ -88,6 +61,65 @@ public static class PacketDecoder
             default:
                 return AuthCodec.Decode(ref r, version);
         }
+    }
+
+    /// <summary>
+    /// <see cref="Decode"/> for a PUBLISH, without a packet object: the same checks, and the topic is
+    /// <paramref name="lastTopic"/> itself (no allocation, no re-validation) when the PUBLISH repeats its bytes.
+    /// </summary>
+    public static PublishView DecodePublish(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version, TopicName? lastTopic)
+    {
+        if (CheckFrame(header, body, version) != PacketType.Publish)
+        {
+            throw new ArgumentException($"{header.Type} is not a PUBLISH", nameof(header));
+        }
+        var r = new SequenceReader<byte>(body);
+        return PublishCodec.DecodeView(header, body, ref r, version, lastTopic);
+    }
+
+    /// <summary><see cref="Decode"/> for PUBACK, PUBREC, PUBREL or PUBCOMP, without a packet object: the same checks.</summary>
+    public static PubAckView DecodePubAck(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version)
+    {
+        var type = CheckFrame(header, body, version);
+        if (type is not (PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp))
+        {
+            throw new ArgumentException($"{type} is not PUBACK, PUBREC, PUBREL or PUBCOMP", nameof(header));
+        }
+        var r = new SequenceReader<byte>(body);
+        return PubAckCodec.DecodeView(ref r, type, version);
+    }
+
+    /// <summary>The checks every packet type shares (arguments, reserved type and flags, CONNECT first); returns the type.</summary>
+    private static PacketType CheckFrame(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version)
+    {
+        if (body.Length != header.RemainingLength)
+        {
+            throw new ArgumentException($"body is {body.Length} bytes but the header says {header.RemainingLength}", nameof(body));
+        }
+        if (version is not (ProtocolVersion.Unknown or ProtocolVersion.V310 or ProtocolVersion.V311 or ProtocolVersion.V500))
+        {
+            throw new ArgumentOutOfRangeException(nameof(version), version, "unknown protocol version");
+        }
+        var type = header.Type;
+        if (type == 0)
+        {
+            throw Errors.Malformed("packet type 0 is reserved (2.1.2)");
+        }
+        var expectedFlags = type switch
+        {
+            PacketType.Publish => header.Flags, // DUP, QoS, RETAIN: checked by the PUBLISH decoder
+            PacketType.PubRel or PacketType.Subscribe or PacketType.Unsubscribe => 0x02,
+            _ => 0x00,
+        };
+        if (header.Flags != expectedFlags)
+        {
+            throw Errors.Malformed($"{type} with reserved fixed header flags 0x{header.Flags:X} [MQTT-2.2.2-1], [MQTT-2.2.2-2]");
+        }
+        if (version == ProtocolVersion.Unknown && type != PacketType.Connect)
+        {
+            throw Errors.Protocol($"{type} before CONNECT [MQTT-3.1.0-1]");
+        }
+        return type;
     }
 
     /// <summary>

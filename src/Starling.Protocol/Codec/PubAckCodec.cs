@@ -10,20 +10,28 @@ internal static class PubAckCodec
 {
     public static PubAckPacket Decode(ref SequenceReader<byte> r, PacketType type, ProtocolVersion version)
     {
-        var packet = new PubAckPacket(type, MqttReader.ReadPacketId(ref r));
+        var view = DecodeView(ref r, type, version);
+        return new PubAckPacket(type, view.PacketId, view.ReasonCode) { Properties = view.Properties };
+    }
+
+    public static PubAckView DecodeView(ref SequenceReader<byte> r, PacketType type, ProtocolVersion version)
+    {
+        var packetId = MqttReader.ReadPacketId(ref r);
+        var reason = ReasonCode.Success;
+        MqttProperties? properties = null;
         if (version == ProtocolVersion.V500 && !r.End)
         {
             var code = (ReasonCode)MqttReader.ReadByte(ref r);
-            packet.ReasonCode = ReasonCodeRules.IsAllowed(type, code)
+            reason = ReasonCodeRules.IsAllowed(type, code)
                 ? code
                 : throw Errors.Malformed($"{type} reason code 0x{(byte)code:X2} is not defined for {type}");
             if (!r.End)
             {
-                packet.Properties = PropertiesCodec.Read(ref r, PropertyContexts.Of(type));
+                properties = PropertiesCodec.Read(ref r, PropertyContexts.Of(type));
             }
         }
         MqttReader.EnsureEnd(ref r, type);
-        return packet;
+        return new PubAckView(type, packetId, reason, properties);
     }
 
     public static int GetRemainingLength(PubAckPacket p, ProtocolVersion version)
