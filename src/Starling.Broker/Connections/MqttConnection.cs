@@ -39,7 +39,7 @@ internal sealed partial class MqttConnection
         _transport = transport;
         _info = info;
         _log = broker.ConnectionLogger;
-        _outbound = new OutboundQueue(Math.Max(broker.Options.MaxQueuedMessages, 100));
+        _outbound = new OutboundQueue(Math.Max(broker.Options.MaxQueuedMessages, 100), this);
         _openedTimestamp = broker.Time.GetTimestamp();
         _lastPacketTimestamp = _openedTimestamp;
     }
@@ -58,7 +58,10 @@ internal sealed partial class MqttConnection
 
     public DateTimeOffset? ConnectedAt { get; private set; }
 
-    /// <summary>Serves the connection until it ends. Never throws.</summary>
+    /// <summary>
+    /// Serves the connection until it ends: the read loop runs here (one state machine per connection; the writer
+    /// exists only while there is output, see <see cref="WriteAsync"/>). Never throws.
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         _broker.Connections[this] = 0;
@@ -67,7 +70,6 @@ internal sealed partial class MqttConnection
         // arrives, while packets sent just before it (a burst, then DISCONNECT) may still sit unread in the pipe. The
         // read loop ends on its own when the pipe reports completion, after handling every whole frame.
         _ = cancellationToken;
-        var writer = WriteLoopAsync();
         try
         {
             await ReadLoopAsync().ConfigureAwait(false);
@@ -99,11 +101,18 @@ internal sealed partial class MqttConnection
         }
         finally
         {
-            Abort(null, "connection closed by client");
-            await FinishWriterAsync(writer).ConfigureAwait(false);
-            Cleanup();
-            await _transport.Input.CompleteAsync().ConfigureAwait(false);
-            await _transport.Output.CompleteAsync().ConfigureAwait(false);
+            try
+            {
+                Abort(null, "connection closed by client");
+                await FinishWriterAsync().ConfigureAwait(false);
+                Cleanup();
+                await _transport.Input.CompleteAsync().ConfigureAwait(false);
+                await _transport.Output.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _broker.ConnectionEnded();
+            }
         }
     }
 
@@ -240,13 +249,14 @@ internal sealed partial class MqttConnection
         Abort(null, disconnect.ReasonCode == ReasonCode.DisconnectWithWillMessage ? "DISCONNECT with will" : "DISCONNECT");
     }
 
-    /// <summary>Heartbeat check: connect timeout and keep-alive (1.5 x) [MQTT-3.1.2-24].</summary>
+    /// <summary>Heartbeat check: connect timeout and keep-alive (1.5 x) [MQTT-3.1.2-24]; releases idle queue storage.</summary>
     public void CheckTimeouts(long now)
     {
         if (Volatile.Read(ref _closing) != 0)
         {
             return;
         }
+        _outbound.Trim();
         if (!_connected)
         {
             if (_broker.Time.GetElapsedTime(_openedTimestamp, now) > _broker.Options.ConnectTimeout)
