@@ -6,9 +6,9 @@ using Starling.Protocol;
 namespace Starling.Broker;
 
 /// <summary>
-/// One transport stream carrying MQTT packets. Two loops: the read loop (frame scan, decode, handle) and the writer
-/// loop (drain <see cref="OutboundQueue"/>, encode, flush once per batch). The read loop alone mutates the fields
-/// below that are not marked volatile; other threads only enqueue output or call <see cref="Abort"/>.
+/// One transport stream carrying MQTT packets: the read loop (frame scan, decode, handle) and the writer, scheduled
+/// while there is output (drain <see cref="OutboundQueue"/>, encode, flush once per batch). The read loop alone
+/// mutates the fields below that are not marked volatile; other threads only enqueue output or call <see cref="Abort"/>.
 /// </summary>
 internal sealed partial class MqttConnection
 {
@@ -72,7 +72,55 @@ internal sealed partial class MqttConnection
         _ = cancellationToken;
         try
         {
-            await ReadLoopAsync().ConfigureAwait(false);
+            // The read loop, inline: a separate async method would keep a second state machine per idle connection.
+            var input = _transport.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync(CancellationToken.None).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (result.IsCanceled || Volatile.Read(ref _closing) != 0)
+                {
+                    return;
+                }
+                _lastPacketTimestamp = _broker.Time.GetTimestamp();
+                t_congested = null;
+                MqttConnection? congested = null;
+                Interlocked.Add(ref _broker.Counters.BytesReceived, buffer.Length - _bytesSeen);
+                try
+                {
+                    // A read may hold megabytes of small publishes: stop at the first one that met a congested
+                    // subscriber, wait for it below, and take the rest on the next turn.
+                    while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer))
+                    {
+                        if (t_congested is { } c)
+                        {
+                            congested = c;
+                            t_congested = null;
+                            break;
+                        }
+                    }
+                }
+                finally
+                {
+                    // Consumed up to the last whole frame. Examined all (so the next read waits for more bytes), unless
+                    // we stopped early: then the rest is still to be handled and the next read must return at once.
+                    _bytesSeen = buffer.Length;
+                    input.AdvanceTo(buffer.Start, congested is null ? buffer.End : buffer.Start);
+                }
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty && Volatile.Read(ref _closing) == 0)
+                    {
+                        throw new MqttProtocolException(ReasonCode.MalformedPacket, "connection closed in the middle of a packet");
+                    }
+                    return;
+                }
+                await _outbound.WaitForRoomAsync().ConfigureAwait(false);
+                if (congested is not null)
+                {
+                    await WaitForCongestedSubscriberAsync(congested, TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+                }
+            }
         }
         catch (MqttProtocolException ex)
         {
@@ -112,58 +160,6 @@ internal sealed partial class MqttConnection
             finally
             {
                 _broker.ConnectionEnded();
-            }
-        }
-    }
-
-    private async Task ReadLoopAsync()
-    {
-        var input = _transport.Input;
-        while (true)
-        {
-            var result = await input.ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (result.IsCanceled || Volatile.Read(ref _closing) != 0)
-            {
-                return;
-            }
-            _lastPacketTimestamp = _broker.Time.GetTimestamp();
-            t_congested = null;
-            MqttConnection? congested = null;
-            Interlocked.Add(ref _broker.Counters.BytesReceived, buffer.Length - _bytesSeen);
-            try
-            {
-                // A read may hold megabytes of small publishes: stop at the first one that met a congested
-                // subscriber, wait for it below, and take the rest on the next turn.
-                while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer))
-                {
-                    if (t_congested is { } c)
-                    {
-                        congested = c;
-                        t_congested = null;
-                        break;
-                    }
-                }
-            }
-            finally
-            {
-                // Consumed up to the last whole frame. Examined all (so the next read waits for more bytes), unless we
-                // stopped early: then the rest is still to be handled and the next read must return at once.
-                _bytesSeen = buffer.Length;
-                input.AdvanceTo(buffer.Start, congested is null ? buffer.End : buffer.Start);
-            }
-            if (result.IsCompleted)
-            {
-                if (!buffer.IsEmpty && Volatile.Read(ref _closing) == 0)
-                {
-                    throw new MqttProtocolException(ReasonCode.MalformedPacket, "connection closed in the middle of a packet");
-                }
-                return;
-            }
-            await _outbound.WaitForRoomAsync().ConfigureAwait(false);
-            if (congested is not null)
-            {
-                await WaitForCongestedSubscriberAsync(congested, TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
             }
         }
     }

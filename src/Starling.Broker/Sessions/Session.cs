@@ -27,8 +27,9 @@ internal sealed class Session
     private readonly BrokerStorage _storage;
     private readonly Dictionary<ushort, Delivery> _inflight = [];
     private readonly Queue<Delivery> _queue = new();
-    private readonly HashSet<ushort> _inboundQoS2 = [];
-    private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    // Created on first use: most sessions never subscribe or receive QoS 2, and an idle session should cost little.
+    private HashSet<ushort>? _inboundQoS2;
+    private Dictionary<string, Subscription>? _subscriptions;
     private long _queuedBytes;
     private ushort _lastPacketId;
     private long _sequence;
@@ -153,7 +154,7 @@ internal sealed class Session
     public int QueuedCount { get { lock (_gate) { return (int)Math.Min(int.MaxValue, _queue.Count + _pagedCount + (_offlineQoS0?.Count ?? 0)); } } }
 
     /// <summary>Subscriptions held (for Limits:MaxSubscriptionsPerClient).</summary>
-    public int SubscriptionCount { get { lock (_gate) { return _subscriptions.Count; } } }
+    public int SubscriptionCount { get { lock (_gate) { return _subscriptions?.Count ?? 0; } } }
 
     // ---- subscriptions (changed only by the owning connection's read loop or at session end) ----
 
@@ -161,7 +162,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            return _subscriptions.GetValueOrDefault(filter);
+            return _subscriptions?.GetValueOrDefault(filter);
         }
     }
 
@@ -169,7 +170,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            _subscriptions[subscription.Filter] = subscription;
+            (_subscriptions ??= new(StringComparer.Ordinal))[subscription.Filter] = subscription;
             if (_durable)
             {
                 var o = subscription.Options;
@@ -183,7 +184,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            if (!_subscriptions.Remove(filter, out var removed))
+            if (_subscriptions is null || !_subscriptions.Remove(filter, out var removed))
             {
                 return null;
             }
@@ -201,7 +202,7 @@ internal sealed class Session
         {
             lock (_gate)
             {
-                return [.. _subscriptions.Values];
+                return _subscriptions is null ? [] : [.. _subscriptions.Values];
             }
         }
     }
@@ -494,7 +495,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            if (!_inboundQoS2.Add(packetId))
+            if (!(_inboundQoS2 ??= []).Add(packetId))
             {
                 return false;
             }
@@ -510,7 +511,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            return _inboundQoS2.Contains(packetId);
+            return _inboundQoS2?.Contains(packetId) == true;
         }
     }
 
@@ -519,7 +520,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            if (!_inboundQoS2.Remove(packetId))
+            if (_inboundQoS2 is null || !_inboundQoS2.Remove(packetId))
             {
                 return false;
             }
@@ -531,7 +532,7 @@ internal sealed class Session
         }
     }
 
-    public int InboundQoS2Count { get { lock (_gate) { return _inboundQoS2.Count; } } }
+    public int InboundQoS2Count { get { lock (_gate) { return _inboundQoS2?.Count ?? 0; } } }
 
     /// <summary>Marks the session ended and returns its subscriptions so the caller can drop them from the index.</summary>
     public Subscription[] End()
@@ -554,9 +555,9 @@ internal sealed class Session
             _generation++;
             _offlineQoS0 = null;
             _offlineQoS0Bytes = 0;
-            _inboundQoS2.Clear();
-            var subscriptions = _subscriptions.Values.ToArray();
-            _subscriptions.Clear();
+            _inboundQoS2 = null;
+            var subscriptions = _subscriptions?.Values.ToArray() ?? [];
+            _subscriptions = null;
             return subscriptions;
         }
     }
@@ -583,7 +584,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            _subscriptions[subscription.Filter] = subscription;
+            (_subscriptions ??= new(StringComparer.Ordinal))[subscription.Filter] = subscription;
         }
     }
 
@@ -611,7 +612,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            _inboundQoS2.Add(packetId);
+            (_inboundQoS2 ??= []).Add(packetId);
         }
     }
 
