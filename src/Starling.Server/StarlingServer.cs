@@ -18,7 +18,8 @@ public sealed class StarlingServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly IReadOnlyList<ListenerSettings> _listeners;
-    // TLS listeners run on Kestrel (its TLS middleware); plain TCP ones on Starling's own SocketListener.
+    // TLS listeners run on Kestrel (its TLS middleware); plain TCP ones on Starling's own SocketListener where its
+    // ReadinessPoller works (Linux x64), else on Kestrel too.
     private readonly Dictionary<ListenerSettings, ListenOptions> _kestrelListeners;
     private readonly Dictionary<ListenerSettings, Transport.SocketListener> _socketListeners;
     private readonly Lock _stopLock = new();
@@ -134,7 +135,8 @@ public sealed class StarlingServer : IAsyncDisposable
             kestrelListeners.Clear();
             foreach (var listener in settings.Listeners)
             {
-                if (settings.Security.Tls.GetValueOrDefault(listener.Name) is not { } tls)
+                var tls = settings.Security.Tls.GetValueOrDefault(listener.Name);
+                if (tls is null && Transport.ReadinessPoller.IsSupported)
                 {
                     continue; // plain TCP: SocketListener, bound below
                 }
@@ -146,7 +148,7 @@ public sealed class StarlingServer : IAsyncDisposable
                         connection.Features.Set(feature);
                         return next(connection);
                     });
-                    tls.Configure(lo);
+                    tls?.Configure(lo);
                     lo.UseConnectionHandler<MqttConnectionHandler>();
                     kestrelListeners[listener] = lo;
                 });
@@ -154,7 +156,7 @@ public sealed class StarlingServer : IAsyncDisposable
             operations.Listen(kestrel);
         });
 
-        if (!operations.UsesKestrel && !settings.Listeners.Any(l => settings.Security.Tls.ContainsKey(l.Name)))
+        if (Transport.ReadinessPoller.IsSupported && !operations.UsesKestrel && !settings.Listeners.Any(l => settings.Security.Tls.ContainsKey(l.Name)))
         {
             // Every listener is a SocketListener: Kestrel, left without an endpoint, would bind localhost:5000.
             builder.Services.AddSingleton<IServer, NoEndpointServer>();

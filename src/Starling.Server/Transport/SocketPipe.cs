@@ -9,11 +9,12 @@ namespace Starling.Server.Transport;
 /// The duplex pipe of one plain-TCP MQTT connection, straight over its socket (no <see cref="Pipe"/>, no transport
 /// loops). It is the reader itself; <see cref="Output"/> is a <see cref="SocketPipeWriter"/>.
 /// <para>
-/// Memory (docs/architecture.md, "Transport"): an idle connection holds no buffer and no pending state machine. A
-/// read that finds nothing waits with a zero-byte receive (only the socket's receive operation is pending); when the
-/// socket becomes readable it rents a buffer, takes what the kernel holds without blocking, and the buffer goes back
-/// to the pool as soon as the broker has consumed every byte. The buffer is contiguous: it grows (copying) when a
-/// frame does not fit, up to the frame size the broker accepts (it rejects larger frames from their header).
+/// Memory (docs/architecture.md, "Transport"): an idle connection holds no buffer, no pending socket operation and
+/// no state machine. A read that finds nothing leaves the socket to the <see cref="ReadinessPoller"/>; on the next
+/// readiness event a thread-pool turn rents a buffer, takes what the kernel holds without blocking, and completes the
+/// read (the broker's read loop continues on that thread). The buffer goes back to the pool as soon as the broker has
+/// consumed every byte. It is contiguous: it grows (copying) when a frame does not fit, up to the frame size the
+/// broker accepts (it rejects larger frames from their header).
 /// </para>
 /// <para>
 /// Contract used by the broker (a subset of <see cref="PipeReader"/>): one reader at a time; positions passed to
@@ -23,14 +24,18 @@ namespace Starling.Server.Transport;
 /// are completed.
 /// </para>
 /// </summary>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The socket and its receive args are disposed when both sides are completed (SideCompleted).")]
-internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<ReadResult>
+internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
 {
     private const int MinimumBuffer = 4096;
+    // _state: no read waits / a read waits and nobody is receiving for it / someone (the reader itself, or one
+    // thread-pool turn) is receiving for it. Only the thread that moved it to Receiving touches the buffer.
+    private const int Idle = 0;
+    private const int Waiting = 1;
+    private const int Receiving = 2;
 
     private readonly Socket _socket;
     private readonly SocketPipeWriter _output;
-    private readonly ReceiveArgs _receive;
+    private readonly int _pollerSlot;
     // Received bytes are _buffer[_start.._end]; the reader has examined up to _examined. Null when nothing is held.
     private byte[]? _buffer;
     private int _start;
@@ -39,8 +44,10 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     private bool _readerCompleted;
     private bool _endOfStream;
     private volatile bool _canceled;
-    // 1 while a ReadAsync waits for the socket; whoever swaps it to 0 (receive completion or cancel) completes it.
-    private int _waiting;
+    private int _state;
+    // Set by every readiness event, cleared before each receive attempt: an edge that came after a receive found
+    // nothing is never lost. Starts set: bytes may have arrived before the socket was registered.
+    private int _signaled = 1;
     private int _completedSides;
     private ManualResetValueTaskSourceCore<ReadResult> _read;
 
@@ -48,7 +55,7 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     {
         _socket = socket;
         _output = new SocketPipeWriter(socket, this);
-        _receive = new ReceiveArgs(this);
+        _pollerSlot = ReadinessPoller.Register(socket, this);
     }
 
     public PipeReader Input => this;
@@ -65,75 +72,85 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
         {
             return new ValueTask<ReadResult>(new ReadResult(Buffered, isCanceled: false, isCompleted: _endOfStream));
         }
-        // Under load the bytes are usually there already: one non-blocking receive, no wait.
-        if (TryReceiveAvailable())
-        {
-            return new ValueTask<ReadResult>(new ReadResult(Buffered, isCanceled: false, isCompleted: _endOfStream));
-        }
         _read.Reset();
-        Volatile.Write(ref _waiting, 1);
-        // Canceled between the check above and here: nobody else will complete this read.
-        if (_canceled && Interlocked.Exchange(ref _waiting, 0) == 1)
+        Volatile.Write(ref _state, Receiving);
+        // Under load the bytes are usually there already: received here, no wait.
+        if (TryReceive(out var result))
         {
-            return new ValueTask<ReadResult>(new ReadResult(Buffered, isCanceled: true, isCompleted: false));
+            return new ValueTask<ReadResult>(result);
         }
-        WaitForData();
         return new ValueTask<ReadResult>(this, _read.Version);
     }
 
-    /// <summary>Starts zero-byte receives until one is pending (the usual case) or data turned up.</summary>
-    private void WaitForData()
+    /// <summary>
+    /// Receiving for a waiting read: true with the result when bytes, the end of the stream or an error turned up.
+    /// False when there was nothing: the read is left Waiting for the next readiness event (or a cancel).
+    /// </summary>
+    private bool TryReceive(out ReadResult result)
     {
-        while (!_receive.Start(_socket))
+        while (true)
         {
-            // Completed synchronously: readable (or failed) already.
-            if (OnReadable())
+            Volatile.Write(ref _signaled, 0);
+            bool received;
+            try
             {
-                return;
+                received = TryReceiveAvailable();
+            }
+            catch (IOException)
+            {
+                Volatile.Write(ref _state, Idle);
+                throw;
+            }
+            if (received)
+            {
+                Volatile.Write(ref _state, Idle);
+                result = new ReadResult(Buffered, isCanceled: false, isCompleted: _endOfStream);
+                return true;
+            }
+            // Dekker with OnReadinessEvent/CancelPendingRead (a full fence, then look at what came meanwhile): either
+            // they see Waiting and take the read over, or this sees their flag.
+            Interlocked.Exchange(ref _state, Waiting);
+            if (_canceled && Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
+            {
+                result = new ReadResult(ReadOnlySequence<byte>.Empty, isCanceled: true, isCompleted: false);
+                return true;
+            }
+            if (Volatile.Read(ref _signaled) == 0 || Interlocked.CompareExchange(ref _state, Receiving, Waiting) != Waiting)
+            {
+                result = default;
+                return false; // the next event (or the one that just took over) completes the read
             }
         }
     }
 
-    /// <summary>
-    /// The socket is readable (or failed): completes the waiting read. False when the readiness was spurious and the
-    /// caller must wait again. Runs on the completion's thread, which then runs the broker's read loop inline.
-    /// </summary>
-    private bool OnReadable()
+    /// <summary>Poller thread: the socket may be readable. A waiting read gets one thread-pool turn to receive.</summary>
+    internal void OnReadinessEvent()
     {
-        if (_receive.SocketError is not SocketError.Success and var error)
+        Volatile.Write(ref _signaled, 1);
+        if (Interlocked.CompareExchange(ref _state, Receiving, Waiting) == Waiting)
         {
-            if (Interlocked.Exchange(ref _waiting, 0) == 1)
-            {
-                _read.SetException(new IOException($"receive failed: {error}", new SocketException((int)error)));
-            }
-            return true;
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
-        if (Volatile.Read(ref _waiting) == 0)
-        {
-            return true; // canceled meanwhile; nothing waits for these bytes
-        }
-        bool received;
+    }
+
+    /// <summary>The thread-pool turn after a readiness event: receives and completes the waiting read.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        bool done;
+        ReadResult result;
         try
         {
-            received = TryReceiveAvailable();
+            done = TryReceive(out result);
         }
         catch (IOException ex)
         {
-            if (Interlocked.Exchange(ref _waiting, 0) == 1)
-            {
-                _read.SetException(ex);
-            }
-            return true;
+            _read.SetException(ex);
+            return;
         }
-        if (!received)
+        if (done)
         {
-            return false;
+            _read.SetResult(result);
         }
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
-        {
-            _read.SetResult(new ReadResult(Buffered, isCanceled: false, isCompleted: _endOfStream));
-        }
-        return true;
     }
 
     /// <summary>One non-blocking receive into free buffer space; true when it returned bytes or the end of the stream.</summary>
@@ -227,7 +244,7 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     public override void CancelPendingRead()
     {
         _canceled = true;
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
+        if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
         {
             // The caller may hold a lock (takeover, shutdown): the read loop continues on the thread pool, not here.
             ThreadPool.UnsafeQueueUserWorkItem(static pipe => pipe._read.SetResult(
@@ -266,8 +283,8 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
         {
             // The peer is gone already.
         }
+        ReadinessPoller.Unregister(_socket, _pollerSlot);
         _socket.Dispose();
-        _receive.Dispose();
     }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _read.GetResult(token);
@@ -276,38 +293,4 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
 
     void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
         => _read.OnCompleted(continuation, state, token, flags);
-
-    /// <summary>The zero-byte receive that waits for readability; its completion continues the waiting read.</summary>
-    private sealed class ReceiveArgs : SocketAsyncEventArgs
-    {
-        private readonly SocketPipe _owner;
-
-        public ReceiveArgs(SocketPipe owner) : base(unsafeSuppressExecutionContextFlow: true)
-        {
-            _owner = owner;
-            SetBuffer(Memory<byte>.Empty);
-        }
-
-        /// <summary>True when the receive is pending (completion comes later), false when it completed already.</summary>
-        public bool Start(Socket socket)
-        {
-            try
-            {
-                return socket.ReceiveAsync(this);
-            }
-            catch (ObjectDisposedException)
-            {
-                SocketError = SocketError.OperationAborted;
-                return false;
-            }
-        }
-
-        protected override void OnCompleted(SocketAsyncEventArgs e)
-        {
-            if (!_owner.OnReadable())
-            {
-                _owner.WaitForData();
-            }
-        }
-    }
 }
