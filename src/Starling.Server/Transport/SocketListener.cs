@@ -91,8 +91,6 @@ internal sealed class SocketListener : IAsyncDisposable
         try
         {
             socket.NoDelay = true;
-            // Sends and the read after readiness are non-blocking calls (SocketPipe); waiting is asynchronous.
-            socket.Blocking = false;
             info = new ConnectionInfo("tcp-" + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 socket.RemoteEndPoint, _localEndPoint, _settings.Name);
             pipe = new SocketPipe(socket);

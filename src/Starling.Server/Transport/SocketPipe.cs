@@ -157,16 +157,20 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     private bool TryReceiveAvailable()
     {
         EnsureSpace();
-        var received = _socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out var error);
-        if (error == SocketError.WouldBlock)
+        int received;
+        try
+        {
+            received = NativeSocket.Receive(_socket, _buffer.AsSpan(_end));
+        }
+        catch (IOException)
+        {
+            ReleaseIfEmpty();
+            throw;
+        }
+        if (received < 0)
         {
             ReleaseIfEmpty();
             return false;
-        }
-        if (error != SocketError.Success)
-        {
-            ReleaseIfEmpty();
-            throw new IOException($"receive failed: {error}", new SocketException((int)error));
         }
         if (received == 0)
         {

@@ -6,7 +6,7 @@ namespace Starling.Server.Transport;
 
 /// <summary>
 /// The output side of a <see cref="SocketPipe"/>: packets are encoded into one rented, contiguous buffer and a flush
-/// sends it. The socket is non-blocking, so a flush first sends synchronously (the kernel usually takes everything)
+/// sends it. A flush first sends without blocking (<see cref="NativeSocket"/>; the kernel usually takes everything)
 /// and only a full send buffer (a slow reader) falls back to an asynchronous send, whose state then stays with the
 /// socket; the buffer goes back to the pool once sent, so an idle connection holds none.
 /// Contract used by the broker: one writer at a time (the connection's writer, then its close path);
@@ -76,12 +76,12 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe owner) : PipeWr
         var sent = 0;
         while (sent < _written && !_closed)
         {
-            var n = socket.Send(_buffer.AsSpan(sent, _written - sent), SocketFlags.None, out var error);
-            if (error == SocketError.WouldBlock)
+            var n = NativeSocket.Send(socket, _buffer.AsSpan(sent, _written - sent));
+            if (n == -1)
             {
                 return SendSlowAsync(sent);
             }
-            if (error != SocketError.Success)
+            if (n < 0)
             {
                 _closed = true;
                 break;
