@@ -86,6 +86,7 @@ internal sealed partial class MqttConnection
                 t_congested = null;
                 MqttConnection? congested = null;
                 Interlocked.Add(ref _broker.Counters.BytesReceived, buffer.Length - _bytesSeen);
+                _outbound.BeginDeferring();
                 try
                 {
                     // A read may hold megabytes of small publishes: stop at the first one that met a congested
@@ -106,6 +107,11 @@ internal sealed partial class MqttConnection
                     // we stopped early: then the rest is still to be handled and the next read must return at once.
                     _bytesSeen = buffer.Length;
                     input.AdvanceTo(buffer.Start, congested is null ? buffer.End : buffer.Start);
+                    if (_outbound.EndDeferring())
+                    {
+                        // The answers to this read (CONNACK, acks) go out from here, without a hop to the thread pool.
+                        _ = WriteAsync();
+                    }
                 }
                 if (result.IsCompleted)
                 {

@@ -33,6 +33,11 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
     private bool _usedSinceTrim;
     // The close path waiting for the writer to finish (see WhenWriterIdle).
     private TaskCompletionSource? _idleWaiter;
+    // While the connection's read loop handles a read, its own enqueues (CONNACK, acks, SUBACK) leave the writer to
+    // that loop, which runs it once the read is handled (EndDeferring): one thread hop less per answer, and one
+    // flush per read. Enqueues from other threads, and from this thread for other connections, still schedule it.
+    [ThreadStatic] private static OutboundQueue? t_deferring;
+    private bool _deferred;
     private TaskCompletionSource? _roomWaiter;
     // Publishers waiting for this (subscriber's) data lane to drain; see WaitForDataRoomAsync.
     private TaskCompletionSource? _dataRoomWaiter;
@@ -130,9 +135,29 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
         }
         if (schedule)
         {
+            if (t_deferring == this)
+            {
+                _deferred = true;
+                return;
+            }
             // Never inline: an enqueuer may hold a session lock, and the writer does I/O.
             ThreadPool.UnsafeQueueUserWorkItem(_writer, preferLocal: false);
         }
+    }
+
+    /// <summary>Read loop, before handling a read: see <see cref="t_deferring"/>.</summary>
+    public void BeginDeferring() => t_deferring = this;
+
+    /// <summary>
+    /// Read loop, after handling a read (always, also when it threw, holding no lock): true when an enqueue left the
+    /// writer to the caller, which must then run it, or no writer would ever drain the queue.
+    /// </summary>
+    public bool EndDeferring()
+    {
+        t_deferring = null;
+        var deferred = _deferred;
+        _deferred = false;
+        return deferred;
     }
 
     /// <summary>Writer only: the next item, control lane first.</summary>
