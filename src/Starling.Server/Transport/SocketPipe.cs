@@ -27,6 +27,7 @@ namespace Starling.Server.Transport;
 internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
 {
     private const int MinimumBuffer = 4096;
+    private const int MaximumHint = 64 * 1024;
     // _state: no read waits / a read waits and nobody is receiving for it / someone (the reader itself, or one
     // thread-pool turn) is receiving for it. Only the thread that moved it to Receiving touches the buffer.
     private const int Idle = 0;
@@ -41,6 +42,9 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     private int _start;
     private int _end;
     private int _examined;
+    // Buffer size for the next rent: doubled (up to 64 KiB) when a receive filled the buffer, so a busy publisher
+    // gets more than 4 KiB per read; an idle connection still holds no buffer at all.
+    private int _rentHint = MinimumBuffer;
     private bool _readerCompleted;
     private bool _endOfStream;
     private volatile bool _canceled;
@@ -178,6 +182,10 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
             ReleaseIfEmpty();
             return true;
         }
+        if (_end + received == _buffer!.Length)
+        {
+            _rentHint = Math.Min(_buffer.Length * 2, MaximumHint);
+        }
         _end += received;
         return true;
     }
@@ -187,7 +195,7 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     {
         if (_buffer is null)
         {
-            _buffer = ArrayPool<byte>.Shared.Rent(MinimumBuffer);
+            _buffer = ArrayPool<byte>.Shared.Rent(_rentHint);
             return;
         }
         if (_end < _buffer.Length)

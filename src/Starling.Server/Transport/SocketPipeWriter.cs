@@ -15,9 +15,13 @@ namespace Starling.Server.Transport;
 internal sealed class SocketPipeWriter(Socket socket, SocketPipe owner) : PipeWriter
 {
     private const int MinimumBuffer = 4096;
+    private const int MaximumHint = 128 * 1024;
 
     private byte[]? _buffer;
     private int _written;
+    // The size of the last batch flushed (capped): the next batch starts with a buffer that size, so a busy connection
+    // does not grow (and copy) its buffer from 4 KiB on every batch, while an idle one still holds none.
+    private int _lastBatch;
     // Set once the peer is gone or the writer completed: later writes are dropped, flushes report IsCompleted.
     private bool _closed;
     private bool _completed;
@@ -48,7 +52,7 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe owner) : PipeWr
         {
             return;
         }
-        var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Max(MinimumBuffer, (_buffer?.Length ?? 0) * 2)));
+        var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Max(Math.Max(MinimumBuffer, _lastBatch), (_buffer?.Length ?? 0) * 2)));
         if (_buffer is not null)
         {
             Buffer.BlockCopy(_buffer, 0, grown, 0, _written);
@@ -134,6 +138,7 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe owner) : PipeWr
 
     private void Release()
     {
+        _lastBatch = Math.Min(_written, MaximumHint);
         if (_buffer is not null)
         {
             ArrayPool<byte>.Shared.Return(_buffer);
