@@ -160,7 +160,28 @@ internal sealed partial class MqttConnection
                 Abort(null, "connection closed by client");
                 await FinishWriterAsync().ConfigureAwait(false);
                 Cleanup();
-                await _transport.Input.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                await EndTransportAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Completes both sides of the transport even after an unexpected error: a transport may close its socket only
+    /// then (Starling's SocketPipe does; nothing else would). Then the connection no longer counts as running.
+    /// </summary>
+    private async Task EndTransportAsync()
+    {
+        try
+        {
+            await _transport.Input.CompleteAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            try
+            {
                 await _transport.Output.CompleteAsync().ConfigureAwait(false);
             }
             finally
