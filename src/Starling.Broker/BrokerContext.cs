@@ -45,6 +45,36 @@ internal sealed class BrokerContext
 
     public void OnDisconnected() => Interlocked.Decrement(ref _connectedCount);
 
+    // Connections whose RunAsync has started and not finished; StopAsync waits for it to reach 0. A counter instead of
+    // a set of tasks: nothing per connection (an idle connection's memory is what finding 2 of docs/performance.md is about).
+    private int _runningConnections;
+    private TaskCompletionSource? _allEnded;
+
+    public int RunningConnections => Volatile.Read(ref _runningConnections);
+
+    public void ConnectionStarted() => Interlocked.Increment(ref _runningConnections);
+
+    public void ConnectionEnded()
+    {
+        if (Interlocked.Decrement(ref _runningConnections) == 0)
+        {
+            Volatile.Read(ref _allEnded)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when no connection runs (the last one to end completes it); for StopAsync.</summary>
+    public Task WhenAllConnectionsEnded()
+    {
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _allEnded, ended);
+        // A connection that ended before the write above did not see it: check the count after publishing.
+        if (RunningConnections == 0)
+        {
+            ended.TrySetResult();
+        }
+        return ended.Task;
+    }
+
     /// <summary>Publishes a will (stored too when it is retained).</summary>
     public void PublishWill(Protocol.WillMessage will, string clientId)
     {

@@ -13,8 +13,6 @@ public sealed partial class MqttBroker : IAsyncDisposable
 {
     private readonly BrokerContext _context;
     private readonly Heartbeat _heartbeat;
-    private readonly List<Task> _running = [];
-    private readonly Lock _runningGate = new();
     private readonly long _startTimestamp;
 
     /// <summary>
@@ -67,27 +65,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(info);
         var connection = new MqttConnection(_context, transport, info);
-        var task = connection.RunAsync(cancellationToken);
-        lock (_runningGate)
-        {
-            _running.Add(task);
-        }
-        return Untrack(task);
-    }
-
-    private async Task Untrack(Task task)
-    {
-        try
-        {
-            await task.ConfigureAwait(false);
-        }
-        finally
-        {
-            lock (_runningGate)
-            {
-                _running.Remove(task);
-            }
-        }
+        // Counted before it runs, so StopAsync never misses a connection that is starting.
+        _context.ConnectionStarted();
+        return connection.RunAsync(cancellationToken);
     }
 
     /// <summary>Runs the Heartbeat once now (tests with a fake TimeProvider call it after advancing time).</summary>
@@ -101,18 +81,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
         {
             connection.Abort(ReasonCode.ServerShuttingDown, "server shutting down");
         }
-        Task[] running;
-        lock (_runningGate)
-        {
-            running = [.. _running];
-        }
         try
         {
-            await Task.WhenAll(running).WaitAsync(TimeSpan.FromSeconds(10), _context.Time, cancellationToken).ConfigureAwait(false);
+            await _context.WhenAllConnectionsEnded().WaitAsync(TimeSpan.FromSeconds(10), _context.Time, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            _context.BrokerLogger.LogWarning("{Count} connections did not close within 10 s of shutdown", running.Count(t => !t.IsCompleted));
+            _context.BrokerLogger.LogWarning("{Count} connections did not close within 10 s of shutdown", _context.RunningConnections);
         }
         _heartbeat.Dispose();
         // Last: the sessions' final state changes (detach times) are written before the store closes.

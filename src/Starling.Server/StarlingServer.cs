@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging.Console;
 using Starling.Broker;
@@ -15,15 +17,22 @@ namespace Starling.Server;
 public sealed class StarlingServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly List<(ListenerSettings Settings, ListenOptions Options)> _listenOptions;
+    private readonly IReadOnlyList<ListenerSettings> _listeners;
+    // TLS listeners run on Kestrel (its TLS middleware); plain TCP ones on Starling's own SocketListener where its
+    // ReadinessPoller works (Linux x64), else on Kestrel too.
+    private readonly Dictionary<ListenerSettings, ListenOptions> _kestrelListeners;
+    private readonly Dictionary<ListenerSettings, Transport.SocketListener> _socketListeners;
     private readonly Lock _stopLock = new();
     private Task? _stopTask;
 
-    private StarlingServer(WebApplication app, MqttBroker broker, List<(ListenerSettings, ListenOptions)> listenOptions)
+    private StarlingServer(WebApplication app, MqttBroker broker, IReadOnlyList<ListenerSettings> listeners,
+        Dictionary<ListenerSettings, ListenOptions> kestrelListeners, Dictionary<ListenerSettings, Transport.SocketListener> socketListeners)
     {
         _app = app;
         Broker = broker;
-        _listenOptions = listenOptions;
+        _listeners = listeners;
+        _kestrelListeners = kestrelListeners;
+        _socketListeners = socketListeners;
     }
 
     /// <summary>The broker this server hosts.</summary>
@@ -34,7 +43,8 @@ public sealed class StarlingServer : IAsyncDisposable
 
     /// <summary>The MQTT endpoints actually bound, in listener order; a port asked as 0 reads back as the port the OS chose.</summary>
     public IReadOnlyList<IPEndPoint> MqttEndpoints =>
-        [.. _listenOptions.Select(l => l.Options.IPEndPoint ?? new IPEndPoint(l.Settings.Address, l.Settings.Port))];
+        [.. _listeners.Select(l => _socketListeners.TryGetValue(l, out var socket) ? socket.EndPoint
+            : _kestrelListeners[l].IPEndPoint ?? new IPEndPoint(l.Address, l.Port))];
 
     /// <summary>The management HTTP endpoint actually bound (API, dashboard, /metrics); null when Management is off.</summary>
     public IPEndPoint? ManagementEndpoint => Services.GetService<Management.OperationsRuntime>()?.ManagementEndpoint;
@@ -72,7 +82,8 @@ public sealed class StarlingServer : IAsyncDisposable
     {
         var configuration = ServerConfiguration.Build(commandLine, configOverrides);
         var settings = configuration.Read();
-        var listenOptions = new List<(ListenerSettings, ListenOptions)>();
+        var kestrelListeners = new Dictionary<ListenerSettings, ListenOptions>();
+        var socketListeners = new Dictionary<ListenerSettings, Transport.SocketListener>();
         var operations = new Management.OperationsRuntime(settings);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
@@ -121,9 +132,14 @@ public sealed class StarlingServer : IAsyncDisposable
             // Kestrel's own connection limits stay off. HTTP timeouts and rates do not apply to connection handlers.
             kestrel.Limits.MaxConcurrentConnections = null;
             kestrel.Limits.MaxConcurrentUpgradedConnections = null;
-            listenOptions.Clear();
+            kestrelListeners.Clear();
             foreach (var listener in settings.Listeners)
             {
+                var tls = settings.Security.Tls.GetValueOrDefault(listener.Name);
+                if (tls is null && Transport.ReadinessPoller.IsSupported)
+                {
+                    continue; // plain TCP: SocketListener, bound below
+                }
                 var feature = new MqttListenerFeature(listener.Name);
                 kestrel.Listen(listener.Address, listener.Port, lo =>
                 {
@@ -132,14 +148,19 @@ public sealed class StarlingServer : IAsyncDisposable
                         connection.Features.Set(feature);
                         return next(connection);
                     });
-                    settings.Security.Tls.GetValueOrDefault(listener.Name)?.Configure(lo);
+                    tls?.Configure(lo);
                     lo.UseConnectionHandler<MqttConnectionHandler>();
-                    listenOptions.Add((listener, lo));
+                    kestrelListeners[listener] = lo;
                 });
             }
             operations.Listen(kestrel);
         });
 
+        if (Transport.ReadinessPoller.IsSupported && !operations.UsesKestrel && !settings.Listeners.Any(l => settings.Security.Tls.ContainsKey(l.Name)))
+        {
+            // Every listener is a SocketListener: Kestrel, left without an endpoint, would bind localhost:5000.
+            builder.Services.AddSingleton<IServer, NoEndpointServer>();
+        }
         builder.Services.AddSingleton(settings);
         operations.AddServices(builder.Services);
         builder.Services.AddSingleton<BrokerService>();
@@ -178,27 +199,58 @@ public sealed class StarlingServer : IAsyncDisposable
                 throw new StarlingStartupException(ex.Message, ex) { ExitCode = 1 };
             }
             operations.Configure(app);
+            var transportLog = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server.Transport");
+            foreach (var listener in settings.Listeners.Where(l => !kestrelListeners.ContainsKey(l)))
+            {
+                try
+                {
+                    socketListeners[listener] = new Transport.SocketListener(listener, broker, transportLog);
+                }
+                catch (SocketException ex)
+                {
+                    await DisposeAllAsync(socketListeners.Values);
+                    throw BindError(settings.Listeners, listener, ex.SocketErrorCode, ex);
+                }
+            }
             try
             {
                 await app.StartAsync(cancellationToken);
             }
             catch (Exception ex) when (FindBindError(ex) is { } socketError)
             {
-                throw operations.BindError(socketError, ex) ?? BindError(settings.Listeners, socketError, ex);
+                await DisposeAllAsync(socketListeners.Values);
+                throw operations.BindError(socketError, ex) ?? BindError(settings.Listeners, failed: null, socketError, ex);
+            }
+            catch
+            {
+                await DisposeAllAsync(socketListeners.Values);
+                throw;
+            }
+            foreach (var socketListener in socketListeners.Values)
+            {
+                socketListener.Start();
             }
 
-            var server = new StarlingServer(app, broker, listenOptions);
+            var server = new StarlingServer(app, broker, settings.Listeners, kestrelListeners, socketListeners);
             Security.SecurityHost.Start(app, settings.Security);
             operations.Start(app, broker);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server");
             logger.LogInformation("Starling {Version} listening on {Endpoints}", ServerCommandLine.VersionText(),
-                string.Join(", ", server._listenOptions.Zip(server.MqttEndpoints).Select(p => $"{p.Second} ({p.First.Settings.Name})")));
+                string.Join(", ", server._listeners.Zip(server.MqttEndpoints).Select(p => $"{p.Second} ({p.First.Name})")));
             return server;
         }
         catch
         {
             await app.DisposeAsync();
             throw;
+        }
+    }
+
+    private static async Task DisposeAllAsync(IEnumerable<Transport.SocketListener> listeners)
+    {
+        foreach (var listener in listeners)
+        {
+            await listener.DisposeAsync();
         }
     }
 
@@ -217,10 +269,11 @@ public sealed class StarlingServer : IAsyncDisposable
         return null;
     }
 
-    private static StarlingStartupException BindError(IReadOnlyList<ListenerSettings> listeners, SocketError? error, Exception ex)
+    private static StarlingStartupException BindError(IReadOnlyList<ListenerSettings> listeners, ListenerSettings? failed, SocketError? error, Exception ex)
     {
-        // Kestrel has released whatever it bound; find the listener that cannot be bound by trying each one again.
-        var failed = listeners.FirstOrDefault(l => !CanBind(l)) ?? listeners[0];
+        // Kestrel has released whatever it bound (and the plain TCP listeners are closed): unless the caller knows
+        // which listener failed, find one that cannot be bound by trying each one again.
+        failed ??= listeners.FirstOrDefault(l => !CanBind(l)) ?? listeners[0];
         var where = $"{failed} (listener '{failed.Name}')";
         var portHint = ReferenceEquals(failed, listeners[0])
             ? "choose another port with -p PORT (or Listeners:0:Port in the configuration)"
@@ -280,7 +333,21 @@ public sealed class StarlingServer : IAsyncDisposable
     {
         lock (_stopLock)
         {
-            return _stopTask ??= _app.StopAsync();
+            return _stopTask ??= StopCoreAsync();
+        }
+    }
+
+    private async Task StopCoreAsync()
+    {
+        // The broker stops with the host (clients get DISCONNECT; new CONNECTs are refused meanwhile), then the
+        // plain TCP listeners close, as Kestrel's do.
+        try
+        {
+            await _app.StopAsync();
+        }
+        finally
+        {
+            await DisposeAllAsync(_socketListeners.Values);
         }
     }
 
@@ -293,6 +360,21 @@ public sealed class StarlingServer : IAsyncDisposable
         finally
         {
             await _app.DisposeAsync();
+        }
+    }
+
+    /// <summary>The host's server when nothing listens through Kestrel: it listens nowhere.</summary>
+    private sealed class NoEndpointServer : IServer
+    {
+        public IFeatureCollection Features { get; } = new FeatureCollection();
+
+        public Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
+            where TContext : notnull => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public void Dispose()
+        {
         }
     }
 

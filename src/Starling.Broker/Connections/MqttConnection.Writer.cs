@@ -5,7 +5,7 @@ using Starling.Protocol;
 
 namespace Starling.Broker;
 
-internal sealed partial class MqttConnection
+internal sealed partial class MqttConnection : IThreadPoolWorkItem
 {
     private const int FlushThreshold = 64 * 1024;
 
@@ -16,6 +16,9 @@ internal sealed partial class MqttConnection
     // only by the writer loop.
     private int _outboundAliasMaximum;
     private Dictionary<string, ushort>? _outboundAliases;
+
+    // Set by a writer that stopped on a failed or canceled flush (read after WhenWriterIdle, which orders it).
+    private bool _writerFailed;
 
     public void SendControl(MqttPacket packet) => _outbound.EnqueueControl(OutboundItem.ForPacket(packet));
 
@@ -80,12 +83,21 @@ internal sealed partial class MqttConnection
         return result;
     }
 
-    private async Task WriteLoopAsync()
+    /// <summary>The writer, scheduled by <see cref="OutboundQueue"/> when an item arrives and no writer runs.</summary>
+    void IThreadPoolWorkItem.Execute() => _ = WriteAsync();
+
+    /// <summary>
+    /// Drains the outbound queue in batches (one flush per batch, or every 64 KiB) and ends when it is empty, so an
+    /// idle connection holds no writer state. Only one runs at a time (the queue schedules it); the close path waits
+    /// for it (<see cref="FinishWriterAsync"/>) before writing the final packet.
+    /// </summary>
+    private async Task WriteAsync()
     {
         var output = _transport.Output;
+        var failed = true;
         try
         {
-            while (await _outbound.WaitAsync().ConfigureAwait(false))
+            do
             {
                 var now = 0L;
                 while (_outbound.TryDequeue(out var item))
@@ -109,15 +121,8 @@ internal sealed partial class MqttConnection
                     return;
                 }
             }
-            // Closing: a CONNACK refusal or a v5 DISCONNECT is the last packet on the wire [MQTT-3.2.2-5].
-            if (_finalPacket is { } last)
-            {
-                while (last is ConnAckPacket && _outbound.TryDequeue(out _))
-                {
-                }
-                PacketEncoder.Write(output, last, _version == ProtocolVersion.Unknown ? ProtocolVersion.V311 : _version);
-                await output.FlushAsync().ConfigureAwait(false);
-            }
+            while (!_outbound.TryStopWriter());
+            failed = false;
         }
         catch (Exception ex) when (IsTransportFault(ex))
         {
@@ -125,8 +130,31 @@ internal sealed partial class MqttConnection
         }
         finally
         {
-            Abort(null, "write failed");
+            if (failed)
+            {
+                // The stream cannot continue: no writer runs again, no final packet, and the connection closes.
+                _writerFailed = true;
+                _outbound.Complete();
+                _outbound.TryStopWriter(failed: true);
+                Abort(null, "write failed");
+            }
         }
+    }
+
+    /// <summary>Closing: waits for the writer, then a CONNACK refusal or a v5 DISCONNECT is the last packet [MQTT-3.2.2-5].</summary>
+    private async Task WriteFinalPacketAsync()
+    {
+        await _outbound.WhenWriterIdle().ConfigureAwait(false);
+        if (_finalPacket is not { } last || _writerFailed)
+        {
+            return;
+        }
+        while (last is ConnAckPacket && _outbound.TryDequeue(out _))
+        {
+        }
+        var output = _transport.Output;
+        PacketEncoder.Write(output, last, _version == ProtocolVersion.Unknown ? ProtocolVersion.V311 : _version);
+        await output.FlushAsync().ConfigureAwait(false);
     }
 
     private void Write(PipeWriter output, in OutboundItem item, ref long now)
@@ -257,17 +285,25 @@ internal sealed partial class MqttConnection
         output.Advance(4);
     }
 
-    private async Task FinishWriterAsync(Task writer)
+    private async Task FinishWriterAsync()
     {
+        var finish = WriteFinalPacketAsync();
         try
         {
-            // A client that stopped reading must not keep the connection open: give the last flush 5 s.
-            await writer.WaitAsync(TimeSpan.FromSeconds(5), _broker.Time).ConfigureAwait(false);
+            try
+            {
+                // A client that stopped reading must not keep the connection open: give the last flushes 5 s.
+                await finish.WaitAsync(TimeSpan.FromSeconds(5), _broker.Time).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _transport.Output.CancelPendingFlush();
+                await finish.ConfigureAwait(false);
+            }
         }
-        catch (TimeoutException)
+        catch (Exception ex) when (IsTransportFault(ex))
         {
-            _transport.Output.CancelPendingFlush();
-            await writer.ConfigureAwait(false);
+            _log.LogDebug("Client {ClientId}: final write failed: {Error}", DisplayId, ex.Message);
         }
     }
 }

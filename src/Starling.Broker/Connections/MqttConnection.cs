@@ -6,9 +6,9 @@ using Starling.Protocol;
 namespace Starling.Broker;
 
 /// <summary>
-/// One transport stream carrying MQTT packets. Two loops: the read loop (frame scan, decode, handle) and the writer
-/// loop (drain <see cref="OutboundQueue"/>, encode, flush once per batch). The read loop alone mutates the fields
-/// below that are not marked volatile; other threads only enqueue output or call <see cref="Abort"/>.
+/// One transport stream carrying MQTT packets: the read loop (frame scan, decode, handle) and the writer, scheduled
+/// while there is output (drain <see cref="OutboundQueue"/>, encode, flush once per batch). The read loop alone
+/// mutates the fields below that are not marked volatile; other threads only enqueue output or call <see cref="Abort"/>.
 /// </summary>
 internal sealed partial class MqttConnection
 {
@@ -39,7 +39,7 @@ internal sealed partial class MqttConnection
         _transport = transport;
         _info = info;
         _log = broker.ConnectionLogger;
-        _outbound = new OutboundQueue(Math.Max(broker.Options.MaxQueuedMessages, 100));
+        _outbound = new OutboundQueue(Math.Max(broker.Options.MaxQueuedMessages, 100), this);
         _openedTimestamp = broker.Time.GetTimestamp();
         _lastPacketTimestamp = _openedTimestamp;
     }
@@ -58,7 +58,10 @@ internal sealed partial class MqttConnection
 
     public DateTimeOffset? ConnectedAt { get; private set; }
 
-    /// <summary>Serves the connection until it ends. Never throws.</summary>
+    /// <summary>
+    /// Serves the connection until it ends: the read loop runs here (one state machine per connection; the writer
+    /// exists only while there is output, see <see cref="WriteAsync"/>). Never throws.
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         _broker.Connections[this] = 0;
@@ -67,10 +70,63 @@ internal sealed partial class MqttConnection
         // arrives, while packets sent just before it (a burst, then DISCONNECT) may still sit unread in the pipe. The
         // read loop ends on its own when the pipe reports completion, after handling every whole frame.
         _ = cancellationToken;
-        var writer = WriteLoopAsync();
         try
         {
-            await ReadLoopAsync().ConfigureAwait(false);
+            // The read loop, inline: a separate async method would keep a second state machine per idle connection.
+            var input = _transport.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync(CancellationToken.None).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (result.IsCanceled || Volatile.Read(ref _closing) != 0)
+                {
+                    return;
+                }
+                _lastPacketTimestamp = _broker.Time.GetTimestamp();
+                t_congested = null;
+                MqttConnection? congested = null;
+                Interlocked.Add(ref _broker.Counters.BytesReceived, buffer.Length - _bytesSeen);
+                _outbound.BeginDeferring();
+                try
+                {
+                    // A read may hold megabytes of small publishes: stop at the first one that met a congested
+                    // subscriber, wait for it below, and take the rest on the next turn.
+                    while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer))
+                    {
+                        if (t_congested is { } c)
+                        {
+                            congested = c;
+                            t_congested = null;
+                            break;
+                        }
+                    }
+                }
+                finally
+                {
+                    // Consumed up to the last whole frame. Examined all (so the next read waits for more bytes), unless
+                    // we stopped early: then the rest is still to be handled and the next read must return at once.
+                    _bytesSeen = buffer.Length;
+                    input.AdvanceTo(buffer.Start, congested is null ? buffer.End : buffer.Start);
+                    if (_outbound.EndDeferring())
+                    {
+                        // The answers to this read (CONNACK, acks) go out from here, without a hop to the thread pool.
+                        _ = WriteAsync();
+                    }
+                }
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty && Volatile.Read(ref _closing) == 0)
+                    {
+                        throw new MqttProtocolException(ReasonCode.MalformedPacket, "connection closed in the middle of a packet");
+                    }
+                    return;
+                }
+                await _outbound.WaitForRoomAsync().ConfigureAwait(false);
+                if (congested is not null)
+                {
+                    await WaitForCongestedSubscriberAsync(congested, TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+                }
+            }
         }
         catch (MqttProtocolException ex)
         {
@@ -99,62 +155,38 @@ internal sealed partial class MqttConnection
         }
         finally
         {
-            Abort(null, "connection closed by client");
-            await FinishWriterAsync(writer).ConfigureAwait(false);
-            Cleanup();
-            await _transport.Input.CompleteAsync().ConfigureAwait(false);
-            await _transport.Output.CompleteAsync().ConfigureAwait(false);
-        }
-    }
-
-    private async Task ReadLoopAsync()
-    {
-        var input = _transport.Input;
-        while (true)
-        {
-            var result = await input.ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (result.IsCanceled || Volatile.Read(ref _closing) != 0)
-            {
-                return;
-            }
-            _lastPacketTimestamp = _broker.Time.GetTimestamp();
-            t_congested = null;
-            MqttConnection? congested = null;
-            Interlocked.Add(ref _broker.Counters.BytesReceived, buffer.Length - _bytesSeen);
             try
             {
-                // A read may hold megabytes of small publishes: stop at the first one that met a congested
-                // subscriber, wait for it below, and take the rest on the next turn.
-                while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer))
-                {
-                    if (t_congested is { } c)
-                    {
-                        congested = c;
-                        t_congested = null;
-                        break;
-                    }
-                }
+                Abort(null, "connection closed by client");
+                await FinishWriterAsync().ConfigureAwait(false);
+                Cleanup();
             }
             finally
             {
-                // Consumed up to the last whole frame. Examined all (so the next read waits for more bytes), unless we
-                // stopped early: then the rest is still to be handled and the next read must return at once.
-                _bytesSeen = buffer.Length;
-                input.AdvanceTo(buffer.Start, congested is null ? buffer.End : buffer.Start);
+                await EndTransportAsync().ConfigureAwait(false);
             }
-            if (result.IsCompleted)
+        }
+    }
+
+    /// <summary>
+    /// Completes both sides of the transport even after an unexpected error: a transport may close its socket only
+    /// then (Starling's SocketPipe does; nothing else would). Then the connection no longer counts as running.
+    /// </summary>
+    private async Task EndTransportAsync()
+    {
+        try
+        {
+            await _transport.Input.CompleteAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            try
             {
-                if (!buffer.IsEmpty && Volatile.Read(ref _closing) == 0)
-                {
-                    throw new MqttProtocolException(ReasonCode.MalformedPacket, "connection closed in the middle of a packet");
-                }
-                return;
+                await _transport.Output.CompleteAsync().ConfigureAwait(false);
             }
-            await _outbound.WaitForRoomAsync().ConfigureAwait(false);
-            if (congested is not null)
+            finally
             {
-                await WaitForCongestedSubscriberAsync(congested, TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+                _broker.ConnectionEnded();
             }
         }
     }
@@ -248,13 +280,14 @@ internal sealed partial class MqttConnection
         Abort(null, disconnect.ReasonCode == ReasonCode.DisconnectWithWillMessage ? "DISCONNECT with will" : "DISCONNECT");
     }
 
-    /// <summary>Heartbeat check: connect timeout and keep-alive (1.5 x) [MQTT-3.1.2-24].</summary>
+    /// <summary>Heartbeat check: connect timeout and keep-alive (1.5 x) [MQTT-3.1.2-24]; releases idle queue storage.</summary>
     public void CheckTimeouts(long now)
     {
         if (Volatile.Read(ref _closing) != 0)
         {
             return;
         }
+        _outbound.Trim();
         if (!_connected)
         {
             if (_broker.Time.GetElapsedTime(_openedTimestamp, now) > _broker.Options.ConnectTimeout)

@@ -1,5 +1,3 @@
-using System.Threading.Tasks.Sources;
-
 namespace Starling.Broker;
 
 /// <summary>
@@ -8,16 +6,18 @@ namespace Starling.Broker;
 /// Bounds: QoS 0 publishes are dropped (and counted) past the data limit; QoS 1/2 are bounded upstream by the
 /// session's inflight window; the control lane has a high-water mark that the read loop waits on
 /// (<see cref="WaitForRoomAsync"/>), so a client that never reads cannot make the broker queue acks without bound.
-/// Memory: an idle connection holds no queue storage at all (queues are created on first use and dropped again
-/// after a burst), and waiting costs no allocation (a reusable <see cref="IValueTaskSource{TResult}"/>).
+/// Memory: an idle connection holds no queue storage at all (queues are created on first use, dropped again after a
+/// burst, and dropped by <see cref="Trim"/> once they stayed empty for a heartbeat) and no writer: the writer is a
+/// thread-pool work item scheduled by the enqueue that finds it idle, and it ends when it has drained the queue.
 /// </summary>
-internal sealed class OutboundQueue(int maxData) : IValueTaskSource<bool>
+internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
 {
     private const int ControlHighWater = 4096;
     // A lane that grew past this during a burst is released once drained, so the connection shrinks back.
     private const int ShrinkAbove = 256;
 
     private readonly int _maxData = maxData;
+    private readonly IThreadPoolWorkItem _writer = writer;
     private readonly Lock _lock = new();
     private Queue<OutboundItem>? _control;
     private Queue<OutboundItem>? _data;
@@ -26,9 +26,18 @@ internal sealed class OutboundQueue(int maxData) : IValueTaskSource<bool>
     private int _controlCount;
     private int _dataCount;
     private bool _completed;
-    private bool _writerWaiting;
-    // Continuations run on the thread pool: an enqueuer may hold a session lock and must never run the writer inline.
-    private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
+    // True from the enqueue that scheduled the writer until the writer finds the queue empty (or completed) after a
+    // flush: at most one writer runs, and every item enqueued meanwhile is seen by it.
+    private bool _writerScheduled;
+    // Set when a lane was used since the last Trim: a queue idle for a whole heartbeat period is released.
+    private bool _usedSinceTrim;
+    // The close path waiting for the writer to finish (see WhenWriterIdle).
+    private TaskCompletionSource? _idleWaiter;
+    // While the connection's read loop handles a read, its own enqueues (CONNACK, acks, SUBACK) leave the writer to
+    // that loop, which runs it once the read is handled (EndDeferring): one thread hop less per answer, and one
+    // flush per read. Enqueues from other threads, and from this thread for other connections, still schedule it.
+    [ThreadStatic] private static OutboundQueue? t_deferring;
+    private bool _deferred;
     private TaskCompletionSource? _roomWaiter;
     // Publishers waiting for this (subscriber's) data lane to drain; see WaitForDataRoomAsync.
     private TaskCompletionSource? _dataRoomWaiter;
@@ -103,7 +112,7 @@ internal sealed class OutboundQueue(int maxData) : IValueTaskSource<bool>
 
     private void Enqueue(in OutboundItem item, bool control)
     {
-        bool wake;
+        bool schedule;
         lock (_lock)
         {
             if (_completed)
@@ -120,13 +129,35 @@ internal sealed class OutboundQueue(int maxData) : IValueTaskSource<bool>
                 (_data ??= new Queue<OutboundItem>()).Enqueue(item);
                 _dataPeak = Math.Max(_dataPeak, ++_dataCount);
             }
-            wake = _writerWaiting;
-            _writerWaiting = false;
+            _usedSinceTrim = true;
+            schedule = !_writerScheduled;
+            _writerScheduled = true;
         }
-        if (wake)
+        if (schedule)
         {
-            _signal.SetResult(true);
+            if (t_deferring == this)
+            {
+                _deferred = true;
+                return;
+            }
+            // Never inline: an enqueuer may hold a session lock, and the writer does I/O.
+            ThreadPool.UnsafeQueueUserWorkItem(_writer, preferLocal: false);
         }
+    }
+
+    /// <summary>Read loop, before handling a read: see <see cref="t_deferring"/>.</summary>
+    public void BeginDeferring() => t_deferring = this;
+
+    /// <summary>
+    /// Read loop, after handling a read (always, also when it threw, holding no lock): true when an enqueue left the
+    /// writer to the caller, which must then run it, or no writer would ever drain the queue.
+    /// </summary>
+    public bool EndDeferring()
+    {
+        t_deferring = null;
+        var deferred = _deferred;
+        _deferred = false;
+        return deferred;
     }
 
     /// <summary>Writer only: the next item, control lane first.</summary>
@@ -159,42 +190,69 @@ internal sealed class OutboundQueue(int maxData) : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Writer only: completes with true when there is work, false once completed and drained of the wake-up.</summary>
-    public ValueTask<bool> WaitAsync()
+    /// <summary>
+    /// Writer only, after a flush: true when the writer must stop (nothing queued, or completed, or
+    /// <paramref name="failed"/>); it is then no longer scheduled and the next enqueue schedules a new one. False: more
+    /// items came in, write another batch.
+    /// </summary>
+    public bool TryStopWriter(bool failed = false)
+    {
+        TaskCompletionSource? idle;
+        lock (_lock)
+        {
+            if (!failed && !_completed && (_controlCount > 0 || _dataCount > 0))
+            {
+                return false;
+            }
+            _writerScheduled = false;
+            idle = _idleWaiter;
+            _idleWaiter = null;
+        }
+        idle?.TrySetResult();
+        return true;
+    }
+
+    /// <summary>Completes once no writer runs (after <see cref="Complete"/> none will start again).</summary>
+    public Task WhenWriterIdle()
     {
         lock (_lock)
         {
-            if (_completed)
+            if (!_writerScheduled)
             {
-                return new ValueTask<bool>(false);
+                return Task.CompletedTask;
             }
-            if (_controlCount > 0 || _dataCount > 0)
-            {
-                return new ValueTask<bool>(true);
-            }
-            _signal.Reset();
-            _writerWaiting = true;
-            return new ValueTask<bool>(this, _signal.Version);
+            return (_idleWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
     }
 
-    /// <summary>Stops the writer after its current batch; later enqueues are ignored.</summary>
-    public void Complete()
+    /// <summary>Heartbeat: releases lanes that stayed empty since the previous call, so an idle connection holds none.</summary>
+    public void Trim()
     {
-        bool wake;
         lock (_lock)
         {
-            if (_completed)
+            if (!_usedSinceTrim)
             {
-                return;
+                if (_controlCount == 0)
+                {
+                    _control = null;
+                    _controlPeak = 0;
+                }
+                if (_dataCount == 0)
+                {
+                    _data = null;
+                    _dataPeak = 0;
+                }
             }
-            _completed = true;
-            wake = _writerWaiting;
-            _writerWaiting = false;
+            _usedSinceTrim = false;
         }
-        if (wake)
+    }
+
+    /// <summary>Stops the writer after its current batch; later enqueues are ignored and start no writer.</summary>
+    public void Complete()
+    {
+        lock (_lock)
         {
-            _signal.SetResult(false);
+            _completed = true;
         }
     }
 
@@ -230,11 +288,4 @@ internal sealed class OutboundQueue(int maxData) : IValueTaskSource<bool>
         Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
         Interlocked.Exchange(ref _dataRoomWaiter, null)?.TrySetResult();
     }
-
-    bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _signal.GetStatus(token);
-
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-        => _signal.OnCompleted(continuation, state, token, flags);
 }

@@ -25,10 +25,19 @@ internal sealed class Session
     private readonly Lock _gate = new();
     private readonly BrokerContext _broker;
     private readonly BrokerStorage _storage;
-    private readonly Dictionary<ushort, Delivery> _inflight = [];
-    private readonly Queue<Delivery> _queue = new();
-    private readonly HashSet<ushort> _inboundQoS2 = [];
-    private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    // Created on first use (an idle session that never received anything holds neither); counts are read as
+    // _inflight?.Count / _queue?.Count so that looking does not allocate.
+    private Dictionary<ushort, Delivery>? _inflight;
+    private Queue<Delivery>? _queue;
+
+    private static readonly Dictionary<ushort, Delivery> s_noInflight = [];
+
+    private Dictionary<ushort, Delivery> Inflight => _inflight ??= [];
+
+    private Queue<Delivery> Queue => _queue ??= new();
+    // Created on first use: most sessions never subscribe or receive QoS 2, and an idle session should cost little.
+    private HashSet<ushort>? _inboundQoS2;
+    private Dictionary<string, Subscription>? _subscriptions;
     private long _queuedBytes;
     private ushort _lastPacketId;
     private long _sequence;
@@ -144,16 +153,16 @@ internal sealed class Session
     /// <summary>Set once the session has been discarded; a discarded session accepts nothing more.</summary>
     public bool IsEnded { get; private set; }
 
-    public int InflightCount { get { lock (_gate) { return _inflight.Count; } } }
+    public int InflightCount { get { lock (_gate) { return (_inflight?.Count ?? 0); } } }
 
     /// <summary>Queued deliveries held in memory (the rest of a durable session's queue is only in the store).</summary>
-    public int InMemoryQueuedCount { get { lock (_gate) { return _queue.Count + (_offlineQoS0?.Count ?? 0); } } }
+    public int InMemoryQueuedCount { get { lock (_gate) { return (_queue?.Count ?? 0) + (_offlineQoS0?.Count ?? 0); } } }
 
     /// <summary>Queued messages, in memory and (durable sessions) in the store.</summary>
-    public int QueuedCount { get { lock (_gate) { return (int)Math.Min(int.MaxValue, _queue.Count + _pagedCount + (_offlineQoS0?.Count ?? 0)); } } }
+    public int QueuedCount { get { lock (_gate) { return (int)Math.Min(int.MaxValue, (_queue?.Count ?? 0) + _pagedCount + (_offlineQoS0?.Count ?? 0)); } } }
 
     /// <summary>Subscriptions held (for Limits:MaxSubscriptionsPerClient).</summary>
-    public int SubscriptionCount { get { lock (_gate) { return _subscriptions.Count; } } }
+    public int SubscriptionCount { get { lock (_gate) { return _subscriptions?.Count ?? 0; } } }
 
     // ---- subscriptions (changed only by the owning connection's read loop or at session end) ----
 
@@ -161,7 +170,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            return _subscriptions.GetValueOrDefault(filter);
+            return _subscriptions?.GetValueOrDefault(filter);
         }
     }
 
@@ -169,7 +178,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            _subscriptions[subscription.Filter] = subscription;
+            (_subscriptions ??= new(StringComparer.Ordinal))[subscription.Filter] = subscription;
             if (_durable)
             {
                 var o = subscription.Options;
@@ -183,7 +192,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            if (!_subscriptions.Remove(filter, out var removed))
+            if (_subscriptions is null || !_subscriptions.Remove(filter, out var removed))
             {
                 return null;
             }
@@ -201,7 +210,7 @@ internal sealed class Session
         {
             lock (_gate)
             {
-                return [.. _subscriptions.Values];
+                return _subscriptions is null ? [] : [.. _subscriptions.Values];
             }
         }
     }
@@ -242,7 +251,7 @@ internal sealed class Session
             {
                 DeliverDurable(ref delivery, connection);
             }
-            else if (connection is not null && _queue.Count == 0 && _inflight.Count < _sendWindow)
+            else if (connection is not null && (_queue?.Count ?? 0) == 0 && (_inflight?.Count ?? 0) < _sendWindow)
             {
                 StartFlow(ref delivery, connection);
             }
@@ -274,9 +283,9 @@ internal sealed class Session
                 _storage.Enqueue(StoreOperation.UpsertSession(ToStoredSession()));
                 SendOfflineQoS0(connection);
             }
-            if (_inflight.Count > 0)
+            if ((_inflight?.Count ?? 0) > 0)
             {
-                var pending = _inflight.Values.ToArray();
+                var pending = Inflight.Values.ToArray();
                 Array.Sort(pending, static (a, b) => a.Sequence.CompareTo(b.Sequence));
                 if (_durable)
                 {
@@ -324,9 +333,9 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            if (ReferenceEquals(_connection, from) && _inflight.TryGetValue(packetId, out var d) && d.State == DeliveryState.AwaitingPubAck)
+            if (ReferenceEquals(_connection, from) && Inflight.TryGetValue(packetId, out var d) && d.State == DeliveryState.AwaitingPubAck)
             {
-                _inflight.Remove(packetId);
+                Inflight.Remove(packetId);
                 Completed(d);
                 Drain(from);
             }
@@ -342,14 +351,14 @@ internal sealed class Session
             {
                 return;
             }
-            if (!_inflight.TryGetValue(packetId, out var d) || d.State is not (DeliveryState.AwaitingPubRec or DeliveryState.AwaitingPubComp))
+            if (!Inflight.TryGetValue(packetId, out var d) || d.State is not (DeliveryState.AwaitingPubRec or DeliveryState.AwaitingPubComp))
             {
                 from.SendAck(PacketType.PubRel, packetId, ReasonCode.PacketIdentifierNotFound);
                 return;
             }
             if ((byte)reason >= 0x80)
             {
-                _inflight.Remove(packetId);
+                Inflight.Remove(packetId);
                 Completed(d);
                 Drain(from);
                 return;
@@ -361,13 +370,13 @@ internal sealed class Session
                     _storage.Enqueue(StoreOperation.UpdateDelivery(ClientId, d.Sequence, packetId, StoredDeliveryState.AwaitingPubComp));
                 }
                 d.State = DeliveryState.AwaitingPubComp;
-                _inflight[packetId] = d;
+                Inflight[packetId] = d;
                 // PUBREL tells the client it may forget the packet id: only once "PUBREC received" is durable.
                 _storage.AfterCommit(new SendAfterCommit(from, d, PacketType.PubRel));
                 return;
             }
             d.State = DeliveryState.AwaitingPubComp;
-            _inflight[packetId] = d;
+            Inflight[packetId] = d;
             from.SendAck(PacketType.PubRel, packetId, ReasonCode.Success);
         }
     }
@@ -377,9 +386,9 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            if (ReferenceEquals(_connection, from) && _inflight.TryGetValue(packetId, out var d) && d.State == DeliveryState.AwaitingPubComp)
+            if (ReferenceEquals(_connection, from) && Inflight.TryGetValue(packetId, out var d) && d.State == DeliveryState.AwaitingPubComp)
             {
-                _inflight.Remove(packetId);
+                Inflight.Remove(packetId);
                 Completed(d);
                 Drain(from);
             }
@@ -398,10 +407,10 @@ internal sealed class Session
         lock (_gate)
         {
             List<Delivery>? taken = null;
-            if (_queue.Count > 0)
+            if (_queue is { Count: > 0 } queue)
             {
-                var keep = new Queue<Delivery>(_queue.Count);
-                while (_queue.TryDequeue(out var d))
+                var keep = new Queue<Delivery>(queue.Count);
+                while (queue.TryDequeue(out var d))
                 {
                     if (d.Group is { } g && g.HasConnectedMemberOtherThan(this))
                     {
@@ -416,15 +425,15 @@ internal sealed class Session
                 }
                 while (keep.TryDequeue(out var d))
                 {
-                    _queue.Enqueue(d);
+                    queue.Enqueue(d);
                 }
             }
-            foreach (var (id, d) in _inflight)
+            foreach (var (id, d) in _inflight ?? s_noInflight)
             {
                 if (d.Group is { } g && d.State == DeliveryState.AwaitingPubAck && g.HasConnectedMemberOtherThan(this))
                 {
                     (taken ??= []).Add(d);
-                    _inflight.Remove(id);
+                    _inflight!.Remove(id);
                     Completed(d);
                 }
             }
@@ -494,7 +503,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            if (!_inboundQoS2.Add(packetId))
+            if (!(_inboundQoS2 ??= []).Add(packetId))
             {
                 return false;
             }
@@ -510,7 +519,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            return _inboundQoS2.Contains(packetId);
+            return _inboundQoS2?.Contains(packetId) == true;
         }
     }
 
@@ -519,7 +528,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            if (!_inboundQoS2.Remove(packetId))
+            if (_inboundQoS2 is null || !_inboundQoS2.Remove(packetId))
             {
                 return false;
             }
@@ -531,7 +540,7 @@ internal sealed class Session
         }
     }
 
-    public int InboundQoS2Count { get { lock (_gate) { return _inboundQoS2.Count; } } }
+    public int InboundQoS2Count { get { lock (_gate) { return _inboundQoS2?.Count ?? 0; } } }
 
     /// <summary>Marks the session ended and returns its subscriptions so the caller can drop them from the index.</summary>
     public Subscription[] End()
@@ -546,17 +555,17 @@ internal sealed class Session
             IsEnded = true;
             _connection = null;
             _pendingOwner = null;
-            _inflight.Clear();
-            _queue.Clear();
+            _inflight?.Clear();
+            _queue?.Clear();
             _queuedBytes = 0;
             _pagedCount = 0;
             _pagedBytes = 0;
             _generation++;
             _offlineQoS0 = null;
             _offlineQoS0Bytes = 0;
-            _inboundQoS2.Clear();
-            var subscriptions = _subscriptions.Values.ToArray();
-            _subscriptions.Clear();
+            _inboundQoS2 = null;
+            var subscriptions = _subscriptions?.Values.ToArray() ?? [];
+            _subscriptions = null;
             return subscriptions;
         }
     }
@@ -583,7 +592,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            _subscriptions[subscription.Filter] = subscription;
+            (_subscriptions ??= new(StringComparer.Ordinal))[subscription.Filter] = subscription;
         }
     }
 
@@ -602,7 +611,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            _inflight[delivery.PacketId] = delivery;
+            Inflight[delivery.PacketId] = delivery;
             _sequence = Math.Max(_sequence, delivery.Sequence);
         }
     }
@@ -611,7 +620,7 @@ internal sealed class Session
     {
         lock (_gate)
         {
-            _inboundQoS2.Add(packetId);
+            (_inboundQoS2 ??= []).Add(packetId);
         }
     }
 
@@ -631,7 +640,7 @@ internal sealed class Session
             foreach (var d in pending)
             {
                 // Skip flows that ended meanwhile; take the latest state of the others.
-                if (_inflight.TryGetValue(d.PacketId, out var now) && now.Sequence == d.Sequence)
+                if (Inflight.TryGetValue(d.PacketId, out var now) && now.Sequence == d.Sequence)
                 {
                     current.Add(now);
                 }
@@ -663,7 +672,7 @@ internal sealed class Session
                 }
                 _pageCursor = d.Sequence;
                 var size = d.Message.Payload.Length;
-                _queue.Enqueue(d);
+                Queue.Enqueue(d);
                 _queuedBytes += size;
                 _pagedCount--;
                 _pagedBytes -= size;
@@ -699,12 +708,12 @@ internal sealed class Session
 
     private void DeliverDurable(ref Delivery delivery, MqttConnection? connection)
     {
-        var toWindow = connection is not null && !_resuming && _queue.Count == 0 && _pagedCount == 0 && _inflight.Count < _sendWindow;
+        var toWindow = connection is not null && !_resuming && (_queue?.Count ?? 0) == 0 && _pagedCount == 0 && (_inflight?.Count ?? 0) < _sendWindow;
         var size = delivery.Message.Payload.Length;
         if (!toWindow)
         {
             var options = _broker.Options;
-            var count = _queue.Count + _pagedCount + (_offlineQoS0?.Count ?? 0);
+            var count = (_queue?.Count ?? 0) + _pagedCount + (_offlineQoS0?.Count ?? 0);
             var bytes = _queuedBytes + _pagedBytes + _offlineQoS0Bytes;
             if (count >= options.MaxQueuedMessages || (options.MaxQueuedBytes > 0 && bytes + size > options.MaxQueuedBytes))
             {
@@ -718,9 +727,9 @@ internal sealed class Session
         {
             StartFlow(ref delivery, connection!);
         }
-        else if (connection is not null && _pagedCount == 0 && _queue.Count < BrokerStorage.PageSize)
+        else if (connection is not null && _pagedCount == 0 && (_queue?.Count ?? 0) < BrokerStorage.PageSize)
         {
-            _queue.Enqueue(delivery);
+            Queue.Enqueue(delivery);
             _queuedBytes += size;
         }
         else
@@ -743,7 +752,7 @@ internal sealed class Session
     {
         var options = _broker.Options;
         var size = delivery.Message.Payload.Length;
-        var count = _queue.Count + _pagedCount + (_offlineQoS0?.Count ?? 0);
+        var count = (_queue?.Count ?? 0) + _pagedCount + (_offlineQoS0?.Count ?? 0);
         if (count >= options.MaxQueuedMessages || (options.MaxQueuedBytes > 0 && _queuedBytes + _pagedBytes + _offlineQoS0Bytes + size > options.MaxQueuedBytes))
         {
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedQueueFull);
@@ -774,14 +783,14 @@ internal sealed class Session
     /// <summary>Moves the in-memory queue of an offline durable session back to the store (where it already is).</summary>
     private void SpillToStore()
     {
-        if (!_durable || _queue.Count == 0)
+        if (!_durable || (_queue?.Count ?? 0) == 0)
         {
             return;
         }
-        _pageCursor = _queue.Peek().Sequence - 1;
-        _pagedCount += _queue.Count;
+        _pageCursor = Queue.Peek().Sequence - 1;
+        _pagedCount += (_queue?.Count ?? 0);
         _pagedBytes += _queuedBytes;
-        _queue.Clear();
+        _queue?.Clear();
         _queuedBytes = 0;
         _generation++;
         _pageLoading = false;
@@ -789,11 +798,11 @@ internal sealed class Session
 
     private void MaybeReadPage()
     {
-        if (_pagedCount > 0 && !_pageLoading && _connection is not null && _queue.Count < BrokerStorage.PageLowWater)
+        if (_pagedCount > 0 && !_pageLoading && _connection is not null && (_queue?.Count ?? 0) < BrokerStorage.PageLowWater)
         {
             _pageLoading = true;
             _pagedSinceRequest = 0;
-            _storage.RequestPage(this, _pageCursor, BrokerStorage.PageSize - _queue.Count, _generation);
+            _storage.RequestPage(this, _pageCursor, BrokerStorage.PageSize - (_queue?.Count ?? 0), _generation);
         }
     }
 
@@ -825,12 +834,12 @@ internal sealed class Session
     {
         var options = _broker.Options;
         var size = delivery.Message.Payload.Length;
-        if (_queue.Count >= options.MaxQueuedMessages || (options.MaxQueuedBytes > 0 && _queuedBytes + size > options.MaxQueuedBytes))
+        if ((_queue?.Count ?? 0) >= options.MaxQueuedMessages || (options.MaxQueuedBytes > 0 && _queuedBytes + size > options.MaxQueuedBytes))
         {
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedQueueFull);
             return;
         }
-        _queue.Enqueue(delivery);
+        Queue.Enqueue(delivery);
         _queuedBytes += size;
     }
 
@@ -841,7 +850,7 @@ internal sealed class Session
             return;
         }
         var now = 0L;
-        while (_inflight.Count < _sendWindow && _queue.TryDequeue(out var next))
+        while ((_inflight?.Count ?? 0) < _sendWindow && _queue?.TryDequeue(out var next) == true)
         {
             _queuedBytes -= next.Message.Payload.Length;
             if (next.Message.Properties?.MessageExpiryInterval is not null)
@@ -887,7 +896,7 @@ internal sealed class Session
         }
         delivery.PacketId = NextPacketId();
         delivery.State = delivery.QoS == QualityOfService.AtLeastOnce ? DeliveryState.AwaitingPubAck : DeliveryState.AwaitingPubRec;
-        _inflight[delivery.PacketId] = delivery;
+        Inflight[delivery.PacketId] = delivery;
         if (_durable)
         {
             _storage.Enqueue(StoreOperation.UpdateDelivery(ClientId, delivery.Sequence, delivery.PacketId, (StoredDeliveryState)delivery.State));
@@ -908,7 +917,7 @@ internal sealed class Session
         {
             _lastPacketId = _lastPacketId == ushort.MaxValue ? (ushort)1 : (ushort)(_lastPacketId + 1);
         }
-        while (_inflight.ContainsKey(_lastPacketId));
+        while (Inflight.ContainsKey(_lastPacketId));
         return _lastPacketId;
     }
 

@@ -72,6 +72,9 @@ internal sealed class OperationsRuntime(ServerSettings settings) : IDisposable
     }
 
     /// <summary>Adds the HTTP listeners to Kestrel (called from ConfigureKestrel, possibly more than once).</summary>
+    /// <summary>Whether <see cref="Listen"/> adds any Kestrel endpoint (WebSockets or management).</summary>
+    public bool UsesKestrel => Operations.WebSockets is { Enabled: true } || Operations.Management is { Enabled: true };
+
     public void Listen(KestrelServerOptions kestrel)
     {
         if (Operations.WebSockets is { Enabled: true } ws)
