@@ -141,6 +141,7 @@ internal sealed class ServerCommandLine
               Listeners:N:Name              listener name used in logs [tcp]
               Listeners:N:Address           IP address to listen on, or localhost [127.0.0.1]
               Listeners:N:Port              TCP port, 0 for any free port [1883 for the first listener]
+              Listeners:N:Transport         auto (Starling's own on Linux x64, else Kestrel), starling or kestrel [auto]
               Limits:MaxPacketSize          largest inbound packet in bytes, 16..268435460 [16777216]
               Limits:MaxInflightMessages    unacknowledged outbound QoS 1/2 messages per session, 1..65535 [20]
               Limits:MaxQueuedMessages      QoS 1/2 messages queued per session behind them [1000]

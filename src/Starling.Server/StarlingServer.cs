@@ -19,7 +19,7 @@ public sealed class StarlingServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly IReadOnlyList<ListenerSettings> _listeners;
     // TLS listeners run on Kestrel (its TLS middleware); plain TCP ones on Starling's own SocketListener where its
-    // ReadinessPoller works (Linux x64), else on Kestrel too.
+    // ReadinessPoller works (Linux x64) unless configured with "Transport": "kestrel", else on Kestrel too.
     private readonly Dictionary<ListenerSettings, ListenOptions> _kestrelListeners;
     private readonly Dictionary<ListenerSettings, Transport.SocketListener> _socketListeners;
     private readonly Lock _stopLock = new();
@@ -45,6 +45,9 @@ public sealed class StarlingServer : IAsyncDisposable
     public IReadOnlyList<IPEndPoint> MqttEndpoints =>
         [.. _listeners.Select(l => _socketListeners.TryGetValue(l, out var socket) ? socket.EndPoint
             : _kestrelListeners[l].IPEndPoint ?? new IPEndPoint(l.Address, l.Port))];
+
+    /// <summary>Which transport serves each MQTT listener, in listener order: "starling" (Starling's own) or "kestrel".</summary>
+    public IReadOnlyList<string> MqttTransports => [.. _listeners.Select(l => _socketListeners.ContainsKey(l) ? "starling" : "kestrel")];
 
     /// <summary>The management HTTP endpoint actually bound (API, dashboard, /metrics); null when Management is off.</summary>
     public IPEndPoint? ManagementEndpoint => Services.GetService<Management.OperationsRuntime>()?.ManagementEndpoint;
@@ -136,7 +139,7 @@ public sealed class StarlingServer : IAsyncDisposable
             foreach (var listener in settings.Listeners)
             {
                 var tls = settings.Security.Tls.GetValueOrDefault(listener.Name);
-                if (tls is null && Transport.ReadinessPoller.IsSupported)
+                if (tls is null && !listener.UseKestrel)
                 {
                     continue; // plain TCP: SocketListener, bound below
                 }
@@ -156,7 +159,7 @@ public sealed class StarlingServer : IAsyncDisposable
             operations.Listen(kestrel);
         });
 
-        if (Transport.ReadinessPoller.IsSupported && !operations.UsesKestrel && !settings.Listeners.Any(l => settings.Security.Tls.ContainsKey(l.Name)))
+        if (!operations.UsesKestrel && !settings.Listeners.Any(l => l.UseKestrel || settings.Security.Tls.ContainsKey(l.Name)))
         {
             // Every listener is a SocketListener: Kestrel, left without an endpoint, would bind localhost:5000.
             builder.Services.AddSingleton<IServer, NoEndpointServer>();
