@@ -18,7 +18,7 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
 
     private readonly int _maxData = maxData;
     private readonly IThreadPoolWorkItem _writer = writer;
-    private readonly Lock _lock = new();
+    // Guarded by the queue's own monitor (lock (this)): no separate lock object per connection (idle memory).
     private Queue<OutboundItem>? _control;
     private Queue<OutboundItem>? _data;
     private int _controlPeak;
@@ -113,7 +113,7 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
     private void Enqueue(in OutboundItem item, bool control)
     {
         bool schedule;
-        lock (_lock)
+        lock (this)
         {
             if (_completed)
             {
@@ -163,7 +163,7 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
     /// <summary>Writer only: the next item, control lane first.</summary>
     public bool TryDequeue(out OutboundItem item)
     {
-        lock (_lock)
+        lock (this)
         {
             if (_controlCount > 0)
             {
@@ -198,7 +198,7 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
     public bool TryStopWriter(bool failed = false)
     {
         TaskCompletionSource? idle;
-        lock (_lock)
+        lock (this)
         {
             if (!failed && !_completed && (_controlCount > 0 || _dataCount > 0))
             {
@@ -215,7 +215,7 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
     /// <summary>Completes once no writer runs (after <see cref="Complete"/> none will start again).</summary>
     public Task WhenWriterIdle()
     {
-        lock (_lock)
+        lock (this)
         {
             if (!_writerScheduled)
             {
@@ -228,7 +228,7 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
     /// <summary>Heartbeat: releases lanes that stayed empty since the previous call, so an idle connection holds none.</summary>
     public void Trim()
     {
-        lock (_lock)
+        lock (this)
         {
             if (!_usedSinceTrim)
             {
@@ -250,7 +250,7 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
     /// <summary>Stops the writer after its current batch; later enqueues are ignored and start no writer.</summary>
     public void Complete()
     {
-        lock (_lock)
+        lock (this)
         {
             _completed = true;
         }

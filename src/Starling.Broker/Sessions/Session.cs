@@ -6,7 +6,7 @@ namespace Starling.Broker;
 /// <summary>
 /// The MQTT session state of one client id: subscriptions, outbound inflight window and queue, inbound QoS 2 packet
 /// ids awaiting PUBREL, expiry. It outlives its connection when the session expiry says so.
-/// Concurrency: every field is guarded by <see cref="_gate"/>. Other sessions' connections reach it through
+/// Concurrency: every field is guarded by the session's own monitor (<c>lock (this)</c>). Other sessions' connections reach it through
 /// <see cref="Deliver"/>, which only appends and hands work to the attached connection's outbound queue, so the lock
 /// is held for a few hundred nanoseconds at most and never across I/O.
 /// <para>
@@ -22,7 +22,9 @@ namespace Starling.Broker;
 /// </summary>
 internal sealed class Session
 {
-    private readonly Lock _gate = new();
+    // The session's own monitor (lock (this)) guards every field: no separate lock object, which would cost ~40 B
+    // per session (idle-connection memory, docs/performance.md finding 2). Session is internal and sealed, so no
+    // other code can take this monitor.
     private readonly BrokerContext _broker;
     private readonly BrokerStorage _storage;
     // Created on first use (an idle session that never received anything holds neither); counts are read as
@@ -111,7 +113,7 @@ internal sealed class Session
     /// </summary>
     public MqttConnection? Claim(MqttConnection newOwner)
     {
-        lock (_gate)
+        lock (this)
         {
             // The holder may still be between CONNACK and Attach (only the pending owner): it must be closed too.
             var previous = _connection ?? _pendingOwner;
@@ -131,7 +133,7 @@ internal sealed class Session
         get => Volatile.Read(ref _expiryInterval);
         set
         {
-            lock (_gate)
+            lock (this)
             {
                 _expiryInterval = value;
                 if (!_storage.Enabled || IsEnded)
@@ -153,22 +155,22 @@ internal sealed class Session
     /// <summary>Set once the session has been discarded; a discarded session accepts nothing more.</summary>
     public bool IsEnded { get; private set; }
 
-    public int InflightCount { get { lock (_gate) { return (_inflight?.Count ?? 0); } } }
+    public int InflightCount { get { lock (this) { return (_inflight?.Count ?? 0); } } }
 
     /// <summary>Queued deliveries held in memory (the rest of a durable session's queue is only in the store).</summary>
-    public int InMemoryQueuedCount { get { lock (_gate) { return (_queue?.Count ?? 0) + (_offlineQoS0?.Count ?? 0); } } }
+    public int InMemoryQueuedCount { get { lock (this) { return (_queue?.Count ?? 0) + (_offlineQoS0?.Count ?? 0); } } }
 
     /// <summary>Queued messages, in memory and (durable sessions) in the store.</summary>
-    public int QueuedCount { get { lock (_gate) { return (int)Math.Min(int.MaxValue, (_queue?.Count ?? 0) + _pagedCount + (_offlineQoS0?.Count ?? 0)); } } }
+    public int QueuedCount { get { lock (this) { return (int)Math.Min(int.MaxValue, (_queue?.Count ?? 0) + _pagedCount + (_offlineQoS0?.Count ?? 0)); } } }
 
     /// <summary>Subscriptions held (for Limits:MaxSubscriptionsPerClient).</summary>
-    public int SubscriptionCount { get { lock (_gate) { return _subscriptions?.Count ?? 0; } } }
+    public int SubscriptionCount { get { lock (this) { return _subscriptions?.Count ?? 0; } } }
 
     // ---- subscriptions (changed only by the owning connection's read loop or at session end) ----
 
     public Subscription? GetSubscription(string filter)
     {
-        lock (_gate)
+        lock (this)
         {
             return _subscriptions?.GetValueOrDefault(filter);
         }
@@ -176,7 +178,7 @@ internal sealed class Session
 
     public void SetSubscription(Subscription subscription)
     {
-        lock (_gate)
+        lock (this)
         {
             (_subscriptions ??= new(StringComparer.Ordinal))[subscription.Filter] = subscription;
             if (_durable)
@@ -190,7 +192,7 @@ internal sealed class Session
 
     public Subscription? RemoveSubscription(string filter)
     {
-        lock (_gate)
+        lock (this)
         {
             if (_subscriptions is null || !_subscriptions.Remove(filter, out var removed))
             {
@@ -208,7 +210,7 @@ internal sealed class Session
     {
         get
         {
-            lock (_gate)
+            lock (this)
             {
                 return _subscriptions is null ? [] : [.. _subscriptions.Values];
             }
@@ -220,7 +222,7 @@ internal sealed class Session
     /// <summary>Hands one message to this session at the given (already downgraded) QoS.</summary>
     public void Deliver(Message message, QualityOfService qos, bool retain, uint[]? subscriptionIds, SharedGroup? group = null)
     {
-        lock (_gate)
+        lock (this)
         {
             if (IsEnded)
             {
@@ -268,7 +270,7 @@ internal sealed class Session
     /// </summary>
     public void Attach(MqttConnection connection, int sendWindow)
     {
-        lock (_gate)
+        lock (this)
         {
             if (!ReferenceEquals(_pendingOwner, connection) || IsEnded)
             {
@@ -304,7 +306,7 @@ internal sealed class Session
     /// <summary>Unbinds <paramref name="connection"/> if it is still the session's own.</summary>
     public bool Detach(MqttConnection connection)
     {
-        lock (_gate)
+        lock (this)
         {
             if (ReferenceEquals(_pendingOwner, connection))
             {
@@ -331,7 +333,7 @@ internal sealed class Session
     /// <summary>PUBACK from the client: the QoS 1 flow ends [MQTT-4.3.2].</summary>
     public void OnPubAck(MqttConnection from, ushort packetId)
     {
-        lock (_gate)
+        lock (this)
         {
             if (ReferenceEquals(_connection, from) && Inflight.TryGetValue(packetId, out var d) && d.State == DeliveryState.AwaitingPubAck)
             {
@@ -345,7 +347,7 @@ internal sealed class Session
     /// <summary>PUBREC from the client: answer PUBREL (again, for a duplicate PUBREC) [MQTT-4.3.3-1]; a v5 failure code ends the flow.</summary>
     public void OnPubRec(MqttConnection from, ushort packetId, ReasonCode reason)
     {
-        lock (_gate)
+        lock (this)
         {
             if (!ReferenceEquals(_connection, from))
             {
@@ -384,7 +386,7 @@ internal sealed class Session
     /// <summary>PUBCOMP from the client: the QoS 2 flow ends.</summary>
     public void OnPubComp(MqttConnection from, ushort packetId)
     {
-        lock (_gate)
+        lock (this)
         {
             if (ReferenceEquals(_connection, from) && Inflight.TryGetValue(packetId, out var d) && d.State == DeliveryState.AwaitingPubComp)
             {
@@ -404,7 +406,7 @@ internal sealed class Session
     /// </summary>
     public List<Delivery>? TakeSharedForRedistribution()
     {
-        lock (_gate)
+        lock (this)
         {
             List<Delivery>? taken = null;
             if (_queue is { Count: > 0 } queue)
@@ -453,7 +455,7 @@ internal sealed class Session
     /// <summary>Holds the will until the Will Delay Interval passes or the session ends, whichever is first [MQTT-3.1.3-9].</summary>
     public void ScheduleWill(WillMessage will, uint delaySeconds)
     {
-        lock (_gate)
+        lock (this)
         {
             _delayedWill = will;
             _willDue = _broker.Time.GetTimestamp() + (long)(delaySeconds * (double)_broker.Time.TimestampFrequency);
@@ -468,7 +470,7 @@ internal sealed class Session
     /// <summary>The delayed will if its time has come (or <paramref name="force"/>, at session end); clears it.</summary>
     public WillMessage? TakeWill(long now, bool force)
     {
-        lock (_gate)
+        lock (this)
         {
             if (_delayedWill is not { } will || (!force && now < _willDue))
             {
@@ -486,7 +488,7 @@ internal sealed class Session
     /// <summary>A new connection resumed the session in time: the delayed will is not sent.</summary>
     public void CancelWill()
     {
-        lock (_gate)
+        lock (this)
         {
             if (_delayedWill is not null && _durable)
             {
@@ -501,7 +503,7 @@ internal sealed class Session
     /// <summary>True the first time a QoS 2 packet id is seen; false for a re-sent PUBLISH before PUBREL [MQTT-4.3.3-2].</summary>
     public bool TryBeginInboundQoS2(ushort packetId)
     {
-        lock (_gate)
+        lock (this)
         {
             if (!(_inboundQoS2 ??= []).Add(packetId))
             {
@@ -517,7 +519,7 @@ internal sealed class Session
 
     public bool IsInboundQoS2Pending(ushort packetId)
     {
-        lock (_gate)
+        lock (this)
         {
             return _inboundQoS2?.Contains(packetId) == true;
         }
@@ -526,7 +528,7 @@ internal sealed class Session
     /// <summary>PUBREL from the client: forget the packet id; false when it was not known.</summary>
     public bool CompleteInboundQoS2(ushort packetId)
     {
-        lock (_gate)
+        lock (this)
         {
             if (_inboundQoS2 is null || !_inboundQoS2.Remove(packetId))
             {
@@ -540,12 +542,12 @@ internal sealed class Session
         }
     }
 
-    public int InboundQoS2Count { get { lock (_gate) { return _inboundQoS2?.Count ?? 0; } } }
+    public int InboundQoS2Count { get { lock (this) { return _inboundQoS2?.Count ?? 0; } } }
 
     /// <summary>Marks the session ended and returns its subscriptions so the caller can drop them from the index.</summary>
     public Subscription[] End()
     {
-        lock (_gate)
+        lock (this)
         {
             if (_durable)
             {
@@ -574,7 +576,7 @@ internal sealed class Session
 
     public void Restore(StoredSession stored, long nowTimestamp, long nowMs)
     {
-        lock (_gate)
+        lock (this)
         {
             _durable = true;
             _expiryInterval = stored.ExpiryInterval;
@@ -590,7 +592,7 @@ internal sealed class Session
 
     public void RestoreSubscription(Subscription subscription)
     {
-        lock (_gate)
+        lock (this)
         {
             (_subscriptions ??= new(StringComparer.Ordinal))[subscription.Filter] = subscription;
         }
@@ -598,7 +600,7 @@ internal sealed class Session
 
     public void RestoreQueue(long count, long bytes, long lastSequence)
     {
-        lock (_gate)
+        lock (this)
         {
             _pagedCount = count;
             _pagedBytes = bytes;
@@ -609,7 +611,7 @@ internal sealed class Session
 
     public void RestoreInflight(Delivery delivery)
     {
-        lock (_gate)
+        lock (this)
         {
             Inflight[delivery.PacketId] = delivery;
             _sequence = Math.Max(_sequence, delivery.Sequence);
@@ -618,7 +620,7 @@ internal sealed class Session
 
     public void RestoreInboundQoS2(ushort packetId)
     {
-        lock (_gate)
+        lock (this)
         {
             (_inboundQoS2 ??= []).Add(packetId);
         }
@@ -629,7 +631,7 @@ internal sealed class Session
     /// <summary>The store committed everything queued before the attach: re-send, then fill the window.</summary>
     private void OnResume(MqttConnection connection, Delivery[] pending)
     {
-        lock (_gate)
+        lock (this)
         {
             if (!ReferenceEquals(_connection, connection) || IsEnded || !_resuming)
             {
@@ -653,7 +655,7 @@ internal sealed class Session
     /// <summary>A page of queued deliveries read from the store (null when the read failed, which was logged).</summary>
     public void OnPageLoaded(int generation, List<Delivery>? page, int requested)
     {
-        lock (_gate)
+        lock (this)
         {
             if (generation != _generation || IsEnded)
             {
@@ -694,7 +696,7 @@ internal sealed class Session
         }
     }
 
-    // ---- internals (caller holds _gate) ----
+    // ---- internals (caller holds the session's monitor) ----
 
     private StoredSession ToStoredSession()
     {
