@@ -44,8 +44,13 @@ public sealed class BrokerOptions
     /// <summary>Whether retained messages are supported (announced to v5 clients as Retain Available).</summary>
     public bool RetainAvailable { get; set; } = true;
 
-    /// <summary>Inbound QoS 1/2 publishes a v5 client may have unacknowledged (announced as Receive Maximum).</summary>
-    public int ReceiveMaximum { get; set; } = 65535;
+    /// <summary>
+    /// Inbound QoS 1/2 publishes a v5 client may have unacknowledged (announced as Receive Maximum). Enforced on QoS 2
+    /// flows awaiting PUBREL (DISCONNECT 0x93); QoS 1 is acknowledged at once (or after its commit) and never trips it.
+    /// The default, 1024, is far above what clients keep in flight (paho and Mosquitto's clients: 20) and bounds the
+    /// packet ids a client can park on the server; 65535 would announce nothing (the protocol's default).
+    /// </summary>
+    public int ReceiveMaximum { get; set; } = 1024;
 
     /// <summary>Topic aliases a v5 client may use toward the server (announced as Topic Alias Maximum; 0 disables).</summary>
     public int TopicAliasMaximum { get; set; } = 10;

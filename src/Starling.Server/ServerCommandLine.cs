@@ -149,7 +149,7 @@ internal sealed class ServerCommandLine
               Limits:MaxConnections         connections at once, 0 = no limit [0]
               Limits:ConnectTimeoutSeconds  time a new connection has to send CONNECT [10]
               Limits:MaxClientIdLength      longest client id accepted, 23..65535 [65535]
-              Limits:ReceiveMaximum         inbound QoS 1/2 publishes a v5 client may have unacknowledged [65535]
+              Limits:ReceiveMaximum         inbound QoS 1/2 publishes a v5 client may have unacknowledged [1024]
               Limits:TopicAliasMaximum      topic aliases a v5 client may use, 0 disables them [10]
               Limits:MaxKeepAliveSeconds    largest keep-alive accepted, 0 = any [0]
               Limits:MaxSessionExpirySeconds  session expiry cap; 4294967295 = never [4294967295]

@@ -261,8 +261,9 @@ public sealed class ConnectTests(ServerFixture fixture) : IClassFixture<ServerFi
         var (client, ack) = await Server.ConnectRaw5Async(new Connect5 { ClientId = Names.ClientId() });
         await using (client)
         {
-            // Defaults: Topic Alias Maximum 10, Maximum Packet Size announced; QoS 2, retain, wildcards, subscription
-            // identifiers and shared subscriptions supported (absent properties mean "available").
+            // Defaults: Receive Maximum 1024, Topic Alias Maximum 10, Maximum Packet Size announced; QoS 2, retain,
+            // wildcards, subscription identifiers and shared subscriptions supported (absent properties mean "available").
+            Assert.Equal(1024u, ack.Properties.Number(Prop.ReceiveMaximum));
             Assert.Equal(10u, ack.Properties.Number(Prop.TopicAliasMaximum));
             Assert.NotNull(ack.Properties.Number(Prop.MaximumPacketSize));
             Assert.False(ack.Properties.Has(Prop.MaximumQoS), ack.ToString());
