@@ -53,6 +53,9 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     // nothing is never lost. Starts set: bytes may have arrived before the socket was registered.
     private int _signaled = 1;
     private int _completedSides;
+    // Lingering close: 1 while the socket is half-closed and what the peer still sends is read and discarded,
+    // 2 once it is closed for good (see SideCompleted).
+    private int _closeState;
     private ManualResetValueTaskSourceCore<ReadResult> _read;
 
     public SocketPipe(Socket socket)
@@ -130,6 +133,11 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     /// <summary>Poller thread: the socket may be readable. A waiting read gets one thread-pool turn to receive.</summary>
     internal void OnReadinessEvent()
     {
+        if (Volatile.Read(ref _closeState) != 0)
+        {
+            Drain();
+            return;
+        }
         Volatile.Write(ref _signaled, 1);
         if (Interlocked.CompareExchange(ref _state, Receiving, Waiting) == Waiting)
         {
@@ -280,7 +288,14 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
         SideCompleted();
     }
 
-    /// <summary>Reader and writer each call this once; the second closes the socket (FIN after any written bytes).</summary>
+    /// <summary>
+    /// Reader and writer each call this once; the second closes the socket, lingering. Closing a socket whose receive
+    /// buffer still holds bytes makes the kernel send RST, and an RST can discard what the peer has not read yet:
+    /// the DISCONNECT with its reason code, or the last acks (a client that kept publishing after the broker decided
+    /// to close, e.g. past Receive Maximum, would see "connection reset" instead of DISCONNECT 0x93). So: FIN after
+    /// the last written byte, then read and discard what the peer still sends until it closes too, at most
+    /// <see cref="LingerBytes"/> or <see cref="LingerTime"/>, whichever comes first.
+    /// </summary>
     internal void SideCompleted()
     {
         if (Interlocked.Increment(ref _completedSides) != 2)
@@ -289,11 +304,72 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
         }
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            _socket.Shutdown(SocketShutdown.Send);
         }
         catch (SocketException)
         {
-            // The peer is gone already.
+            CloseNow(); // the peer is gone already
+            return;
+        }
+        Volatile.Write(ref _closeState, 1);
+        if (!Drain())
+        {
+            _ = Task.Delay(LingerTime).ContinueWith(static (_, pipe) => ((SocketPipe)pipe!).CloseNow(), this,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private const int LingerBytes = 64 * 1024;
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(1);
+    [ThreadStatic] private static byte[]? t_discard;
+
+    /// <summary>Reads and discards what is there; true once the socket is closed (end of stream, error or the byte cap).</summary>
+    private bool Drain()
+    {
+        if (Volatile.Read(ref _closeState) == 2)
+        {
+            return true;
+        }
+        var added = false;
+        try
+        {
+            // The reference keeps the descriptor open (and so its number from being reused) while we read from it.
+            _socket.SafeHandle.DangerousAddRef(ref added);
+            var scratch = t_discard ??= new byte[4096];
+            for (var total = 0; total < LingerBytes;)
+            {
+                var n = NativeSocket.Receive(_socket, scratch);
+                if (n < 0)
+                {
+                    return false; // nothing more for now: the next readiness event (or the timer) continues
+                }
+                if (n == 0)
+                {
+                    break; // the peer closed its side
+                }
+                total += n;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // Reset by the peer, or closed already.
+        }
+        finally
+        {
+            if (added)
+            {
+                _socket.SafeHandle.DangerousRelease();
+            }
+        }
+        CloseNow();
+        return true;
+    }
+
+    private void CloseNow()
+    {
+        if (Interlocked.Exchange(ref _closeState, 2) == 2)
+        {
+            return;
         }
         ReadinessPoller.Unregister(_socket, _pollerSlot);
         _socket.Dispose();

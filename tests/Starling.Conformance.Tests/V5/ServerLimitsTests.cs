@@ -136,6 +136,29 @@ public sealed class ServerLimitsTests
     }
 
     [Fact]
+    public async Task MQTT_4_13_2_DisconnectReachesAClientThatKeepsSendingAfterTheViolation()
+    {
+        // The client sends 20 QoS 2 publishes in one write, past a Receive Maximum of 2, without reading. The broker
+        // stops at the third with DISCONNECT 0x93 and closes while the rest is still unread in its socket: closing
+        // then would make the kernel reset the connection, and the reset can throw away the PUBRECs and the
+        // DISCONNECT before the client reads them. The broker closes lingering (FIN, then discards what still comes).
+        await using var server = await StartAsync("Limits:ReceiveMaximum", "2");
+        await using var client = await server.Connect5Async(Names.ClientId());
+        var topic = Names.Topic();
+        var padding = new string('p', 2000);
+        await client.SendTogetherAsync([.. Enumerable.Range(1, 20).Select(i => Packets5.Publish(topic, padding, qos: 2, packetId: (ushort)i))]);
+        await client.ExpectAck5Async(PacketKind.PubRec, 1);
+        await client.ExpectAck5Async(PacketKind.PubRec, 2);
+        await client.ExpectDisconnect5Async(0x93);
+        // Like a client that answers the PUBRECs it got before noticing the DISCONNECT: its writes must not meet a
+        // reset connection (EPIPE) either.
+        await client.SendAsync(Packets5.Ack(PacketKind.PubRel, 1));
+        await client.SendAsync(Packets5.Ack(PacketKind.PubRel, 2));
+        await client.ExpectClosedAsync();
+        await server.AssertStillServingAsync();
+    }
+
+    [Fact]
     public async Task MQTT_3_2_2_18_TopicAliasMaximumZeroIsNotAnnouncedAndAliasesAreRefused()
     {
         await using var server = await StartAsync("Limits:TopicAliasMaximum", "0");
