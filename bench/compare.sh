@@ -40,7 +40,8 @@ CLI="$ART/bin/Starling.Cli/release/starling.dll"
 CLK_TCK="$(getconf CLK_TCK)"
 QUEUE=10000   # max queued messages per client, both brokers
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 BROKER_PID=""
@@ -65,10 +66,7 @@ CONF
       dotnet "$SERVER" -p "$port" --memory >"$log" 2>&1 &
   fi
   BROKER_PID=$!
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
+  wait_for_port "$port" && return 0
   echo "$kind did not start on port $port:" >&2; cat "$log" >&2; return 1
 }
 stop_broker() {

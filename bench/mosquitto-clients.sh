@@ -21,7 +21,8 @@ dotnet build "$ROOT/src/Starling.Server" -c Release --artifacts-path "$ART" -v q
 SERVER="$ART/bin/Starling.Server/release/starling-server.dll"
 seq 1 "$COUNT" >"$OUT/lines.txt"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 run() { # kind round -> prints msg/s
   local kind=$1 round=$2 port pid
@@ -35,7 +36,7 @@ run() { # kind round -> prints msg/s
       dotnet "$SERVER" -p "$port" --memory >"$OUT/$kind-$round.log" 2>&1 &
   fi
   pid=$!
-  for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  wait_for_port "$port" || { echo "$kind did not start on port $port" >&2; cat "$OUT/$kind-$round.log" >&2; exit 1; }
   mosquitto_sub -p "$port" -V "$VERSION" -q "$QOS" -t bench/lines -C "$COUNT" -W 120 -i "sub-$round" >"$OUT/received.txt" &
   local sub=$!
   # mosquitto_sub has no "subscribed" signal: give it a moment (a late subscription shows as "received X of N").

@@ -46,6 +46,8 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
     // reading is, and after two seconds without a completed flush it counts as stuck.
     private long _flushBlockedSince;
     private long _lastFlushed = Environment.TickCount64;
+    // Set by ReleaseWaiters: the connection is closing, so nobody waits for its lanes any more.
+    private bool _closed;
 
     /// <summary>
     /// Congested but alive: the data lane is past half its limit and the consumer is not stuck. A publisher whose
@@ -90,10 +92,6 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
         }
         return waiter.Task;
     }
-
-    private bool _closed;
-
-    public int DataCount => Volatile.Read(ref _dataCount);
 
     public void EnqueueControl(in OutboundItem item) => Enqueue(item, control: true);
 
