@@ -77,9 +77,10 @@ internal sealed class PipeClient : IAsyncDisposable
     }
 
     /// <summary>The next packet, or null when the server closed the stream.</summary>
-    public async Task<MqttPacket?> ReceiveAsync(TimeSpan? timeout = null)
+    public async Task<MqttPacket?> ReceiveAsync(TimeSpan? timeout = null, CancellationToken cancel = default)
     {
-        using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        cts.CancelAfter(timeout ?? DefaultTimeout);
         var reader = _toClient.Reader;
         while (true)
         {
@@ -118,6 +119,8 @@ internal sealed class PipeClient : IAsyncDisposable
     /// <summary>Ends the stream from the client side without DISCONNECT (a network drop).</summary>
     public async Task DropAsync()
     {
+        // Both directions, as a broken socket: a broker writer blocked on a full pipe to this client ends too.
+        await _toClient.Reader.CompleteAsync();
         await _toServer.Writer.CompleteAsync();
         await Run.WaitAsync(DefaultTimeout);
     }

@@ -74,6 +74,63 @@ public class PublishViewTests
     }
 
     [Fact]
+    public void Repeated_v5_properties_are_the_cached_instance_and_decode_without_allocating()
+    {
+        var properties = new MqttProperties { ContentType = "application/json", TopicAlias = 3, UserProperties = [new("k", "v")] };
+        var publish = Encode(new PublishPacket { Topic = "t", QoS = QualityOfService.AtLeastOnce, PacketId = 1, Properties = properties, Payload = new(new byte[8]) },
+            ProtocolVersion.V500);
+        Assert.Equal(OperationStatus.Done, FrameScanner.TryReadHeader(new ReadOnlySequence<byte>(publish), int.MaxValue, out var header, out _));
+        var body = new ReadOnlySequence<byte>(publish).Slice(header.HeaderLength);
+        var cache = new PublishPropertiesCache();
+        var first = PacketDecoder.DecodePublish(header, body, ProtocolVersion.V500, null, cache);
+        Assert.Equal(("application/json", (ushort?)3), (first.Properties!.ContentType, first.Properties.TopicAlias));
+        var cached = first.Properties;
+        Assert.Same(cached, cache.Properties);
+        var topic = first.Topic;
+        for (var cut = 1; cut < publish.Length - header.HeaderLength; cut++)
+        {
+            var again = PacketDecoder.DecodePublish(header, Split(publish, header.HeaderLength + cut).Slice(header.HeaderLength), ProtocolVersion.V500, topic, cache);
+            Assert.Same(first.Properties, again.Properties);
+            Assert.Equal(8, again.Payload.Length);
+        }
+        var misses = 0;
+        var bytes = AllocationMeter.MinBytes(() =>
+        {
+            var view = PacketDecoder.DecodePublish(header, body, ProtocolVersion.V500, topic, cache);
+            misses += ReferenceEquals(view.Properties, cached) ? 0 : 1;
+        });
+        Assert.Equal(0, misses);
+        Assert.Equal(0, bytes);
+
+        // Other bytes of the same length are decoded afresh and replace the cached ones.
+        properties.ContentType = "application/jsox";
+        var other = Encode(new PublishPacket { Topic = "t", QoS = QualityOfService.AtLeastOnce, PacketId = 1, Properties = properties, Payload = new(new byte[8]) },
+            ProtocolVersion.V500);
+        FrameScanner.TryReadHeader(new ReadOnlySequence<byte>(other), int.MaxValue, out var otherHeader, out _);
+        var changed = PacketDecoder.DecodePublish(otherHeader, new ReadOnlySequence<byte>(other).Slice(otherHeader.HeaderLength), ProtocolVersion.V500, topic, cache);
+        Assert.NotSame(first.Properties, changed.Properties);
+        Assert.Equal("application/jsox", changed.Properties!.ContentType);
+        Assert.Same(changed.Properties, cache.Properties);
+    }
+
+    [Fact]
+    public void A_cached_property_section_does_not_excuse_a_malformed_one()
+    {
+        var cache = new PublishPropertiesCache();
+        var good = Encode(new PublishPacket { Topic = "t", Properties = new MqttProperties { ContentType = "a" } }, ProtocolVersion.V500);
+        FrameScanner.TryReadHeader(new ReadOnlySequence<byte>(good), int.MaxValue, out var header, out _);
+        PacketDecoder.DecodePublish(header, new ReadOnlySequence<byte>(good).Slice(header.HeaderLength), ProtocolVersion.V500, null, cache);
+        // Same length, other bytes: the Content Type's string length becomes 0, which leaves "a" (0x61) to be read
+        // as a property identifier, and there is none such (table 2-4): malformed, cache or not.
+        var bad = (byte[])good.Clone();
+        var at = Array.IndexOf(bad, (byte)0x03);
+        bad[at + 2] = 0;
+        FrameScanner.TryReadHeader(new ReadOnlySequence<byte>(bad), int.MaxValue, out var badHeader, out _);
+        Assert.ThrowsAny<MqttProtocolException>(() =>
+            PacketDecoder.DecodePublish(badHeader, new ReadOnlySequence<byte>(bad).Slice(badHeader.HeaderLength), ProtocolVersion.V500, null, cache));
+    }
+
+    [Fact]
     public void Other_packet_types_are_refused()
     {
         var frame = Hex("C0 00");

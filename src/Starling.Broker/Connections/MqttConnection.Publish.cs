@@ -9,6 +9,8 @@ internal sealed partial class MqttConnection
     private TopicName?[]? _topicAliases;
     // The topic of the last PUBLISH read: the decoder reuses it while the client repeats it (read loop only).
     private TopicName? _lastTopic;
+    // v5: the last PUBLISH's properties, reused while the client repeats their bytes (read loop only; created on first use).
+    private PublishPropertiesCache? _publishProperties;
 
     private void HandlePublish(in PublishView publish)
     {
@@ -43,8 +45,8 @@ internal sealed partial class MqttConnection
 
         // Clients may not publish into the broker's own $SYS tree: acknowledged (so flows complete) and dropped.
         var refusal = topic.StartsWith("$SYS/", StringComparison.Ordinal) || topic == "$SYS" ? ReasonCode.NotAuthorized : CheckPublishSecurity(topic);
-        var payload = publish.Payload.ToArray();
-        if (publish.Properties?.PayloadFormatIndicator == 1 && _broker.Options.ValidatePayloadFormat && !Utf8Validator.IsValid(payload))
+        if (publish.Properties?.PayloadFormatIndicator == 1 && _broker.Options.ValidatePayloadFormat
+            && !IsUtf8(publish.Payload))
         {
             // [MQTT-3.3.2-4] lets the receiver reject a payload that is not the UTF-8 it claims to be.
             refusal = ReasonCode.PayloadFormatInvalid;
@@ -53,14 +55,30 @@ internal sealed partial class MqttConnection
         var matched = 0;
         if (!refused)
         {
-            var message = new Message(topicName, payload, qos, publish.Retain, ForwardedProperties(publish.Properties),
-                _clientId, _broker.Time.GetTimestamp());
+            var properties = ForwardedProperties(publish.Properties, _publishProperties);
+            var now = _broker.Time.GetTimestamp();
             if (publish.Retain)
             {
-                // Stored (or, with an empty payload, deleted) and still delivered to current subscribers [MQTT-3.3.1-5..11].
-                _broker.Retained.Set(message);
+                // Kept by the retained store, so GC-owned from the start (Message, "Lifetime"); stored (or, with an
+                // empty payload, deleted) and still delivered to current subscribers [MQTT-3.3.1-5..11].
+                var retained = new Message(topicName, publish.Payload.ToArray(), qos, true, properties, _clientId, now);
+                _broker.Retained.Set(retained);
+                matched = _broker.Router.Route(retained);
             }
-            matched = _broker.Router.Route(message);
+            else
+            {
+                // Pooled: this read loop holds the first reference while routing; queues and inflight entries take
+                // their own, and the last release (usually a subscriber's writer) returns it.
+                var message = Message.Rent(topicName, publish.Payload, qos, false, properties, _clientId, now);
+                try
+                {
+                    matched = _broker.Router.Route(message);
+                }
+                finally
+                {
+                    message.Release();
+                }
+            }
         }
         if (qos == QualityOfService.AtMostOnce)
         {
@@ -73,6 +91,24 @@ internal sealed partial class MqttConnection
         {
             // A PUBREC with a failure code ends the flow: no PUBREL will come for this id.
             session.CompleteInboundQoS2(publish.PacketId);
+        }
+    }
+
+    private static bool IsUtf8(in ReadOnlySequence<byte> payload)
+    {
+        if (payload.IsSingleSegment)
+        {
+            return Utf8Validator.IsValid(payload.FirstSpan);
+        }
+        var copy = ArrayPool<byte>.Shared.Rent((int)payload.Length);
+        try
+        {
+            payload.CopyTo(copy);
+            return Utf8Validator.IsValid(copy.AsSpan(0, (int)payload.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
         }
     }
 
@@ -118,8 +154,12 @@ internal sealed partial class MqttConnection
         }
     }
 
-    /// <summary>The properties a subscriber may see: everything but the topic alias and subscription identifiers.</summary>
-    private static MqttProperties? ForwardedProperties(MqttProperties? source)
+    /// <summary>
+    /// The properties a subscriber may see: everything but the topic alias and subscription identifiers. Messages
+    /// never change their properties, so the copy made for the connection's cached properties is shared by every
+    /// message that repeats them.
+    /// </summary>
+    private static MqttProperties? ForwardedProperties(MqttProperties? source, PublishPropertiesCache? cache)
     {
         if (source is null)
         {
@@ -129,9 +169,18 @@ internal sealed partial class MqttConnection
         {
             return source;
         }
+        var cached = cache is not null && ReferenceEquals(cache.Properties, source);
+        if (cached && cache!.Derived is MqttProperties forwarded)
+        {
+            return forwarded;
+        }
         var copy = source.Clone();
         copy.TopicAlias = null;
         copy.SubscriptionIdentifiers = null;
+        if (cached)
+        {
+            cache!.Derived = copy;
+        }
         return copy;
     }
 }

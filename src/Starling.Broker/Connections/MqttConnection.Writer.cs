@@ -24,7 +24,12 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
     public void SendAck(PacketType type, ushort packetId, ReasonCode reason) => _outbound.EnqueueControl(OutboundItem.ForAck(type, packetId, reason));
 
-    public void SendPublish(in Delivery delivery, bool dup) => _outbound.EnqueueData(OutboundItem.ForPublish(delivery, dup));
+    /// <summary>Queues a QoS 1/2 PUBLISH; the queue entry holds a counted reference until the writer has encoded it.</summary>
+    public void SendPublish(in Delivery delivery, bool dup)
+    {
+        delivery.Message.AddRef();
+        _outbound.EnqueueData(OutboundItem.ForPublish(delivery, dup));
+    }
 
     /// <summary>QoS 0: dropped (and counted) when the client is not keeping up (rule 4, slow consumers).</summary>
     public void SendQoS0(in Delivery delivery)
@@ -34,8 +39,10 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedTooLarge);
             return;
         }
+        delivery.Message.AddRef();
         if (!_outbound.TryEnqueueQoS0(OutboundItem.ForPublish(delivery, dup: false)))
         {
+            delivery.Message.Release();
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedQoS0Backlog);
         }
         if (_outbound.IsCongestedButMoving)
@@ -182,6 +189,9 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                 }
                 PublishEncoder.Write(output, _version, topic, new ReadOnlySequence<byte>(d.Message.Payload),
                     d.QoS, d.Retain, item.Dup, d.PacketId, properties);
+                // Encoded (copied into the output): the queue entry's counted reference ends here. An entry never
+                // written (the connection closed first) just leaves its message to the GC.
+                d.Message.Release();
                 break;
         }
     }

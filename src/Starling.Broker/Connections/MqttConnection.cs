@@ -218,7 +218,8 @@ internal sealed partial class MqttConnection
         if (connected && header.Type is PacketType.Publish)
         {
             // The hot path: no packet object, and a repeated topic reuses the last one's string and bytes.
-            var publish = PacketDecoder.DecodePublish(header, body, _version, _lastTopic);
+            var publish = PacketDecoder.DecodePublish(header, body, _version, _lastTopic,
+                _version == ProtocolVersion.V500 ? _publishProperties ??= new PublishPropertiesCache() : null);
             _lastTopic = publish.Topic ?? _lastTopic;
             HandlePublish(publish);
         }

@@ -229,6 +229,11 @@ internal sealed class Session
                 return;
             }
             var connection = _connection;
+            if (group is not null)
+            {
+                // Shared-group deliveries can be handed to another member (TakeSharedForRedistribution): not counted.
+                message.Pin();
+            }
             var delivery = new Delivery(message, qos, retain, subscriptionIds, group) { Sequence = ++_sequence };
             if (qos == QualityOfService.AtMostOnce)
             {
@@ -339,6 +344,7 @@ internal sealed class Session
             {
                 Inflight.Remove(packetId);
                 Completed(d);
+                d.Message.Release();
                 Drain(from);
             }
         }
@@ -362,6 +368,7 @@ internal sealed class Session
             {
                 Inflight.Remove(packetId);
                 Completed(d);
+                d.Message.Release();
                 Drain(from);
                 return;
             }
@@ -392,6 +399,7 @@ internal sealed class Session
             {
                 Inflight.Remove(packetId);
                 Completed(d);
+                d.Message.Release();
                 Drain(from);
             }
         }
@@ -760,6 +768,7 @@ internal sealed class Session
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedQueueFull);
             return;
         }
+        delivery.Message.Pin();
         (_offlineQoS0 ??= new Queue<Delivery>()).Enqueue(delivery);
         _offlineQoS0Bytes += size;
     }
@@ -841,6 +850,10 @@ internal sealed class Session
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedQueueFull);
             return;
         }
+        // A queue entry is a counted holder: Drain releases it once the delivery has moved on (to the inflight table
+        // or the outbound queue, which count their own) or was dropped. Other ways out (session end, the store,
+        // redistribution of pinned shared messages) leave it to the GC.
+        delivery.Message.AddRef();
         Queue.Enqueue(delivery);
         _queuedBytes += size;
     }
@@ -855,35 +868,44 @@ internal sealed class Session
         while ((_inflight?.Count ?? 0) < _sendWindow && _queue?.TryDequeue(out var next) == true)
         {
             _queuedBytes -= next.Message.Payload.Length;
-            if (next.Message.Properties?.MessageExpiryInterval is not null)
-            {
-                now = now == 0 ? _broker.Time.GetTimestamp() : now;
-                if (next.Message.IsExpired(_broker.Time, now))
-                {
-                    Interlocked.Increment(ref _broker.Counters.MessagesExpired);
-                    Completed(next);
-                    continue;
-                }
-            }
-            // Queued while this session's permissions were unknown (restored from disk after a restart, before its
-            // client came back): the read check the Router could not make is made now, with the CONNECT's permissions.
-            if (_authorization?.CanReceive(next.Message.Topic) == false)
-            {
-                Completed(next);
-                continue;
-            }
-            if (next.QoS == QualityOfService.AtMostOnce)
-            {
-                connection.SendQoS0(next);
-            }
-            else
-            {
-                StartFlow(ref next, connection);
-            }
+            Forward(ref next, connection, ref now);
+            // The queue entry's counted reference (taken by Enqueue) ends here: whatever still needs the message
+            // (inflight table, outbound queue) took its own in Forward.
+            next.Message.Release();
         }
         if (_durable)
         {
             MaybeReadPage();
+        }
+    }
+
+    /// <summary>One delivery out of the queue: dropped when expired or no longer allowed, else sent.</summary>
+    private void Forward(ref Delivery next, MqttConnection connection, ref long now)
+    {
+        if (next.Message.Properties?.MessageExpiryInterval is not null)
+        {
+            now = now == 0 ? _broker.Time.GetTimestamp() : now;
+            if (next.Message.IsExpired(_broker.Time, now))
+            {
+                Interlocked.Increment(ref _broker.Counters.MessagesExpired);
+                Completed(next);
+                return;
+            }
+        }
+        // Queued while this session's permissions were unknown (restored from disk after a restart, before its
+        // client came back): the read check the Router could not make is made now, with the CONNECT's permissions.
+        if (_authorization?.CanReceive(next.Message.Topic) == false)
+        {
+            Completed(next);
+            return;
+        }
+        if (next.QoS == QualityOfService.AtMostOnce)
+        {
+            connection.SendQoS0(next);
+        }
+        else
+        {
+            StartFlow(ref next, connection);
         }
     }
 
@@ -898,6 +920,9 @@ internal sealed class Session
         }
         delivery.PacketId = NextPacketId();
         delivery.State = delivery.QoS == QualityOfService.AtLeastOnce ? DeliveryState.AwaitingPubAck : DeliveryState.AwaitingPubRec;
+        // The inflight entry is a counted holder until PUBACK/PUBCOMP (or a failed PUBREC) removes it; any other way
+        // out of the table (session end, redistribution of pinned shared messages) leaves the count to the GC.
+        delivery.Message.AddRef();
         Inflight[delivery.PacketId] = delivery;
         if (_durable)
         {

@@ -84,13 +84,15 @@ internal sealed class BrokerStorage
         {
             return stored;
         }
+        // The store writer and in-memory queues keep it beyond any counted reference (Message, "Lifetime").
+        message.Pin();
         var now = NowMs;
         var created = now - (long)_broker.Time.GetElapsedTime(message.CreatedTimestamp).TotalMilliseconds;
         var fresh = new StoredMessage
         {
             Id = Interlocked.Increment(ref _lastMessageId),
             Topic = message.Topic,
-            Payload = message.Payload,
+            Payload = message.PayloadArray(),
             QoS = message.QoS,
             Retain = message.Retain,
             Properties = StoredProperties.Encode(message.Properties),

@@ -67,14 +67,15 @@ public static class PacketDecoder
     /// <see cref="Decode"/> for a PUBLISH, without a packet object: the same checks, and the topic is
     /// <paramref name="lastTopic"/> itself (no allocation, no re-validation) when the PUBLISH repeats its bytes.
     /// </summary>
-    public static PublishView DecodePublish(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version, TopicName? lastTopic)
+    public static PublishView DecodePublish(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version, TopicName? lastTopic,
+        PublishPropertiesCache? propertiesCache = null)
     {
         if (CheckFrame(header, body, version) != PacketType.Publish)
         {
             throw new ArgumentException($"{header.Type} is not a PUBLISH", nameof(header));
         }
         var r = new SequenceReader<byte>(body);
-        return PublishCodec.DecodeView(header, body, ref r, version, lastTopic);
+        return PublishCodec.DecodeView(header, body, ref r, version, lastTopic, propertiesCache);
     }
 
     /// <summary><see cref="Decode"/> for PUBACK, PUBREC, PUBREL or PUBCOMP, without a packet object: the same checks.</summary>

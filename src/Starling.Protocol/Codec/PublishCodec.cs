@@ -33,11 +33,11 @@ internal static class PublishCodec
     }
 
     public static PublishView DecodeView(in FrameHeader header, in ReadOnlySequence<byte> body, scoped ref SequenceReader<byte> r, ProtocolVersion version,
-        TopicName? lastTopic)
+        TopicName? lastTopic, PublishPropertiesCache? propertiesCache)
     {
         var qos = ReadQoS(header.Flags);
         var topic = ReadTopicName(ref r, lastTopic);
-        var packetId = ReadPacketIdAndProperties(ref r, qos, version, topic is null, out var properties);
+        var packetId = ReadPacketIdAndProperties(ref r, qos, version, topic is null, out var properties, propertiesCache);
         return new PublishView(topic, qos, (header.Flags & 0x08) != 0, (header.Flags & 0x01) != 0, packetId, properties, body.Slice(r.Position));
     }
 
@@ -103,6 +103,34 @@ internal static class PublishCodec
         return r.TryCopyTo(copy) && copy.SequenceEqual(expected);
     }
 
+    /// <summary>
+    /// PUBLISH properties through <paramref name="cache"/>: bytes equal to the cached ones give the cached object
+    /// (decoded and validated from those same bytes, so nothing is checked or allocated again); other bytes are
+    /// decoded and, up to <see cref="PublishPropertiesCache.MaxBytes"/>, become the cached ones.
+    /// </summary>
+    private static MqttProperties? ReadCachedProperties(ref SequenceReader<byte> r, PublishPropertiesCache cache)
+    {
+        var start = r.Consumed;
+        var length = MqttReader.ReadVariableByteInteger(ref r);
+        if (length == 0)
+        {
+            return null;
+        }
+        if (cache.Bytes is { } known && known.Length == length && r.Remaining >= length && IsNext(ref r, known))
+        {
+            r.Advance(length);
+            return cache.Properties;
+        }
+        var bytesAt = r.Position;
+        r.Rewind(r.Consumed - start);
+        var properties = PropertiesCodec.Read(ref r, PropertyContext.Publish);
+        if (length <= PublishPropertiesCache.MaxBytes)
+        {
+            cache.Set(r.Sequence.Slice(bytesAt, length).ToArray(), properties);
+        }
+        return properties;
+    }
+
     private static void CheckNoWildcard(int wildcardAt)
     {
         if (wildcardAt >= 0)
@@ -112,10 +140,12 @@ internal static class PublishCodec
     }
 
     private static ushort ReadPacketIdAndProperties(ref SequenceReader<byte> r, QualityOfService qos, ProtocolVersion version, bool emptyTopic,
-        out MqttProperties? properties)
+        out MqttProperties? properties, PublishPropertiesCache? cache = null)
     {
         var packetId = qos > 0 ? MqttReader.ReadPacketId(ref r) : (ushort)0;
-        properties = version == ProtocolVersion.V500 ? PropertiesCodec.Read(ref r, PropertyContext.Publish) : null;
+        properties = version != ProtocolVersion.V500 ? null
+            : cache is null ? PropertiesCodec.Read(ref r, PropertyContext.Publish)
+            : ReadCachedProperties(ref r, cache);
         if (emptyTopic)
         {
             if (version != ProtocolVersion.V500)
