@@ -52,11 +52,16 @@ internal sealed partial class MqttConnection
 
     public bool IsConnected => _connected;
 
-    public string? Username { get; private set; }
+    /// <summary>The authenticated username once CONNACK accepted the client (null before, or anonymous).</summary>
+    public string? Username => _connected ? _authenticatedUsername : null;
 
     public ushort KeepAliveSeconds => _keepAliveSeconds;
 
-    public DateTimeOffset? ConnectedAt { get; private set; }
+    /// <summary>When CONNACK accepted the client (UTC); null before.</summary>
+    public DateTimeOffset? ConnectedAt => _connectedAtTicks == 0 ? null : new DateTimeOffset(_connectedAtTicks, TimeSpan.Zero);
+
+    // UTC ticks of ConnectedAt, 0 before CONNACK: 8 bytes per connection where a DateTimeOffset? takes 24.
+    private long _connectedAtTicks;
 
     /// <summary>
     /// Serves the connection until it ends: the read loop runs here (one state machine per connection; the writer
