@@ -28,6 +28,8 @@ internal sealed partial class MqttConnection
     private volatile bool _connected;
     private long _lastPacketTimestamp;
     private int _closing;
+    // This connection's slot in the broker's ConnectionRegistry, from the start of RunAsync to Cleanup.
+    private int _registrySlot;
     private volatile MqttPacket? _finalPacket;
     private string? _closeCause;
     // Bytes of the current buffer already counted (the pipe re-presents unconsumed bytes on the next read).
@@ -69,7 +71,7 @@ internal sealed partial class MqttConnection
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        _broker.Connections[this] = 0;
+        _registrySlot = _broker.Connections.Add(this);
         AdmitTransport();
         // The transport's "closed" token is deliberately not wired to Abort: Kestrel fires it as soon as the peer's FIN
         // arrives, while packets sent just before it (a burst, then DISCONNECT) may still sit unread in the pipe. The
@@ -344,7 +346,7 @@ internal sealed partial class MqttConnection
 
     private void Cleanup()
     {
-        _broker.Connections.TryRemove(this, out _);
+        _broker.Connections.Remove(_registrySlot);
         ReleaseTransport();
         if (!_connected)
         {

@@ -90,7 +90,7 @@ internal sealed class SessionRegistry(BrokerContext broker)
     /// <summary>Ends every offline session whose expiry interval has passed (called by the Heartbeat).</summary>
     public void ExpireSessions(long now)
     {
-        // Enumerated, not `Values`: no lock taken and no copy of every session per tick (see Heartbeat.Tick).
+        // Enumerated, not `Values`: no lock of every bucket and no copy of every session per tick (see Heartbeat.Tick).
         foreach (var (_, session) in _byClientId)
         {
             if (!session.IsConnected && session.TakeWill(now, force: false) is { } will)
