@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace Starling.Broker;
@@ -34,7 +33,7 @@ internal sealed class BrokerContext
     public Starling.Broker.Security.SecurityRuntime Security { get; }
 
     /// <summary>Every open connection, connected or still before CONNECT; the Heartbeat walks it.</summary>
-    public ConcurrentDictionary<MqttConnection, byte> Connections { get; } = new();
+    public ConnectionRegistry Connections { get; } = new();
 
     /// <summary>Connections that completed CONNECT and are attached to a session.</summary>
     public int ConnectedCount => Volatile.Read(ref _connectedCount);

@@ -30,7 +30,10 @@ internal sealed class Heartbeat : IDisposable
         try
         {
             var now = _broker.Time.GetTimestamp();
-            foreach (var connection in _broker.Connections.Keys)
+            // Lock-free and allocation-free (ConnectionRegistry). A snapshot of every entry per tick would be a
+            // large-object-heap array (120 KB at 15,000 connections) twice a second, garbage that only a gen2
+            // collection returns (docs/performance.md, finding 2).
+            foreach (var connection in _broker.Connections)
             {
                 connection.CheckTimeouts(now);
             }

@@ -77,7 +77,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _context.Stopping = true;
-        foreach (var connection in _context.Connections.Keys)
+        foreach (var connection in _context.Connections)
         {
             connection.Abort(ReasonCode.ServerShuttingDown, "server shutting down");
         }

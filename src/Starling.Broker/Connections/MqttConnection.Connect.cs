@@ -97,8 +97,7 @@ internal sealed partial class MqttConnection
         var sendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
         _will = connect.Will;
         _clientId = clientId;
-        Username = _authenticatedUsername;
-        ConnectedAt = _broker.Time.GetUtcNow();
+        _connectedAtTicks = _broker.Time.GetUtcNow().UtcTicks;
 
         var (session, present) = _broker.Sessions.Open(clientId, connect.CleanSession, this);
         session.ExpiryInterval = expiry;

@@ -28,6 +28,8 @@ internal sealed partial class MqttConnection
     private volatile bool _connected;
     private long _lastPacketTimestamp;
     private int _closing;
+    // This connection's slot in the broker's ConnectionRegistry, from the start of RunAsync to Cleanup.
+    private int _registrySlot;
     private volatile MqttPacket? _finalPacket;
     private string? _closeCause;
     // Bytes of the current buffer already counted (the pipe re-presents unconsumed bytes on the next read).
@@ -52,11 +54,16 @@ internal sealed partial class MqttConnection
 
     public bool IsConnected => _connected;
 
-    public string? Username { get; private set; }
+    /// <summary>The authenticated username once CONNACK accepted the client (null before, or anonymous).</summary>
+    public string? Username => _connected ? _authenticatedUsername : null;
 
     public ushort KeepAliveSeconds => _keepAliveSeconds;
 
-    public DateTimeOffset? ConnectedAt { get; private set; }
+    /// <summary>When CONNACK accepted the client (UTC); null before.</summary>
+    public DateTimeOffset? ConnectedAt => _connectedAtTicks == 0 ? null : new DateTimeOffset(_connectedAtTicks, TimeSpan.Zero);
+
+    // UTC ticks of ConnectedAt, 0 before CONNACK: 8 bytes per connection where a DateTimeOffset? takes 24.
+    private long _connectedAtTicks;
 
     /// <summary>
     /// Serves the connection until it ends: the read loop runs here (one state machine per connection; the writer
@@ -64,7 +71,7 @@ internal sealed partial class MqttConnection
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        _broker.Connections[this] = 0;
+        _registrySlot = _broker.Connections.Add(this);
         AdmitTransport();
         // The transport's "closed" token is deliberately not wired to Abort: Kestrel fires it as soon as the peer's FIN
         // arrives, while packets sent just before it (a burst, then DISCONNECT) may still sit unread in the pipe. The
@@ -340,7 +347,7 @@ internal sealed partial class MqttConnection
 
     private void Cleanup()
     {
-        _broker.Connections.TryRemove(this, out _);
+        _broker.Connections.Remove(_registrySlot);
         ReleaseTransport();
         if (!_connected)
         {

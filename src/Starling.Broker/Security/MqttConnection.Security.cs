@@ -12,6 +12,7 @@ internal sealed partial class MqttConnection
     private TokenBucket? _publishBucket;
     private bool _pendingCounted;
     private IPAddress? _countedAddress;
+    // Set by authentication, shown as Username once connected (one field for both: idle-connection memory).
     private string? _authenticatedUsername;
 
     /// <summary>The client's permissions (null: everything allowed); set at CONNECT.</summary>

@@ -11,18 +11,30 @@ namespace Starling.Broker;
 /// </summary>
 internal sealed partial class MqttConnection
 {
-    // The CONNECT's Authentication Method (null: no enhanced authentication on this connection) and its authenticator.
-    private string? _authMethod;
-    private IEnhancedAuthenticator? _enhancedAuthenticator;
-    // The exchange in progress (before CONNACK, or a re-authentication); null between exchanges.
-    private IEnhancedAuthSession? _authSession;
-    // The CONNECT waiting for its exchange to end, with its client id (assigned or not).
-    private ConnectPacket? _pendingConnect;
-    private string _pendingClientId = "";
-    private string? _pendingAssignedClientId;
+    // Null on a connection without enhanced authentication (nearly all of them): the state of the exchange lives in
+    // one object that a CONNECT with a known Authentication Method creates, so an idle connection does not carry six
+    // empty fields (docs/performance.md, finding 2). Once set, it stays for the connection's life (re-authentication).
+    private EnhancedAuthState? _enhancedAuth;
 
     /// <summary>Between a CONNECT with a known Authentication Method and its CONNACK.</summary>
-    private bool AuthenticatingBeforeConnAck => _pendingConnect is not null && !_connected;
+    private bool AuthenticatingBeforeConnAck => _enhancedAuth?.PendingConnect is not null && !_connected;
+
+    /// <summary>Enhanced authentication of one connection; touched only by its read loop.</summary>
+    private sealed class EnhancedAuthState(string method, IEnhancedAuthenticator authenticator)
+    {
+        /// <summary>The CONNECT's Authentication Method; every AUTH must name the same one.</summary>
+        public string Method { get; } = method;
+
+        public IEnhancedAuthenticator Authenticator { get; } = authenticator;
+
+        /// <summary>The exchange in progress (before CONNACK, or a re-authentication); null between exchanges.</summary>
+        public IEnhancedAuthSession? Exchange;
+
+        /// <summary>The CONNECT waiting for its exchange to end (null after CONNACK), with its client id (assigned or not).</summary>
+        public ConnectPacket? PendingConnect;
+        public string PendingClientId = "";
+        public string? PendingAssignedClientId;
+    }
 
     /// <summary>
     /// Whether a packet of <paramref name="type"/> may arrive before CONNACK: CONNECT first; while an enhanced
@@ -64,12 +76,13 @@ internal sealed partial class MqttConnection
             Refuse(ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' is not supported");
             return;
         }
-        _authMethod = method;
-        _enhancedAuthenticator = authenticator;
-        _pendingConnect = connect;
-        _pendingClientId = clientId;
-        _pendingAssignedClientId = assignedClientId;
-        _authSession = authenticator.Start(new EnhancedAuthContext(clientId, connect.Username, _info.RemoteEndPoint, _info.ListenerName,
+        var state = _enhancedAuth = new EnhancedAuthState(method, authenticator)
+        {
+            PendingConnect = connect,
+            PendingClientId = clientId,
+            PendingAssignedClientId = assignedClientId,
+        };
+        state.Exchange = authenticator.Start(new EnhancedAuthContext(clientId, connect.Username, _info.RemoteEndPoint, _info.ListenerName,
             IsReauthentication: false, CurrentUsername: null));
         StepBeforeConnAck(connect.Properties?.AuthenticationData ?? []);
     }
@@ -77,19 +90,19 @@ internal sealed partial class MqttConnection
     /// <summary>An AUTH from the client: the next step of the exchange in progress, or the start of a re-authentication.</summary>
     private void HandleAuth(AuthPacket auth)
     {
-        if (_authMethod is null)
+        if (_enhancedAuth is not { } state)
         {
             throw new MqttProtocolException(ReasonCode.ProtocolError, "AUTH without an authentication method in CONNECT [MQTT-4.12.0-7]");
         }
-        if (!string.Equals(auth.Properties?.AuthenticationMethod, _authMethod, StringComparison.Ordinal))
+        if (!string.Equals(auth.Properties?.AuthenticationMethod, state.Method, StringComparison.Ordinal))
         {
             throw new MqttProtocolException(ReasonCode.ProtocolError,
-                $"AUTH with Authentication Method '{auth.Properties?.AuthenticationMethod}', not the CONNECT's '{_authMethod}' [MQTT-4.12.0-5]");
+                $"AUTH with Authentication Method '{auth.Properties?.AuthenticationMethod}', not the CONNECT's '{state.Method}' [MQTT-4.12.0-5]");
         }
         var data = auth.Properties?.AuthenticationData ?? [];
         if (!_connected)
         {
-            if (auth.ReasonCode != ReasonCode.ContinueAuthentication || _authSession is null)
+            if (auth.ReasonCode != ReasonCode.ContinueAuthentication || state.Exchange is null)
             {
                 throw new MqttProtocolException(ReasonCode.ProtocolError,
                     $"AUTH with reason 0x{(byte)auth.ReasonCode:X2} before CONNACK: only 0x18 Continue authentication [MQTT-4.12.0-3]");
@@ -97,15 +110,15 @@ internal sealed partial class MqttConnection
             StepBeforeConnAck(data);
             return;
         }
-        if (auth.ReasonCode == ReasonCode.ReAuthenticate && _authSession is null)
+        if (auth.ReasonCode == ReasonCode.ReAuthenticate && state.Exchange is null)
         {
             // [MQTT-4.12.1-1]: same method as in CONNECT (checked above); a new exchange.
-            _authSession = _enhancedAuthenticator!.Start(new EnhancedAuthContext(_clientId, null, _info.RemoteEndPoint, _info.ListenerName,
+            state.Exchange = state.Authenticator.Start(new EnhancedAuthContext(_clientId, null, _info.RemoteEndPoint, _info.ListenerName,
                 IsReauthentication: true, CurrentUsername: Username));
         }
-        else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || _authSession is null)
+        else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || state.Exchange is null)
         {
-            throw new MqttProtocolException(ReasonCode.ProtocolError, _authSession is null
+            throw new MqttProtocolException(ReasonCode.ProtocolError, state.Exchange is null
                 ? $"AUTH with reason 0x{(byte)auth.ReasonCode:X2} outside a re-authentication (start one with 0x19) [MQTT-4.12.1-1]"
                 : $"AUTH with reason 0x{(byte)auth.ReasonCode:X2} during a re-authentication: only 0x18 Continue authentication");
         }
@@ -114,65 +127,67 @@ internal sealed partial class MqttConnection
 
     private void StepBeforeConnAck(byte[] data)
     {
-        var step = _authSession!.Step(data);
+        var state = _enhancedAuth!;
+        var step = state.Exchange!.Step(data);
         switch (step.Outcome)
         {
             case EnhancedAuthOutcome.Continue:
                 SendAuth(ReasonCode.ContinueAuthentication, step.Data);
                 return;
             case EnhancedAuthOutcome.Success:
-                _authSession = null;
-                var connect = _pendingConnect!;
-                if (!GrantConnect(connect, _pendingClientId, step.Username ?? connect.Username, step.Permissions))
+                state.Exchange = null;
+                var connect = state.PendingConnect!;
+                if (!GrantConnect(connect, state.PendingClientId, step.Username ?? connect.Username, step.Permissions))
                 {
                     return;
                 }
                 // The CONNACK carries the same Authentication Method, and the final data if any [MQTT-4.12.0-5].
-                CompleteConnect(connect, _pendingClientId, _pendingAssignedClientId,
-                    new MqttProperties { AuthenticationMethod = _authMethod, AuthenticationData = step.Data });
-                _pendingConnect = null;
+                CompleteConnect(connect, state.PendingClientId, state.PendingAssignedClientId,
+                    new MqttProperties { AuthenticationMethod = state.Method, AuthenticationData = step.Data });
+                state.PendingConnect = null;
+                state.PendingAssignedClientId = null;
                 return;
             default:
-                _authSession = null;
+                state.Exchange = null;
                 var code = step.ReasonCode is >= ReasonCode.UnspecifiedError && ReasonCodeRules.IsAllowed(PacketType.ConnAck, step.ReasonCode)
                     ? step.ReasonCode
                     : ReasonCode.NotAuthorized;
                 // [MQTT-4.12.0-4]: CONNACK with the failure, then close.
-                RefuseAuthentication(code, $"{_authMethod}: {step.Reason}", v5: true);
+                RefuseAuthentication(code, $"{state.Method}: {step.Reason}", v5: true);
                 return;
         }
     }
 
     private void StepReauthentication(byte[] data)
     {
-        var step = _authSession!.Step(data);
+        var state = _enhancedAuth!;
+        var step = state.Exchange!.Step(data);
         switch (step.Outcome)
         {
             case EnhancedAuthOutcome.Continue:
                 SendAuth(ReasonCode.ContinueAuthentication, step.Data);
                 return;
             case EnhancedAuthOutcome.Success:
-                _authSession = null;
+                state.Exchange = null;
                 var username = step.Username ?? Username;
                 if (!string.Equals(username, Username, StringComparison.Ordinal) || step.Permissions is not null)
                 {
                     // A new identity: its permissions replace the old ones for every later check.
                     _authorization = BuildAuthorization(_clientId, username, step.Permissions);
                     _authenticatedUsername = username;
-                    Username = username;
                     if (_session is { } session)
                     {
                         session.Authorization = _authorization;
                     }
                 }
-                _log.LogInformation("Client {ClientId} ({Remote}) re-authenticated with {Method} as '{User}'", _clientId, _info.RemoteEndPoint, _authMethod, username);
+                _log.LogInformation("Client {ClientId} ({Remote}) re-authenticated with {Method} as '{User}'", _clientId, _info.RemoteEndPoint, state.Method, username);
                 SendAuth(ReasonCode.Success, step.Data);
                 return;
             default:
-                _authSession = null;
+                state.Exchange = null;
                 Interlocked.Increment(ref Security.Counters.AuthenticationFailed);
                 Security.Log.Write(RejectionCause.AuthenticationFailed,
-                    $"re-authentication of client '{_clientId}' from {_info.RemoteEndPoint} failed (0x{(byte)step.ReasonCode:X2}): {_authMethod}: {step.Reason}");
+                    $"re-authentication of client '{_clientId}' from {_info.RemoteEndPoint} failed (0x{(byte)step.ReasonCode:X2}): {state.Method}: {step.Reason}");
                 // [MQTT-4.12.1-2]: DISCONNECT with the reason, then close (0x86 is no DISCONNECT code: 0x87 instead).
                 var code = step.ReasonCode is >= ReasonCode.UnspecifiedError && ReasonCodeRules.IsAllowed(PacketType.Disconnect, step.ReasonCode)
                     ? step.ReasonCode
@@ -186,6 +201,6 @@ internal sealed partial class MqttConnection
         => SendControl(new AuthPacket
         {
             ReasonCode = code,
-            Properties = new MqttProperties { AuthenticationMethod = _authMethod, AuthenticationData = data },
+            Properties = new MqttProperties { AuthenticationMethod = _enhancedAuth!.Method, AuthenticationData = data },
         });
 }
