@@ -94,6 +94,24 @@ public class TopicIndexTests
     }
 
     [Fact]
+    public void A_node_that_lost_its_last_named_child_and_gets_one_again_still_matches()
+    {
+        // Child maps exist only while a node has children: dropping and re-creating one must not lose a sibling level.
+        var a = Subscribe("c1", "dev/a/#");
+        var keep = Subscribe("c2", "dev/+");
+        Assert.True(_index.Remove(a));
+        Assert.Empty(Match("dev/a/t"));
+        Assert.Equal(["dev/+"], Match("dev/a"));
+        Subscribe("c3", "dev/b/#");
+        Subscribe("c4", "dev/c/+/x");
+        Assert.Equal(["dev/b/#"], Match("dev/b/t"));
+        Assert.Equal(["dev/+", "dev/b/#"], Match("dev/b"));
+        Assert.Equal(["dev/c/+/x"], Match("dev/c/1/x"));
+        Assert.True(_index.Remove(keep));
+        Assert.Equal(["dev/b/#"], Match("dev/b"));
+    }
+
+    [Fact]
     public void Shared_groups_are_returned_as_groups_not_members()
     {
         var s1 = new Subscription(new Session(_context, "m1"), "$share/g/t/#", "t/#", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0, "g");

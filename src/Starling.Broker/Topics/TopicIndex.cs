@@ -148,7 +148,7 @@ internal sealed class TopicIndex
         var slash = rest.IndexOf('/');
         var level = slash < 0 ? rest : rest[..slash];
         var next = slash < 0 ? topic.Length + 1 : position + slash + 1;
-        if (node.ChildLookup.TryGetValue(level, out var child))
+        if (node.TryGetChild(level, out var child))
         {
             MatchLevel(child, topic, next, false, plain, groups);
         }
