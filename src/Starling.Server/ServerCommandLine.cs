@@ -147,6 +147,8 @@ internal sealed class ServerCommandLine
               Limits:MaxQueuedMessages      QoS 1/2 messages queued per session behind them [1000]
               Limits:MaxQueuedBytes         payload bytes queued per session, 0 = no limit [0]
               Limits:MaxConnections         connections at once, 0 = no limit [0]
+              Limits:MaxOpenConnections     sockets open at once, before CONNECT too [ulimit -n less what is in use
+                                            and a reserve]
               Limits:ConnectTimeoutSeconds  time a new connection has to send CONNECT [10]
               Limits:MaxClientIdLength      longest client id accepted, 23..65535 [65535]
               Limits:ReceiveMaximum         inbound QoS 1/2 publishes a v5 client may have unacknowledged [1024]

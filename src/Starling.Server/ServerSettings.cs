@@ -32,6 +32,9 @@ internal sealed class ServerSettings
     public Starling.Server.Security.SecuritySettings Security { get; init; } = new();
     public StorageSettings Storage { get; init; } = StorageSettings.Default;
     public Starling.Server.Management.OperationsSettings Operations { get; init; } = new();
+
+    /// <summary>Limits:MaxOpenConnections was not configured: set it from the open-file limit (OpenFileLimit).</summary>
+    public bool MaxOpenConnectionsFromFileLimit { get; init; }
 }
 
 /// <summary>
@@ -288,7 +291,7 @@ internal sealed partial class ServerConfiguration
 
         var listeners = ReadListeners();
         return new ServerSettings { Listeners = listeners, Broker = broker, Security = ReadSecurity(broker, listeners), Storage = ReadStorage(),
-            Operations = ReadOperations() };
+            Operations = ReadOperations(), MaxOpenConnectionsFromFileLimit = !_maxOpenConnectionsConfigured };
     }
 
     private List<ListenerSettings> ReadListeners()

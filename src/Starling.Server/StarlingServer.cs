@@ -229,6 +229,8 @@ public sealed class StarlingServer : IAsyncDisposable
                 await DisposeAllAsync(socketListeners.Values);
                 throw;
             }
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server");
+            LimitOpenConnections(settings, logger);
             foreach (var socketListener in socketListeners.Values)
             {
                 socketListener.Start();
@@ -237,7 +239,6 @@ public sealed class StarlingServer : IAsyncDisposable
             var server = new StarlingServer(app, broker, settings.Listeners, kestrelListeners, socketListeners);
             Security.SecurityHost.Start(app, settings.Security);
             operations.Start(app, broker);
-            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server");
             logger.LogInformation("Starling {Version} listening on {Endpoints}", ServerCommandLine.VersionText(),
                 string.Join(", ", server._listeners.Zip(server.MqttEndpoints).Select(p => $"{p.Second} ({p.First.Name})")));
             return server;
@@ -246,6 +247,33 @@ public sealed class StarlingServer : IAsyncDisposable
         {
             await app.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Limits:MaxOpenConnections from the open-file limit when it is not configured; a configured value above what fits
+    /// is kept (the operator's choice) with a warning. See <see cref="Transport.OpenFileLimit"/>.
+    /// </summary>
+    private static void LimitOpenConnections(ServerSettings settings, ILogger logger)
+    {
+        if (Transport.OpenFileLimit.ReadSoftLimit() is not { } limit || Transport.OpenFileLimit.CountOpen() is not { } open)
+        {
+            return;
+        }
+        var capacity = Transport.OpenFileLimit.ConnectionCapacity(limit, open);
+        var security = settings.Broker.Security;
+        if (settings.MaxOpenConnectionsFromFileLimit)
+        {
+            security.MaxOpenConnections = capacity;
+            logger.LogInformation("Open-file limit {Limit} (ulimit -n), {Open} in use: at most {Capacity} connections at once "
+                + "(Limits:MaxOpenConnections; raise the limit for more)", limit, open, capacity);
+        }
+        else if (security.MaxOpenConnections == 0 || security.MaxOpenConnections > capacity)
+        {
+            logger.LogWarning("Limits:MaxOpenConnections is {Configured}, but the open-file limit {Limit} (ulimit -n) leaves room for "
+                + "{Capacity} connections: past that the process runs out of file descriptors and the .NET runtime aborts. "
+                + "Raise the limit or remove the setting", security.MaxOpenConnections == 0 ? "0 (no limit)" : security.MaxOpenConnections,
+                limit, capacity);
         }
     }
 

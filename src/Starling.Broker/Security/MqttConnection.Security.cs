@@ -23,6 +23,17 @@ internal sealed partial class MqttConnection
     /// <summary>Counts the new transport; over a connection limit it is closed before any MQTT is exchanged.</summary>
     private void AdmitTransport()
     {
+        // This connection is already counted in RunningConnections (MqttBroker.RunConnectionAsync).
+        var maxOpen = Security.Options.MaxOpenConnections;
+        if (maxOpen > 0 && _broker.RunningConnections > maxOpen)
+        {
+            Interlocked.Increment(ref Security.Counters.OpenConnectionsExceeded);
+            Security.Log.Write(RejectionCause.OpenConnections,
+                $"connection from {_info.RemoteEndPoint} closed: {maxOpen} connections are open (Limits:MaxOpenConnections; "
+                + "its default follows the open-file limit, ulimit -n)");
+            Abort(null, "connection limit");
+            return;
+        }
         var address = (_info.RemoteEndPoint as IPEndPoint)?.Address;
         if (!Security.TryAdmit(address, out var cause))
         {

@@ -8,6 +8,7 @@ public sealed class SecurityCounters
     public long AnonymousRefused;
     public long ConnectionsPerAddressExceeded;
     public long PendingConnectionsExceeded;
+    public long OpenConnectionsExceeded;
     public long Overloaded;
     public long PublishNotAuthorized;
     public long SubscribeNotAuthorized;
@@ -32,4 +33,5 @@ public enum RejectionCause
     PublishRate,
     SubscriptionLimit,
     TopicLimit,
+    OpenConnections,
 }

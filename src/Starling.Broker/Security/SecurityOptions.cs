@@ -21,6 +21,13 @@ public sealed class SecurityOptions
     /// <summary>Open connections from one IP address, before and after CONNECT (0 = no limit); past it the socket is closed at once.</summary>
     public int MaxConnectionsPerAddress { get; set; }
 
+    /// <summary>
+    /// Open connections at once, before and after CONNECT, on every listener (0 = no limit); past it new sockets are
+    /// closed at once. Each connection holds a file descriptor, and a .NET process that runs out of them aborts (a new
+    /// thread needs one), so starling-server sets this from the open-file limit unless it is configured.
+    /// </summary>
+    public int MaxOpenConnections { get; set; }
+
     /// <summary>Connections that have not completed CONNECT yet (0 = no limit); past it new sockets are closed at once.</summary>
     public int MaxPendingConnections { get; set; } = 10_000;
 
@@ -54,6 +61,7 @@ public sealed class SecurityOptions
     public void Validate()
     {
         Require(MaxConnectionsPerAddress >= 0, nameof(MaxConnectionsPerAddress), "0 (no limit) or more");
+        Require(MaxOpenConnections >= 0, nameof(MaxOpenConnections), "0 (no limit) or more");
         Require(MaxPendingConnections >= 0, nameof(MaxPendingConnections), "0 (no limit) or more");
         Require(MaxSubscriptionsPerClient >= 0, nameof(MaxSubscriptionsPerClient), "0 (no limit) or more");
         Require(MaxTopicLength is >= 1 and <= 65_535, nameof(MaxTopicLength), "between 1 and 65535");

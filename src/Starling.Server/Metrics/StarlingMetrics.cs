@@ -106,6 +106,7 @@ internal sealed class StarlingMetrics : IDisposable
         [
             new(Read(ref s.ConnectionsPerAddressExceeded), new KeyValuePair<string, object?>("cause", "connections_per_address")),
             new(Read(ref s.PendingConnectionsExceeded), new KeyValuePair<string, object?>("cause", "pending_connections")),
+            new(Read(ref s.OpenConnectionsExceeded), new KeyValuePair<string, object?>("cause", "open_connections")),
             new(Read(ref s.Overloaded), new KeyValuePair<string, object?>("cause", "overloaded")),
             new(Read(ref s.PublishNotAuthorized), new KeyValuePair<string, object?>("cause", "publish_not_authorized")),
             new(Read(ref s.SubscribeNotAuthorized), new KeyValuePair<string, object?>("cause", "subscribe_not_authorized")),

@@ -13,13 +13,15 @@ internal sealed partial class ServerConfiguration
 {
     private static readonly string[] s_securityLimitKeys =
     [
-        "MaxConnectionsPerAddress", "MaxPendingConnections", "MaxSubscriptionsPerClient", "MaxTopicLength", "MaxTopicLevels",
+        "MaxConnectionsPerAddress", "MaxOpenConnections", "MaxPendingConnections", "MaxSubscriptionsPerClient", "MaxTopicLength", "MaxTopicLevels",
         "MaxPublishRate", "PublishBurst", "MaxMemoryFraction", "RejectionLogIntervalSeconds",
     ];
     private static readonly string[] s_authKeys = ["PasswordFile", "AclFile", "AllowAnonymous", "EnhancedMethods"];
     private static readonly string[] s_jwtKeys =
         ["Algorithm", "Secret", "SecretFile", "PublicKeyFile", "Issuer", "Audience", "Username", "ClockSkewSeconds", "ClientIdClaim", "PublishClaim", "SubscribeClaim"];
     private static readonly string[] s_tlsKeys = ["CertFile", "KeyFile", "CaFile", "ClientCertificate", "UseIdentityAsUsername"];
+
+    private bool _maxOpenConnectionsConfigured;
 
     private static bool IsKnownSecurityKey(string[] parts) => parts[0].ToUpperInvariant() switch
     {
@@ -39,6 +41,9 @@ internal sealed partial class ServerConfiguration
         var s = broker.Security;
         s.MaxConnectionsPerAddress = ReadInt("Limits:MaxConnectionsPerAddress", s.MaxConnectionsPerAddress);
         s.MaxPendingConnections = ReadInt("Limits:MaxPendingConnections", s.MaxPendingConnections);
+        // Not configured: starling-server derives it from the open-file limit once it listens (OpenFileLimit).
+        _maxOpenConnectionsConfigured = Root["Limits:MaxOpenConnections"] is not null;
+        s.MaxOpenConnections = ReadInt("Limits:MaxOpenConnections", s.MaxOpenConnections);
         s.MaxSubscriptionsPerClient = ReadInt("Limits:MaxSubscriptionsPerClient", s.MaxSubscriptionsPerClient);
         s.MaxTopicLength = ReadInt("Limits:MaxTopicLength", s.MaxTopicLength);
         s.MaxTopicLevels = ReadInt("Limits:MaxTopicLevels", s.MaxTopicLevels);
