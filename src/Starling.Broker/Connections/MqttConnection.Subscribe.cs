@@ -65,7 +65,9 @@ internal sealed partial class MqttConnection
             {
                 continue;
             }
-            foreach (var message in _broker.Retained.Matching(s.TopicFilter))
+            // All of them, past the queue limits by their own number if need be (Session.Deliver, extraRoom).
+            var matching = _broker.Retained.Matching(s.TopicFilter).ToList();
+            foreach (var message in matching)
             {
                 if (message.IsExpired(_broker.Time, now) || _authorization?.CanReceive(message.Topic) == false)
                 {
@@ -73,7 +75,7 @@ internal sealed partial class MqttConnection
                 }
                 var qos = message.QoS < s.Options.QoS ? message.QoS : s.Options.QoS;
                 // Retained messages sent because of a subscription carry RETAIN 1 [MQTT-3.3.1-8].
-                session.Deliver(message, qos, retain: true, s.IdArray);
+                session.Deliver(message, qos, retain: true, s.IdArray, extraRoom: matching.Count);
             }
         }
     }

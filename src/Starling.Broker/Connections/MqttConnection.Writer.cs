@@ -32,7 +32,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     }
 
     /// <summary>QoS 0: dropped (and counted) when the client is not keeping up (rule 4, slow consumers).</summary>
-    public void SendQoS0(in Delivery delivery)
+    public void SendQoS0(in Delivery delivery, int extraRoom = 0)
     {
         if (!Fits(delivery))
         {
@@ -40,7 +40,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             return;
         }
         delivery.Message.AddRef();
-        if (!_outbound.TryEnqueueQoS0(OutboundItem.ForPublish(delivery, dup: false)))
+        if (!_outbound.TryEnqueueQoS0(OutboundItem.ForPublish(delivery, dup: false), extraRoom))
         {
             delivery.Message.Release();
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedQoS0Backlog);

@@ -97,10 +97,13 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
 
     public void EnqueueData(in OutboundItem item) => Enqueue(item, control: false);
 
-    /// <summary>Enqueues a QoS 0 publish unless the data lane is full; false when dropped.</summary>
-    public bool TryEnqueueQoS0(in OutboundItem item)
+    /// <summary>
+    /// Enqueues a QoS 0 publish unless the data lane is full (its limit plus <paramref name="extraRoom"/>, see
+    /// <see cref="Session.Deliver"/>); false when dropped.
+    /// </summary>
+    public bool TryEnqueueQoS0(in OutboundItem item, int extraRoom = 0)
     {
-        if (Volatile.Read(ref _dataCount) >= _maxData)
+        if (Volatile.Read(ref _dataCount) >= _maxData + extraRoom)
         {
             return false;
         }

@@ -219,8 +219,14 @@ internal sealed class Session
 
     // ---- outbound: broker to client ----
 
-    /// <summary>Hands one message to this session at the given (already downgraded) QoS.</summary>
-    public void Deliver(Message message, QualityOfService qos, bool retain, uint[]? subscriptionIds, SharedGroup? group = null)
+    /// <summary>
+    /// Hands one message to this session at the given (already downgraded) QoS. <paramref name="extraRoom"/>: how far
+    /// past their message-count limits (Limits:MaxQueuedMessages, the QoS 0 outbound lane) the queues may grow for this
+    /// delivery; the retained messages a SUBSCRIBE sends use their own number, so a subscription to 100,000 retained
+    /// topics gets them all, as from Mosquitto, while live traffic keeps the normal limit. A cap, not an addition: a
+    /// client that repeats the SUBSCRIBE without reading does not grow the queues further.
+    /// </summary>
+    public void Deliver(Message message, QualityOfService qos, bool retain, uint[]? subscriptionIds, SharedGroup? group = null, int extraRoom = 0)
     {
         lock (this)
         {
@@ -239,7 +245,7 @@ internal sealed class Session
             {
                 if (connection is not null)
                 {
-                    connection.SendQoS0(delivery);
+                    connection.SendQoS0(delivery, extraRoom);
                 }
                 else if (_broker.Options.QueueQoS0Messages)
                 {
@@ -256,7 +262,7 @@ internal sealed class Session
             }
             if (_durable)
             {
-                DeliverDurable(ref delivery, connection);
+                DeliverDurable(ref delivery, connection, extraRoom);
             }
             else if (connection is not null && (_queue?.Count ?? 0) == 0 && (_inflight?.Count ?? 0) < _sendWindow)
             {
@@ -264,7 +270,7 @@ internal sealed class Session
             }
             else
             {
-                Enqueue(delivery);
+                Enqueue(delivery, extraRoom);
             }
         }
     }
@@ -716,7 +722,7 @@ internal sealed class Session
         return new StoredSession(ClientId, _expiryInterval, disconnectedAt);
     }
 
-    private void DeliverDurable(ref Delivery delivery, MqttConnection? connection)
+    private void DeliverDurable(ref Delivery delivery, MqttConnection? connection, int extraRoom = 0)
     {
         var toWindow = connection is not null && !_resuming && (_queue?.Count ?? 0) == 0 && _pagedCount == 0 && (_inflight?.Count ?? 0) < _sendWindow;
         var size = delivery.Message.Payload.Length;
@@ -725,7 +731,7 @@ internal sealed class Session
             var options = _broker.Options;
             var count = (_queue?.Count ?? 0) + _pagedCount + (_offlineQoS0?.Count ?? 0);
             var bytes = _queuedBytes + _pagedBytes + _offlineQoS0Bytes;
-            if (count >= options.MaxQueuedMessages || (options.MaxQueuedBytes > 0 && bytes + size > options.MaxQueuedBytes))
+            if (count >= (long)options.MaxQueuedMessages + extraRoom || (options.MaxQueuedBytes > 0 && bytes + size > options.MaxQueuedBytes))
             {
                 Interlocked.Increment(ref _broker.Counters.MessagesDroppedQueueFull);
                 return;
@@ -841,11 +847,11 @@ internal sealed class Session
         }
     }
 
-    private void Enqueue(in Delivery delivery)
+    private void Enqueue(in Delivery delivery, int extraRoom = 0)
     {
         var options = _broker.Options;
         var size = delivery.Message.Payload.Length;
-        if ((_queue?.Count ?? 0) >= options.MaxQueuedMessages || (options.MaxQueuedBytes > 0 && _queuedBytes + size > options.MaxQueuedBytes))
+        if ((_queue?.Count ?? 0) >= (long)options.MaxQueuedMessages + extraRoom || (options.MaxQueuedBytes > 0 && _queuedBytes + size > options.MaxQueuedBytes))
         {
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedQueueFull);
             return;

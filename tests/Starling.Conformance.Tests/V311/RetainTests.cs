@@ -38,6 +38,37 @@ public sealed class RetainTests(ServerFixture fixture) : IClassFixture<ServerFix
         Assert.Equal(topic, retained.Topic);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task MQTT_3_3_1_6_EveryMatchingRetainedMessageIsSentEvenPastTheQueueLimit(int qos)
+    {
+        // The SUBSCRIBE enqueues them all before the writer runs: with the queue limits of live traffic (100 here)
+        // all but the first 100 were dropped. Mosquitto sends them all; so does Starling, whatever the limit.
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["Limits:MaxQueuedMessages"] = "100" });
+        var root = Names.Topic();
+        const int count = 1000;
+        await using (var publisher = await server.ConnectAsync(Names.ClientId("pub")))
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await publisher.PublishAsync($"{root}/{i}", "r" + i, 0, retain: true);
+            }
+            await publisher.PingAsync(); // the server has read (and retained) every one of them
+        }
+        await using var subscriber = await server.ConnectAsync(Names.ClientId("sub"));
+        await subscriber.SubscribeGrantedAsync((root + "/#", qos));
+        var seen = new HashSet<string>();
+        for (var i = 0; i < count; i++)
+        {
+            var publish = await subscriber.ReceiveAndAckAsync();
+            Assert.True(publish.Retain);
+            seen.Add(publish.Topic);
+        }
+        Assert.Equal(count, seen.Count);
+        await subscriber.PingAsync();
+    }
+
     [Fact]
     public async Task MQTT_3_3_1_5_NewerRetainedMessageReplacesOlder()
     {
