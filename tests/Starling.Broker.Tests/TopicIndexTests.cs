@@ -103,10 +103,14 @@ public class TopicIndexTests
         Assert.Empty(Match("dev/a/t"));
         Assert.Equal(["dev/+"], Match("dev/a"));
         Subscribe("c3", "dev/b/#");
-        Subscribe("c4", "dev/c/+/x");
+        var c = Subscribe("c4", "dev/c/+/x");
         Assert.Equal(["dev/b/#"], Match("dev/b/t"));
         Assert.Equal(["dev/+", "dev/b/#"], Match("dev/b"));
         Assert.Equal(["dev/c/+/x"], Match("dev/c/1/x"));
+        // Removing one of two named children keeps the map, and the other child in it.
+        Assert.True(_index.Remove(c));
+        Assert.Empty(Match("dev/c/1/x"));
+        Assert.Equal(["dev/b/#"], Match("dev/b/t"));
         Assert.True(_index.Remove(keep));
         Assert.Equal(["dev/b/#"], Match("dev/b"));
     }

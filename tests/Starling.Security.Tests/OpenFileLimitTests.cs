@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 using Starling.Security.Tests.Infrastructure;
+using Starling.Storage.Tests.Infrastructure;
 
 namespace Starling.Security.Tests;
 
@@ -37,46 +37,14 @@ public sealed partial class OpenFileLimitTests
         // 400 descriptors: the runtime holds ~160 once listening, so the derived limit is a couple of hundred
         // connections. Without it the 400th accept fails, the next thread the runtime creates cannot get its pipe and
         // the process aborts with "Out of memory.".
-        var dll = Path.Combine(AppContext.BaseDirectory, "starling-server.dll");
-        var psi = new ProcessStartInfo("/bin/bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add($"ulimit -n 400 && exec dotnet '{dll}' --port 0 --memory");
-        psi.Environment["DOTNET_gcServer"] = "0";
-        using var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var output = new StringBuilder();
-        var ready = new TaskCompletionSource<(int Port, int Capacity)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var capacity = 0;
-        void OnLine(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-            lock (output)
-            {
-                output.AppendLine(line);
-            }
-            if (CapacityLine().Match(line) is { Success: true } c)
-            {
-                capacity = int.Parse(c.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-            }
-            if (ListeningLine().Match(line) is { Success: true } m)
-            {
-                ready.TrySetResult((int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), capacity));
-            }
-        }
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("starling-server exited:\n" + output));
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var dir = Directory.CreateTempSubdirectory("starling-fd-");
         var clients = new List<MqttTestClient>();
         try
         {
-            var (port, limit) = await ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await using var server = await ServerProcess.StartAsync(dir.FullName, openFileLimit: 400);
+            var limit = int.Parse(CapacityLine().Match(server.Output).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
             Assert.InRange(limit, 20, 300);
-            var endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port);
+            var endpoint = server.Endpoint;
             var accepted = 0;
             var refused = 0;
             for (var i = 0; i < 400; i++)
@@ -99,7 +67,7 @@ public sealed partial class OpenFileLimitTests
                     refused++; // the backlog filled up while the process had no descriptor to accept with
                 }
             }
-            Assert.False(process.HasExited, "the server died at its open-file limit:\n" + output);
+            Assert.False(server.HasExited, "the server died at its open-file limit:\n" + server.Output);
             Assert.Equal(limit, accepted);
             Assert.Equal(400 - limit, refused);
 
@@ -111,13 +79,13 @@ public sealed partial class OpenFileLimitTests
                 await c.DisposeAsync();
             }
             clients.RemoveRange(1, clients.Count - 1);
-            Assert.True(await ConnectsWithinAsync(endpoint, TimeSpan.FromSeconds(10)), "no new connection after the flood:\n" + output);
+            Assert.True(await ConnectsWithinAsync(endpoint, TimeSpan.FromSeconds(10)), "no new connection after the flood:\n" + server.Output);
             await using var publisher = await MqttTestClient.ConnectOkAsync(endpoint, "fd-pub");
             await publisher.PublishAsync("fd/t", "still here");
             var delivery = await subscriber.ExpectAsync(Packet.Publish);
             Assert.Equal("fd/t", delivery?.Topic);
-            Assert.False(process.HasExited, output.ToString());
-            Assert.Contains("Refused (OpenConnections)", output.ToString(), StringComparison.Ordinal);
+            Assert.False(server.HasExited, server.Output);
+            Assert.Contains("Refused (OpenConnections)", server.Output, StringComparison.Ordinal);
         }
         finally
         {
@@ -125,11 +93,7 @@ public sealed partial class OpenFileLimitTests
             {
                 await c.DisposeAsync();
             }
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            }
+            dir.Delete(recursive: true);
         }
     }
 
@@ -154,7 +118,4 @@ public sealed partial class OpenFileLimitTests
 
     [GeneratedRegex(@"at most (\d+) connections at once")]
     private static partial Regex CapacityLine();
-
-    [GeneratedRegex(@"listening on .*?:(\d+) \(")]
-    private static partial Regex ListeningLine();
 }

@@ -23,23 +23,16 @@ internal sealed partial class MqttConnection
     /// <summary>Counts the new transport; over a connection limit it is closed before any MQTT is exchanged.</summary>
     private void AdmitTransport()
     {
-        // This connection is already counted in RunningConnections (MqttBroker.RunConnectionAsync).
-        var maxOpen = Security.Options.MaxOpenConnections;
-        if (maxOpen > 0 && _broker.RunningConnections > maxOpen)
-        {
-            Interlocked.Increment(ref Security.Counters.OpenConnectionsExceeded);
-            Security.Log.Write(RejectionCause.OpenConnections,
-                $"connection from {_info.RemoteEndPoint} closed: {maxOpen} connections are open (Limits:MaxOpenConnections; "
-                + "its default follows the open-file limit, ulimit -n)");
-            Abort(null, "connection limit");
-            return;
-        }
         var address = (_info.RemoteEndPoint as IPEndPoint)?.Address;
-        if (!Security.TryAdmit(address, out var cause))
+        // This connection is already counted in RunningConnections (MqttBroker.RunConnectionAsync).
+        if (!Security.TryAdmit(address, _broker.RunningConnections, out var cause))
         {
-            Security.Log.Write(cause, cause == RejectionCause.PendingConnections
-                ? $"connection from {_info.RemoteEndPoint} closed: {Security.Options.MaxPendingConnections} connections are already waiting for CONNECT (Limits:MaxPendingConnections)"
-                : $"connection from {_info.RemoteEndPoint} closed: more than {Security.Options.MaxConnectionsPerAddress} connections from {address} (Limits:MaxConnectionsPerAddress)");
+            Security.Log.Write(cause, cause switch
+            {
+                RejectionCause.OpenConnections => $"connection from {_info.RemoteEndPoint} closed: {Security.Options.MaxOpenConnections} connections are open (Limits:MaxOpenConnections; its default follows the open-file limit, ulimit -n)",
+                RejectionCause.PendingConnections => $"connection from {_info.RemoteEndPoint} closed: {Security.Options.MaxPendingConnections} connections are already waiting for CONNECT (Limits:MaxPendingConnections)",
+                _ => $"connection from {_info.RemoteEndPoint} closed: more than {Security.Options.MaxConnectionsPerAddress} connections from {address} (Limits:MaxConnectionsPerAddress)",
+            });
             Abort(null, "connection limit");
             return;
         }

@@ -26,10 +26,19 @@ internal sealed class SecurityRuntime
 
     public int PendingConnections => Volatile.Read(ref _pending);
 
-    /// <summary>Counts a new transport; false (with the cause) when it must be closed at once.</summary>
-    public bool TryAdmit(IPAddress? address, out RejectionCause cause)
+    /// <summary>
+    /// Counts a new transport; false (with the cause) when it must be closed at once. <paramref name="openConnections"/>:
+    /// the connections running now, this one included (BrokerContext.RunningConnections).
+    /// </summary>
+    public bool TryAdmit(IPAddress? address, int openConnections, out RejectionCause cause)
     {
         cause = default;
+        if (Options.MaxOpenConnections > 0 && openConnections > Options.MaxOpenConnections)
+        {
+            Interlocked.Increment(ref Counters.OpenConnectionsExceeded);
+            cause = RejectionCause.OpenConnections;
+            return false;
+        }
         var pending = Interlocked.Increment(ref _pending);
         if (Options.MaxPendingConnections > 0 && pending > Options.MaxPendingConnections)
         {

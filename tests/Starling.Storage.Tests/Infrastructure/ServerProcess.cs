@@ -7,7 +7,8 @@ namespace Starling.Storage.Tests.Infrastructure;
 
 /// <summary>
 /// starling-server as a child process (<c>dotnet starling-server.dll --port 0 --data-dir DIR</c>), so a test can kill it
-/// with SIGKILL. The dll is the one the build copied next to this test assembly (a project reference).
+/// with SIGKILL or start it under a small open-file limit. The dll is the one the build copied next to this test
+/// assembly (a project reference). Also compiled into Starling.Security.Tests (a linked file).
 /// </summary>
 public sealed partial class ServerProcess : IAsyncDisposable
 {
@@ -19,6 +20,8 @@ public sealed partial class ServerProcess : IAsyncDisposable
     public IPEndPoint Endpoint { get; private set; } = new(IPAddress.Loopback, 0);
 
     public string Output { get { lock (_output) { return _output.ToString(); } } }
+
+    public bool HasExited => _process.HasExited;
 
     public static string ServerDll
     {
@@ -33,15 +36,24 @@ public sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, params string[] extraArgs)
+    public static Task<ServerProcess> StartAsync(string dataDirectory, params string[] extraArgs)
+        => StartAsync(dataDirectory, openFileLimit: null, extraArgs);
+
+    /// <summary>With <paramref name="openFileLimit"/>: run under that RLIMIT_NOFILE (soft and hard), through prlimit.</summary>
+    public static async Task<ServerProcess> StartAsync(string dataDirectory, int? openFileLimit, params string[] extraArgs)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(openFileLimit is null ? "dotnet" : "prlimit")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = dataDirectory,
         };
+        if (openFileLimit is { } n)
+        {
+            info.ArgumentList.Add($"--nofile={n}:{n}");
+            info.ArgumentList.Add("dotnet");
+        }
         foreach (var a in new[] { ServerDll, "--port", "0", "--bind", "127.0.0.1", "--data-dir", dataDirectory }.Concat(extraArgs))
         {
             info.ArgumentList.Add(a);
