@@ -53,6 +53,16 @@ internal sealed class BrokerContext
 
     public void ConnectionStarted() => Interlocked.Increment(ref _runningConnections);
 
+    // Sockets of ended connections still open for a lingering close (MqttBroker.TransportLingering).
+    private int _lingeringTransports;
+
+    /// <summary>Descriptors held by transports: running connections and sockets still lingering after theirs ended.</summary>
+    public int OpenTransports => RunningConnections + Volatile.Read(ref _lingeringTransports);
+
+    public void TransportLingering() => Interlocked.Increment(ref _lingeringTransports);
+
+    public void TransportClosed() => Interlocked.Decrement(ref _lingeringTransports);
+
     public void ConnectionEnded()
     {
         if (Interlocked.Decrement(ref _runningConnections) == 0)

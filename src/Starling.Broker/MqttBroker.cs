@@ -59,6 +59,16 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     internal BrokerContext Context => _context;
 
+    /// <summary>
+    /// A transport whose connection has ended keeps its socket open a while longer (a lingering close, so the peer
+    /// reads the last packets): it still holds a descriptor, so Limits:MaxOpenConnections counts it until
+    /// <see cref="TransportClosed"/>.
+    /// </summary>
+    public void TransportLingering() => _context.TransportLingering();
+
+    /// <summary>The lingering socket announced by <see cref="TransportLingering"/> is closed.</summary>
+    public void TransportClosed() => _context.TransportClosed();
+
     /// <summary>Serves one connection until it closes; never throws for client or I/O faults.</summary>
     public Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
     {

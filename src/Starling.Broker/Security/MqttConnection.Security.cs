@@ -24,8 +24,9 @@ internal sealed partial class MqttConnection
     private void AdmitTransport()
     {
         var address = (_info.RemoteEndPoint as IPEndPoint)?.Address;
-        // This connection is already counted in RunningConnections (MqttBroker.RunConnectionAsync).
-        if (!Security.TryAdmit(address, _broker.RunningConnections, out var cause))
+        // This connection is already counted in RunningConnections (MqttBroker.RunConnectionAsync); lingering
+        // sockets of ended ones hold descriptors too.
+        if (!Security.TryAdmit(address, _broker.OpenTransports, out var cause))
         {
             Security.Log.Write(cause, cause switch
             {

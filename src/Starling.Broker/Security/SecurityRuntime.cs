@@ -28,7 +28,7 @@ internal sealed class SecurityRuntime
 
     /// <summary>
     /// Counts a new transport; false (with the cause) when it must be closed at once. <paramref name="openConnections"/>:
-    /// the connections running now, this one included (BrokerContext.RunningConnections).
+    /// the transports open now, this one included (BrokerContext.OpenTransports).
     /// </summary>
     public bool TryAdmit(IPAddress? address, int openConnections, out RejectionCause cause)
     {

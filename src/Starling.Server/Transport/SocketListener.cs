@@ -93,7 +93,7 @@ internal sealed class SocketListener : IAsyncDisposable
             socket.NoDelay = true;
             info = new ConnectionInfo("tcp-" + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 socket.RemoteEndPoint, _localEndPoint, _settings.Name);
-            pipe = new SocketPipe(socket);
+            pipe = new SocketPipe(socket, _broker);
         }
         catch (SocketException)
         {

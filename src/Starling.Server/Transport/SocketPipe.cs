@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
+using Starling.Broker;
 
 namespace Starling.Server.Transport;
 
@@ -36,6 +37,8 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
 
     private readonly Socket _socket;
     private readonly SocketPipeWriter _output;
+    // Told while the socket lingers: it still holds a descriptor (Limits:MaxOpenConnections counts it).
+    private readonly MqttBroker _broker;
     private readonly int _pollerSlot;
     // Received bytes are _buffer[_start.._end]; the reader has examined up to _examined. Null when nothing is held.
     private byte[]? _buffer;
@@ -58,9 +61,10 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     private int _closeState;
     private ManualResetValueTaskSourceCore<ReadResult> _read;
 
-    public SocketPipe(Socket socket)
+    public SocketPipe(Socket socket, MqttBroker broker)
     {
         _socket = socket;
+        _broker = broker;
         _output = new SocketPipeWriter(socket, this);
         _pollerSlot = ReadinessPoller.Register(socket, this);
     }
@@ -294,12 +298,19 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     /// the DISCONNECT with its reason code, or the last acks (a client that kept publishing after the broker decided
     /// to close, e.g. past Receive Maximum, would see "connection reset" instead of DISCONNECT 0x93). So: FIN after
     /// the last written byte, then read and discard what the peer still sends until it closes too, at most
-    /// <see cref="LingerBytes"/> or <see cref="LingerTime"/>, whichever comes first.
+    /// <see cref="LingerBytes"/> or <see cref="LingerTime"/>, whichever comes first. A connection that never sent a
+    /// byte (refused at admission, or the peer left first) has nothing to lose to a reset and closes at once: a flood
+    /// of refused sockets must give its descriptors back now, not a second later.
     /// </summary>
     internal void SideCompleted()
     {
         if (Interlocked.Increment(ref _completedSides) != 2)
         {
+            return;
+        }
+        if (!_output.SentAny)
+        {
+            CloseNow();
             return;
         }
         try
@@ -311,6 +322,8 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
             CloseNow(); // the peer is gone already
             return;
         }
+        // Counted before the state says lingering, so the CloseNow that ends it always has a count to take back.
+        _broker.TransportLingering();
         Volatile.Write(ref _closeState, 1);
         if (!Drain())
         {
@@ -367,9 +380,14 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
 
     private void CloseNow()
     {
-        if (Interlocked.Exchange(ref _closeState, 2) == 2)
+        var previous = Interlocked.Exchange(ref _closeState, 2);
+        if (previous == 2)
         {
             return;
+        }
+        if (previous == 1)
+        {
+            _broker.TransportClosed();
         }
         ReadinessPoller.Unregister(_socket, _pollerSlot);
         _socket.Dispose();

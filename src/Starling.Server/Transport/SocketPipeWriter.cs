@@ -26,12 +26,17 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe owner) : PipeWr
     private bool _closed;
     private bool _completed;
     private volatile bool _cancelFlush;
+    // Something was handed to the kernel: only then can a reset at close lose bytes the peer has not read.
+    private bool _sentAny;
     // Only while an asynchronous send is pending (slow path); CancelPendingFlush cancels it.
     private volatile CancellationTokenSource? _pendingSend;
 
     public override bool CanGetUnflushedBytes => true;
 
     public override long UnflushedBytes => _written;
+
+    /// <summary>True once any byte was sent (read by the owner at close, after both sides completed).</summary>
+    public bool SentAny => Volatile.Read(ref _sentAny);
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
@@ -78,6 +83,10 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe owner) : PipeWr
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
         }
         var sent = 0;
+        if (_written > 0 && !_closed)
+        {
+            Volatile.Write(ref _sentAny, true);
+        }
         while (sent < _written && !_closed)
         {
             var n = NativeSocket.Send(socket, _buffer.AsSpan(sent, _written - sent));
