@@ -27,13 +27,13 @@ internal sealed class SecurityRuntime
     public int PendingConnections => Volatile.Read(ref _pending);
 
     /// <summary>
-    /// Counts a new transport; false (with the cause) when it must be closed at once. <paramref name="openConnections"/>:
+    /// Counts a new transport; false (with the cause) when it must be closed at once. <paramref name="openTransports"/>:
     /// the transports open now, this one included (BrokerContext.OpenTransports).
     /// </summary>
-    public bool TryAdmit(IPAddress? address, int openConnections, out RejectionCause cause)
+    public bool TryAdmit(IPAddress? address, int openTransports, out RejectionCause cause)
     {
         cause = default;
-        if (Options.MaxOpenConnections > 0 && openConnections > Options.MaxOpenConnections)
+        if (Options.MaxOpenConnections > 0 && openTransports > Options.MaxOpenConnections)
         {
             Interlocked.Increment(ref Counters.OpenConnectionsExceeded);
             cause = RejectionCause.OpenConnections;

@@ -26,7 +26,8 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe owner) : PipeWr
     private bool _closed;
     private bool _completed;
     private volatile bool _cancelFlush;
-    // Something was handed to the kernel: only then can a reset at close lose bytes the peer has not read.
+    // Something was handed to the kernel: only then can a reset at close lose bytes the peer has not read. A plain
+    // field: it is read after both sides completed, and SideCompleted's Interlocked.Increment orders the two.
     private bool _sentAny;
     // Only while an asynchronous send is pending (slow path); CancelPendingFlush cancels it.
     private volatile CancellationTokenSource? _pendingSend;
@@ -36,7 +37,7 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe owner) : PipeWr
     public override long UnflushedBytes => _written;
 
     /// <summary>True once any byte was sent (read by the owner at close, after both sides completed).</summary>
-    public bool SentAny => Volatile.Read(ref _sentAny);
+    public bool SentAny => _sentAny;
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
@@ -83,10 +84,7 @@ internal sealed class SocketPipeWriter(Socket socket, SocketPipe owner) : PipeWr
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
         }
         var sent = 0;
-        if (_written > 0 && !_closed)
-        {
-            Volatile.Write(ref _sentAny, true);
-        }
+        _sentAny |= _written > 0 && !_closed;
         while (sent < _written && !_closed)
         {
             var n = NativeSocket.Send(socket, _buffer.AsSpan(sent, _written - sent));
