@@ -5,7 +5,7 @@ using Starling.Protocol;
 
 namespace Starling.Broker;
 
-internal sealed partial class MqttConnection : IThreadPoolWorkItem
+internal sealed partial class MqttConnection : IThreadPoolWorkItem, IDeliverySink
 {
     private const int FlushThreshold = 64 * 1024;
 

@@ -1,0 +1,23 @@
+using Starling.Protocol;
+
+namespace Starling.Broker;
+
+/// <summary>
+/// What a session's outbound flow needs from the connection it is bound to: a place to put PUBLISH and ack packets.
+/// The session side never names the connection class; the connection's writer implements this. Every member is called
+/// under the session's lock and must not block: it only queues.
+/// </summary>
+internal interface IDeliverySink
+{
+    /// <summary>Whether the PUBLISH for this delivery stays within the client's Maximum Packet Size [MQTT-3.1.2-24].</summary>
+    bool Fits(in Delivery delivery);
+
+    /// <summary>Queues a QoS 0 PUBLISH (dropped and counted when the client is not keeping up).</summary>
+    void SendQoS0(in Delivery delivery, int extraRoom = 0);
+
+    /// <summary>Queues a QoS 1/2 PUBLISH; the queue entry holds a counted reference until it is encoded.</summary>
+    void SendPublish(in Delivery delivery, bool dup);
+
+    /// <summary>Queues an acknowledgement (PUBREL from the outbound flow).</summary>
+    void SendAck(PacketType type, ushort packetId, ReasonCode reason);
+}
