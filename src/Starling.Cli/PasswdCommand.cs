@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text;
-using Starling.Broker.Security;
+using Starling.Security;
 
 namespace Starling.Cli;
 

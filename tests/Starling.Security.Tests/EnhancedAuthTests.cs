@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Starling.Broker.Security;
 using Starling.Security.Tests.Infrastructure;
 
 namespace Starling.Security.Tests;

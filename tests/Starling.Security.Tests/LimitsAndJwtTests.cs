@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Starling.Broker.Security;
 using Starling.Security.Tests.Infrastructure;
 
 namespace Starling.Security.Tests;

@@ -1,5 +1,4 @@
 using System.Text;
-using Starling.Broker.Security;
 using Starling.Security.Tests.Infrastructure;
 
 namespace Starling.Security.Tests;

@@ -85,7 +85,7 @@ internal sealed class RetainedStore(BrokerStorage storage)
         }
         foreach (var (topic, message) in _messages)
         {
-            if (TopicValidator.Matches(filter, topic))
+            if (TopicFilter.Matches(filter, topic))
             {
                 yield return message;
             }

@@ -1,6 +1,6 @@
 namespace Starling.Protocol;
 
-/// <summary>Topic name and topic filter syntax (4.7), shared subscriptions (4.8.2) and topic matching.</summary>
+/// <summary>Topic name and topic filter syntax (4.7) and shared subscriptions (4.8.2); matching is <see cref="TopicFilter"/>.</summary>
 public static class TopicValidator
 {
     private const string SharePrefix = "$share/";
@@ -58,58 +58,6 @@ public static class TopicValidator
 
     /// <summary>True when <paramref name="filter"/> starts with "$share/" (whether or not the rest is well formed).</summary>
     public static bool StartsWithSharePrefix(string filter) => filter.StartsWith(SharePrefix, StringComparison.Ordinal);
-
-    /// <summary>
-    /// Whether the topic name <paramref name="topic"/> matches the (valid, non-shared) topic filter <paramref name="filter"/>
-    /// per 4.7: '+' matches exactly one level, possibly empty; '#' matches the parent level and any number of child
-    /// levels ("sport/#" matches "sport"); a filter starting with a wildcard does not match a topic starting with '$'
-    /// [MQTT-4.7.2-1]. Ordinal comparison; no allocation. For a shared subscription pass its inner filter.
-    /// </summary>
-    public static bool Matches(string filter, string topic)
-    {
-        ArgumentNullException.ThrowIfNull(filter);
-        ArgumentNullException.ThrowIfNull(topic);
-        return Matches(filter.AsSpan(), topic.AsSpan());
-    }
-
-    /// <summary>The span form of <see cref="Matches(string, string)"/>.</summary>
-    public static bool Matches(ReadOnlySpan<char> filter, ReadOnlySpan<char> topic)
-    {
-        if (filter.IsEmpty || topic.IsEmpty)
-        {
-            return false;
-        }
-        if (topic[0] == '$' && filter[0] is '+' or '#')
-        {
-            return false; // [MQTT-4.7.2-1]
-        }
-        while (true)
-        {
-            var fEnd = filter.IndexOf('/');
-            var fLevel = fEnd < 0 ? filter : filter[..fEnd];
-            if (fLevel is "#")
-            {
-                return true; // matches this level and everything below it
-            }
-            var tEnd = topic.IndexOf('/');
-            var tLevel = tEnd < 0 ? topic : topic[..tEnd];
-            if (!(fLevel is "+" || fLevel.SequenceEqual(tLevel)))
-            {
-                return false;
-            }
-            if (fEnd < 0)
-            {
-                return tEnd < 0; // filter exhausted: match only when the topic is too
-            }
-            filter = filter[(fEnd + 1)..];
-            if (tEnd < 0)
-            {
-                // Topic exhausted with filter levels left: only a trailing "#" matches the parent level ("sport/#" vs "sport").
-                return filter is "#";
-            }
-            topic = topic[(tEnd + 1)..];
-        }
-    }
 
     /// <summary>Level rules of 4.7.1 over the characters; emptiness and UTF-8 are checked by the callers.</summary>
     private static bool IsValidFilterSyntax(ReadOnlySpan<char> filter)

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Starling.Broker.Security;
+using Starling.Security;
 
 namespace Starling.Server.Security;
 

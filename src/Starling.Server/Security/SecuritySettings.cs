@@ -1,4 +1,4 @@
-using Starling.Broker.Security;
+using Starling.Security;
 using Starling.Server.Tls;
 
 namespace Starling.Server.Security;

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Starling.Broker;
-using Starling.Broker.Security;
 using Starling.Broker.Security.EnhancedAuth;
+using Starling.Security;
 
 namespace Starling.Server;
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Starling.Broker;
 using Starling.Broker.Security;
+using Starling.Security;
 using Starling.Server.Security;
 using Starling.Server.Tls;
 

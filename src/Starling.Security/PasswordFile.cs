@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Starling.Broker.Security;
+namespace Starling.Security;
 
 /// <summary>
 /// A parsed Mosquitto password file: one <c>username:hash</c> per line, <c>#</c> comments and blank lines ignored.

@@ -1,6 +1,7 @@
+using Starling.Broker.Security;
 using Starling.Protocol;
 
-namespace Starling.Broker.Security;
+namespace Starling.Security;
 
 /// <summary>
 /// Usernames and passwords from a Mosquitto password file. A user who is not in the file is left to the next

@@ -1,6 +1,7 @@
 using System.Text;
+using Starling.Protocol;
 
-namespace Starling.Broker.Security;
+namespace Starling.Security;
 
 /// <summary>Access a rule grants; <see cref="Deny"/> takes access away.</summary>
 [Flags]
@@ -192,7 +193,7 @@ internal sealed class CompiledAcl(CompiledRule[] topics, CompiledRule[] patterns
     {
         foreach (var rule in rules)
         {
-            if (!TopicMatcher.Matches(rule.Filter, topic))
+            if (!TopicFilter.Matches(rule.Filter, topic))
             {
                 continue;
             }

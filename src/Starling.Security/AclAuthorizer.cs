@@ -1,4 +1,6 @@
-namespace Starling.Broker.Security;
+using Starling.Broker.Security;
+
+namespace Starling.Security;
 
 /// <summary>
 /// Topic permissions from an <see cref="AclFile"/>, Mosquitto-compatible: PUBLISH needs write access, delivery (live

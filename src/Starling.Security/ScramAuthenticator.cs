@@ -1,8 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using Starling.Broker.Security.EnhancedAuth;
 using Starling.Protocol;
 
-namespace Starling.Broker.Security.EnhancedAuth;
+namespace Starling.Security;
 
 public enum ScramHash : byte
 {

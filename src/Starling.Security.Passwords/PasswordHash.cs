@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Starling.Broker.Security;
+namespace Starling.Security;
 
 /// <summary>
 /// Password hashes in the format of Mosquitto's password file (the format is the compatibility contract; the code is
@@ -12,15 +12,24 @@ namespace Starling.Broker.Security;
 /// SaltedPassword = PBKDF2-HMAC-SHA256, StoredKey = SHA-256(HMAC(SaltedPassword, "Client Key")), ServerKey =
 /// HMAC(SaltedPassword, "Server Key")); its parsed hash is StoredKey followed by ServerKey. Mosquitto cannot read it.
 /// </summary>
-internal static class PasswordHash
+public static class PasswordHash
 {
+    /// <summary>PBKDF2 iterations of a new <c>$7$</c> entry (what mosquitto_passwd 2.x writes).</summary>
     public const int DefaultIterations = 101;
+
+    /// <summary>Salt bytes of a <c>$7$</c> entry.</summary>
     public const int SaltLength = 12;
+
+    /// <summary>Hash bytes of a <c>$6$</c> or <c>$7$</c> entry (SHA-512 size).</summary>
     public const int HashLength = 64;
 
     /// <summary>Kind of a <c>$s256$</c> entry (SCRAM-SHA-256 keys).</summary>
     public const int ScramSha256Kind = 256;
+
+    /// <summary>PBKDF2-HMAC-SHA256 iterations of a new <c>$s256$</c> entry (RFC 7677's minimum).</summary>
     public const int ScramSha256Iterations = 4096;
+
+    /// <summary>Salt bytes of a new <c>$s256$</c> entry.</summary>
     public const int ScramSha256SaltLength = 16;
 
     /// <summary>A new <c>$s256$</c> entry value (SCRAM-SHA-256 StoredKey and ServerKey) for <paramref name="password"/>.</summary>

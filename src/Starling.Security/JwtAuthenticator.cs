@@ -2,9 +2,10 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Starling.Broker.Security;
 using Starling.Protocol;
 
-namespace Starling.Broker.Security;
+namespace Starling.Security;
 
 /// <summary>Which signature a JWT must carry; only one is accepted per configuration (no algorithm negotiation).</summary>
 public enum JwtAlgorithm
@@ -263,7 +264,7 @@ public sealed class JwtAuthenticator : IAuthenticator
             }
             foreach (var allowed in subscribe)
             {
-                if (TopicMatcher.Covers(allowed, filter))
+                if (TopicFilter.Covers(allowed, filter))
                 {
                     return true;
                 }
@@ -277,7 +278,7 @@ public sealed class JwtAuthenticator : IAuthenticator
         {
             foreach (var f in filters)
             {
-                if (TopicMatcher.Matches(f, topic))
+                if (TopicFilter.Matches(f, topic))
                 {
                     return true;
                 }
