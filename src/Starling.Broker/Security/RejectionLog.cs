@@ -28,12 +28,11 @@ internal sealed class RejectionLog(ILogger logger, TimeProvider time, TimeSpan i
         }
         if (suppressed > 0)
         {
-            logger.LogWarning("Refused ({Cause}): {Message} ({Suppressed} more refusals of this kind in the last {Interval} s not logged)",
-                cause, message, suppressed, (int)interval.TotalSeconds);
+            SecurityLog.RefusedAfterSuppressed(logger, cause, message, suppressed, (int)interval.TotalSeconds);
         }
         else
         {
-            logger.LogWarning("Refused ({Cause}): {Message}", cause, message);
+            SecurityLog.Refused(logger, cause, message);
         }
     }
 
