@@ -1,5 +1,4 @@
 using System.Text;
-using Starling.Protocol;
 
 namespace Starling.Security;
 
@@ -166,46 +165,5 @@ public sealed class AclFile
             }
         }
         return new CompiledAcl(topics, [.. patterns], dangerous && Patterns.Count > 0);
-    }
-}
-
-internal readonly record struct CompiledRule(AclAccess Access, string Filter);
-
-/// <summary>One client's rules; <see cref="Check"/> allocates nothing.</summary>
-internal sealed class CompiledAcl(CompiledRule[] topics, CompiledRule[] patterns, bool denyPatterns)
-{
-    public bool Check(string topic, AclAccess wanted)
-    {
-        var result = CheckList(topics, topic, wanted);
-        if (result is { } decided)
-        {
-            return decided;
-        }
-        if (denyPatterns)
-        {
-            return false;
-        }
-        return CheckList(patterns, topic, wanted) ?? false;
-    }
-
-    // First matching rule decides: a deny refuses, a rule with the wanted access grants; others are passed over.
-    private static bool? CheckList(CompiledRule[] rules, string topic, AclAccess wanted)
-    {
-        foreach (var rule in rules)
-        {
-            if (!TopicFilter.Matches(rule.Filter, topic))
-            {
-                continue;
-            }
-            if (rule.Access == AclAccess.Deny)
-            {
-                return false;
-            }
-            if ((rule.Access & wanted) != 0)
-            {
-                return true;
-            }
-        }
-        return null;
     }
 }

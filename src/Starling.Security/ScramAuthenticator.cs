@@ -5,6 +5,7 @@ using Starling.Protocol;
 
 namespace Starling.Security;
 
+/// <summary>The hash function of a SCRAM method: SCRAM-SHA-256 or SCRAM-SHA-512.</summary>
 public enum ScramHash : byte
 {
     Sha256,
