@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Starling.Broker.Security;
 using Starling.Broker.Storage;
@@ -18,7 +19,7 @@ namespace Starling.Broker;
 /// code holding the flow's monitor never takes this one.
 /// </para>
 /// </summary>
-internal sealed class Session
+internal sealed partial class Session
 {
     private readonly TimeProvider _time;
     private readonly BrokerStorage _storage;
@@ -26,7 +27,6 @@ internal sealed class Session
     // Durable sessions only (set once the expiry interval is above 0 with a store; cleared at End).
     private SessionJournal? _journal;
     // Created on first use: most sessions never subscribe or receive QoS 2, and an idle session should cost little.
-    private HashSet<ushort>? _inboundQoS2;
     private Dictionary<string, Subscription>? _subscriptions;
     private uint _expiryInterval;
     private volatile ISessionOwner? _owner;
@@ -34,10 +34,6 @@ internal sealed class Session
     private volatile ISessionOwner? _pendingOwner;
     private WillMessage? _delayedWill;
     private long _willDue;
-    // Inbound acknowledgements (PUBACK/PUBREC/PUBCOMP) of this session's publishes waiting for a store commit. Only
-    // touched through the methods below, with Interlocked: incremented by the session's read loop, decremented by the
-    // store writer thread once the ack is queued.
-    private int _deferredAcks;
 
     public Session(string clientId, BrokerOptions options, BrokerCounters counters, TimeProvider time, BrokerStorage storage)
     {
@@ -105,6 +101,7 @@ internal sealed class Session
     {
         lock (this)
         {
+            AssertLockOrder();
             // The holder may still be between CONNACK and Attach (only the pending owner): it must be closed too.
             var previous = _owner ?? _pendingOwner;
             _owner = null;
@@ -124,6 +121,7 @@ internal sealed class Session
     {
         lock (this)
         {
+            AssertLockOrder();
             if (!ReferenceEquals(_pendingOwner, owner) || IsEnded)
             {
                 return;
@@ -140,6 +138,7 @@ internal sealed class Session
     {
         lock (this)
         {
+            AssertLockOrder();
             if (ReferenceEquals(_pendingOwner, owner))
             {
                 _pendingOwner = null;
@@ -170,6 +169,7 @@ internal sealed class Session
         {
             lock (this)
             {
+                AssertLockOrder();
                 _expiryInterval = value;
                 if (!_storage.Enabled || IsEnded)
                 {
@@ -216,6 +216,7 @@ internal sealed class Session
     {
         lock (this)
         {
+            AssertLockOrder();
             return _flow.TakeShared(this, IsConnected);
         }
     }
@@ -304,74 +305,6 @@ internal sealed class Session
         }
     }
 
-    // ---- inbound QoS 2: client to broker ----
-
-    /// <summary>
-    /// True the first time a QoS 2 packet id is seen; false for a re-sent PUBLISH before PUBREL [MQTT-4.3.3-2].
-    /// <paramref name="ticket"/>: the store operation the PUBREC must wait for (durable sessions).
-    /// </summary>
-    public bool TryBeginInboundQoS2(ushort packetId, out CommitTicket ticket)
-    {
-        lock (this)
-        {
-            ticket = default;
-            if (!(_inboundQoS2 ??= []).Add(packetId))
-            {
-                return false;
-            }
-            if (_journal is { } journal)
-            {
-                ticket = journal.AddInboundQoS2(packetId);
-            }
-            return true;
-        }
-    }
-
-    public bool IsInboundQoS2Pending(ushort packetId)
-    {
-        lock (this)
-        {
-            return _inboundQoS2?.Contains(packetId) == true;
-        }
-    }
-
-    /// <summary>
-    /// PUBREL from the client: forget the packet id; false when it was not known. <paramref name="ticket"/>: the
-    /// removal the PUBCOMP must wait for (so a reused packet id is never mistaken for a re-send after a restart).
-    /// </summary>
-    public bool CompleteInboundQoS2(ushort packetId, out CommitTicket ticket)
-    {
-        lock (this)
-        {
-            ticket = default;
-            if (_inboundQoS2 is null || !_inboundQoS2.Remove(packetId))
-            {
-                return false;
-            }
-            if (_journal is { } journal)
-            {
-                ticket = journal.RemoveInboundQoS2(packetId);
-            }
-            return true;
-        }
-    }
-
-    public int InboundQoS2Count { get { lock (this) { return _inboundQoS2?.Count ?? 0; } } }
-
-    // ---- acknowledgement order (BrokerStorage.Acknowledge) ----
-
-    /// <summary>
-    /// Whether an inbound ack must wait for a commit: it depends on an operation not yet committed
-    /// (<paramref name="ticket"/>), or an earlier ack of this session still waits (acks keep their order [MQTT-4.6.0-2]).
-    /// </summary>
-    public bool MustDeferAck(CommitTicket ticket) => ticket.IsPending || Volatile.Read(ref _deferredAcks) > 0;
-
-    /// <summary>An ack was handed to the store writer to send after a commit (read loop).</summary>
-    public void AckDeferred() => Interlocked.Increment(ref _deferredAcks);
-
-    /// <summary>A deferred ack was queued for sending (store writer thread).</summary>
-    public void DeferredAckSent() => Interlocked.Decrement(ref _deferredAcks);
-
     // ---- end ----
 
     /// <summary>Marks the session ended and returns its subscriptions so the caller can drop them from the index.</summary>
@@ -379,6 +312,7 @@ internal sealed class Session
     {
         lock (this)
         {
+            AssertLockOrder();
             // The flow first: once it has ended (under its monitor) no delivery can queue a store operation, so the
             // DeleteSession below is the session's last one and a new session with this id starts clean.
             _flow.End();
@@ -432,6 +366,13 @@ internal sealed class Session
             (_inboundQoS2 ??= []).Add(packetId);
         }
     }
+
+    /// <summary>
+    /// Debug builds: the lock order holds (a thread that holds this session's flow monitor must never take the session's,
+    /// since every path here takes the session's first and the flow's second).
+    /// </summary>
+    [Conditional("DEBUG")]
+    private void AssertLockOrder() => Debug.Assert(!Monitor.IsEntered(_flow), "lock order: Session's monitor is taken before its OutboundFlow's, never after");
 
     private StoredSession ToStoredSession()
     {
