@@ -32,11 +32,13 @@ public class TopicIndexBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var context = new BrokerContext(new BrokerOptions(), NullLoggerFactory.Instance, TimeProvider.System);
+        var options = new BrokerOptions();
+        var counters = new BrokerCounters();
+        var storage = new Starling.Broker.Storage.BrokerStorage(null, TimeProvider.System, NullLogger.Instance);
         var sessions = new Session[1000];
         for (var i = 0; i < sessions.Length; i++)
         {
-            sessions[i] = new Session(context, "client-" + i);
+            sessions[i] = new Session("client-" + i, options, counters, TimeProvider.System, storage);
         }
         var before = GC.GetTotalMemory(true);
         _index = new TopicIndex();

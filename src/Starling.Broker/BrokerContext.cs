@@ -11,10 +11,10 @@ internal sealed class BrokerContext
         Time = time;
         ConnectionLogger = loggerFactory.CreateLogger("Starling.Broker.Connection");
         BrokerLogger = loggerFactory.CreateLogger("Starling.Broker");
-        Storage = new Storage.BrokerStorage(this, store);
+        Storage = new Storage.BrokerStorage(store, time, BrokerLogger);
         Retained = new RetainedStore(Storage);
-        Sessions = new SessionRegistry(this);
-        Router = new Router(this);
+        Sessions = new SessionRegistry(options, Counters, time, Storage, Index, PublishWill);
+        Router = new Router(Index, Counters);
         Security = new Starling.Broker.Security.SecurityRuntime(options, loggerFactory, time);
     }
 

@@ -29,7 +29,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         _context = new BrokerContext(options, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, store);
         try
         {
-            _context.Storage.Recover();
+            _context.Storage.Recover(_context.Retained, _context.Sessions, _context.Index);
         }
         catch
         {

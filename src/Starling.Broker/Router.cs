@@ -1,3 +1,4 @@
+using Starling.Broker.Storage;
 using Starling.Protocol;
 
 namespace Starling.Broker;
@@ -6,49 +7,56 @@ namespace Starling.Broker;
 /// Given a message, finds the matching subscriptions and hands the message to each session once. A session matched
 /// by several of its subscriptions gets one delivery at the highest granted QoS with every subscription identifier
 /// [MQTT-3.3.4-2..5]; each shared group gets one delivery to one member. Work lists are per thread and reused, so
-/// routing to one subscriber allocates nothing.
+/// routing to one subscriber allocates nothing. What routing produced (congested subscriber, commit ticket) is
+/// returned as a <see cref="RouteResult"/>, never left in thread-static state.
 /// </summary>
-internal sealed class Router(BrokerContext broker)
+internal sealed class Router(TopicIndex index, BrokerCounters counters)
 {
+    // Per-thread scratch caches, not results: filled and emptied within one Route call on the calling thread (nothing
+    // survives the call), kept only so that routing allocates no list per message.
     [ThreadStatic] private static List<Subscription>? t_plain;
     [ThreadStatic] private static List<SharedGroup>? t_groups;
     [ThreadStatic] private static Dictionary<Session, int>? t_bySession;
     [ThreadStatic] private static List<Merged>? t_merged;
 
-    /// <summary>Routes <paramref name="message"/>; returns the number of sessions it was handed to.</summary>
-    public int Route(Message message)
+    /// <summary>
+    /// Routes <paramref name="message"/>: the number of sessions it was handed to, the first congested subscriber met
+    /// and the commit ticket covering every store operation the deliveries queued.
+    /// </summary>
+    public RouteResult Route(Message message)
     {
         var plain = t_plain ??= new List<Subscription>(16);
         var groups = t_groups ??= new List<SharedGroup>(4);
         plain.Clear();
         groups.Clear();
-        broker.Index.Match(message.Topic, plain, groups);
+        index.Match(message.Topic, plain, groups);
         var delivered = 0;
+        var outcome = new Outcome();
         if (plain.Count == 1)
         {
-            delivered += DeliverOne(plain[0], message) ? 1 : 0;
+            delivered += DeliverOne(plain[0], message, null, ref outcome) ? 1 : 0;
         }
         else if (plain.Count > 1)
         {
-            delivered += DeliverMerged(plain, message);
+            delivered += DeliverMerged(plain, message, ref outcome);
         }
         foreach (var group in groups)
         {
             if (group.Pick() is { } member)
             {
-                delivered += DeliverOne(member, message, group) ? 1 : 0;
+                delivered += DeliverOne(member, message, group, ref outcome) ? 1 : 0;
             }
         }
         plain.Clear();
         groups.Clear();
         if (delivered > 0)
         {
-            Interlocked.Add(ref broker.Counters.MessagesDelivered, delivered);
+            Interlocked.Add(ref counters.MessagesDelivered, delivered);
         }
-        return delivered;
+        return new RouteResult(delivered, outcome.Congested, outcome.Ticket);
     }
 
-    private static bool DeliverOne(Subscription subscription, Message message, SharedGroup? group = null)
+    private static bool DeliverOne(Subscription subscription, Message message, SharedGroup? group, ref Outcome outcome)
     {
         if (IsLocalExcluded(subscription, message) || subscription.Session.Authorization?.CanReceive(message.Topic) == false)
         {
@@ -57,11 +65,11 @@ internal sealed class Router(BrokerContext broker)
         var qos = Min(message.QoS, subscription.Options.QoS);
         // Live messages go out with RETAIN 0 unless the subscription asked for Retain As Published [MQTT-3.3.1-9], [MQTT-3.3.1-12].
         var retain = subscription.Options.RetainAsPublished && message.Retain;
-        subscription.Session.Deliver(message, qos, retain, subscription.IdArray, group);
+        outcome.Add(subscription.Session.Deliver(message, qos, retain, subscription.IdArray, group));
         return true;
     }
 
-    private static int DeliverMerged(List<Subscription> matches, Message message)
+    private static int DeliverMerged(List<Subscription> matches, Message message, ref Outcome outcome)
     {
         var bySession = t_bySession ??= new Dictionary<Session, int>(ReferenceEqualityComparer.Instance);
         var merged = t_merged ??= [];
@@ -95,7 +103,7 @@ internal sealed class Router(BrokerContext broker)
         }
         foreach (var m in merged)
         {
-            m.Session.Deliver(message, m.QoS, m.Retain, m.Ids);
+            outcome.Add(m.Session.Deliver(message, m.QoS, m.Retain, m.Ids));
         }
         var count = merged.Count;
         bySession.Clear();
@@ -103,7 +111,10 @@ internal sealed class Router(BrokerContext broker)
         return count;
     }
 
-    /// <summary>Re-sends messages a departed shared-subscription member had not finished to another member.</summary>
+    /// <summary>
+    /// Re-sends messages a departed shared-subscription member had not finished to another member. Runs on the
+    /// departing connection's cleanup, which acknowledges nothing and waits for nobody: the results are dropped.
+    /// </summary>
     public static void Redistribute(List<Delivery> deliveries)
     {
         foreach (var d in deliveries)
@@ -119,6 +130,20 @@ internal sealed class Router(BrokerContext broker)
     // No Local: not back to the session that published it [MQTT-3.8.3-3].
     private static bool IsLocalExcluded(Subscription s, Message message)
         => s.Options.NoLocal && message.PublisherClientId is { } publisher && publisher == s.Session.ClientId;
+
+    /// <summary>Accumulates per-session results into one <see cref="RouteResult"/> (a local, no allocation).</summary>
+    private struct Outcome
+    {
+        public IDeliverySink? Congested;
+        public CommitTicket Ticket;
+
+        public void Add(in DeliverResult result)
+        {
+            // The first congested subscriber is the one waited for (as before: the read loop stops after the packet).
+            Congested ??= result.Congested;
+            Ticket = CommitTicket.Latest(Ticket, result.Ticket);
+        }
+    }
 
     private static QualityOfService Min(QualityOfService a, QualityOfService b) => a < b ? a : b;
 

@@ -5,12 +5,14 @@ namespace Starling.Broker.Tests;
 
 public class TopicIndexTests
 {
-    private readonly BrokerContext _context = new(new BrokerOptions(), NullLoggerFactory.Instance, TimeProvider.System);
+    private static Session NewSession(string clientId)
+        => new(clientId, new BrokerOptions(), new BrokerCounters(), TimeProvider.System, new Storage.BrokerStorage(null, TimeProvider.System, NullLogger.Instance));
+
     private readonly TopicIndex _index = new();
 
     private Subscription Subscribe(string clientId, string filter, QualityOfService qos = QualityOfService.AtMostOnce)
     {
-        var s = new Subscription(new Session(_context, clientId), filter, filter, new SubscriptionOptions(qos), 0, null);
+        var s = new Subscription(NewSession(clientId), filter, filter, new SubscriptionOptions(qos), 0, null);
         _index.Add(s);
         return s;
     }
@@ -62,7 +64,7 @@ public class TopicIndexTests
     [Fact]
     public void Same_session_and_filter_replaces_instead_of_duplicating_MQTT_3_8_4_3()
     {
-        var session = new Session(_context, "c1");
+        var session = NewSession("c1");
         var first = new Subscription(session, "a/+", "a/+", new SubscriptionOptions(QualityOfService.AtMostOnce), 0, null);
         var second = new Subscription(session, "a/+", "a/+", new SubscriptionOptions(QualityOfService.ExactlyOnce), 0, null);
         Assert.False(_index.Add(first));
@@ -118,8 +120,8 @@ public class TopicIndexTests
     [Fact]
     public void Shared_groups_are_returned_as_groups_not_members()
     {
-        var s1 = new Subscription(new Session(_context, "m1"), "$share/g/t/#", "t/#", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0, "g");
-        var s2 = new Subscription(new Session(_context, "m2"), "$share/g/t/#", "t/#", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0, "g");
+        var s1 = new Subscription(NewSession("m1"), "$share/g/t/#", "t/#", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0, "g");
+        var s2 = new Subscription(NewSession("m2"), "$share/g/t/#", "t/#", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0, "g");
         _index.Add(s1);
         _index.Add(s2);
         var plain = new List<Subscription>();

@@ -12,13 +12,13 @@ internal sealed partial class MqttConnection
     // v5: the last PUBLISH's properties, reused while the client repeats their bytes (read loop only; created on first use).
     private PublishPropertiesCache? _publishProperties;
 
-    private void HandlePublish(in PublishView publish)
+    /// <summary>Handles one PUBLISH; returns a subscriber whose QoS 0 lane it found congested but moving (the read loop waits for it).</summary>
+    private MqttConnection? HandlePublish(in PublishView publish)
     {
         var topicName = ResolveTopic(publish);
         var topic = topicName.Name;
         var qos = publish.QoS;
         var session = _session!;
-        _broker.Storage.BeginPublish();
         if (qos > _broker.Options.MaximumQoS)
         {
             // [MQTT-3.2.2-11]: a v5 client that exceeds the announced Maximum QoS gets DISCONNECT 0x9B.
@@ -28,13 +28,15 @@ internal sealed partial class MqttConnection
         {
             throw new MqttProtocolException(ReasonCode.RetainNotSupported, "retained PUBLISH while Retain Available is 0 [MQTT-3.3.1-15]");
         }
+        // The store operations the PUBACK/PUBREC must wait for (returned by each step, never a thread-static mark).
+        Storage.CommitTicket ticket = default;
         if (qos == QualityOfService.ExactlyOnce)
         {
-            if (!session.TryBeginInboundQoS2(publish.PacketId))
+            if (!session.TryBeginInboundQoS2(publish.PacketId, out ticket))
             {
                 // A re-sent PUBLISH before PUBREL: acknowledge again, deliver nothing twice [MQTT-4.3.3-2].
-                _broker.Storage.Acknowledge(session, this, PacketType.PubRec, publish.PacketId, ReasonCode.Success);
-                return;
+                _broker.Storage.Acknowledge(session, this, ticket, PacketType.PubRec, publish.PacketId, ReasonCode.Success);
+                return null;
             }
             if (_version == ProtocolVersion.V500 && session.InboundQoS2Count > _broker.Options.ReceiveMaximum)
             {
@@ -52,7 +54,7 @@ internal sealed partial class MqttConnection
             refusal = ReasonCode.PayloadFormatInvalid;
         }
         var refused = refusal != ReasonCode.Success;
-        var matched = 0;
+        var route = default(RouteResult);
         if (!refused)
         {
             var properties = ForwardedProperties(publish.Properties, _publishProperties);
@@ -62,8 +64,9 @@ internal sealed partial class MqttConnection
                 // Kept by the retained store, so GC-owned from the start (Message, "Lifetime"); stored (or, with an
                 // empty payload, deleted) and still delivered to current subscribers [MQTT-3.3.1-5..11].
                 var retained = new Message(topicName, publish.Payload.ToArray(), qos, true, properties, _clientId, now);
-                _broker.Retained.Set(retained);
-                matched = _broker.Router.Route(retained);
+                var retainedTicket = _broker.Retained.Set(retained);
+                route = _broker.Router.Route(retained);
+                ticket = Storage.CommitTicket.Latest(ticket, retainedTicket);
             }
             else
             {
@@ -72,7 +75,7 @@ internal sealed partial class MqttConnection
                 var message = Message.Rent(topicName, publish.Payload, qos, false, properties, _clientId, now);
                 try
                 {
-                    matched = _broker.Router.Route(message);
+                    route = _broker.Router.Route(message);
                 }
                 finally
                 {
@@ -80,18 +83,21 @@ internal sealed partial class MqttConnection
                 }
             }
         }
+        var congested = route.Congested as MqttConnection;
         if (qos == QualityOfService.AtMostOnce)
         {
-            return;
+            return congested;
         }
-        var reason = refused ? refusal : matched == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+        var reason = refused ? refusal : route.Delivered == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+        ticket = Storage.CommitTicket.Latest(ticket, route.Ticket);
         // With a store: sent once the message (for durable subscribers, retained) and QoS 2 id are committed.
-        _broker.Storage.Acknowledge(session, this, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
+        _broker.Storage.Acknowledge(session, this, ticket, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
         if (qos == QualityOfService.ExactlyOnce && refused && _version == ProtocolVersion.V500)
         {
             // A PUBREC with a failure code ends the flow: no PUBREL will come for this id.
-            session.CompleteInboundQoS2(publish.PacketId);
+            session.CompleteInboundQoS2(publish.PacketId, out _);
         }
+        return congested;
     }
 
     private static bool IsUtf8(in ReadOnlySequence<byte> payload)
@@ -148,8 +154,8 @@ internal sealed partial class MqttConnection
             default:
                 // PUBREL: the client releases an inbound QoS 2 message; answer PUBCOMP even for an unknown id
                 // (v5 says which with 0x92) so a client recovering after reconnect can finish [MQTT-4.3.3-1].
-                var known = session.CompleteInboundQoS2(ack.PacketId);
-                _broker.Storage.Acknowledge(session, this, PacketType.PubComp, ack.PacketId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
+                var known = session.CompleteInboundQoS2(ack.PacketId, out var removal);
+                _broker.Storage.Acknowledge(session, this, removal, PacketType.PubComp, ack.PacketId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
                 break;
         }
     }

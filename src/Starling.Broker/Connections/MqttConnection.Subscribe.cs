@@ -4,7 +4,8 @@ namespace Starling.Broker;
 
 internal sealed partial class MqttConnection
 {
-    private void HandleSubscribe(SubscribePacket subscribe)
+    /// <summary>Returns this connection when its own retained messages left its data lane congested (the read loop waits).</summary>
+    private MqttConnection? HandleSubscribe(SubscribePacket subscribe)
     {
         var session = _session!;
         var v5 = _version == ProtocolVersion.V500;
@@ -53,8 +54,9 @@ internal sealed partial class MqttConnection
         SendControl(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
         if (granted is null || !_broker.Options.RetainAvailable)
         {
-            return;
+            return null;
         }
+        MqttConnection? congested = null;
         // Retained messages after the SUBACK (control lane goes first), never for shared subscriptions.
         var now = _broker.Time.GetTimestamp();
         foreach (var (s, existed) in granted)
@@ -75,9 +77,13 @@ internal sealed partial class MqttConnection
                 }
                 var qos = message.QoS < s.Options.QoS ? message.QoS : s.Options.QoS;
                 // Retained messages sent because of a subscription carry RETAIN 1 [MQTT-3.3.1-8].
-                session.Deliver(message, qos, retain: true, s.IdArray, extraRoom: matching.Count);
+                if (session.Deliver(message, qos, retain: true, s.IdArray, extraRoom: matching.Count).Congested is not null)
+                {
+                    congested = this;
+                }
             }
         }
+        return congested;
     }
 
     private void HandleUnsubscribe(UnsubscribePacket unsubscribe)

@@ -5,7 +5,7 @@ using Starling.Protocol;
 
 namespace Starling.Broker;
 
-internal sealed partial class MqttConnection : IThreadPoolWorkItem, IDeliverySink
+internal sealed partial class MqttConnection : IThreadPoolWorkItem, ISessionOwner
 {
     private const int FlushThreshold = 64 * 1024;
 
@@ -31,13 +31,16 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem, IDeliverySin
         _outbound.EnqueueData(OutboundItem.ForPublish(delivery, dup));
     }
 
-    /// <summary>QoS 0: dropped (and counted) when the client is not keeping up (rule 4, slow consumers).</summary>
-    public void SendQoS0(in Delivery delivery, int extraRoom = 0)
+    /// <summary>
+    /// QoS 0: dropped (and counted) when the client is not keeping up (rule 4, slow consumers). Returns true when this
+    /// client's data lane is congested but moving: the publisher's read loop stops after this packet and waits for it.
+    /// </summary>
+    public bool SendQoS0(in Delivery delivery, int extraRoom = 0)
     {
         if (!Fits(delivery))
         {
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedTooLarge);
-            return;
+            return false;
         }
         delivery.Message.AddRef();
         if (!_outbound.TryEnqueueQoS0(OutboundItem.ForPublish(delivery, dup: false), extraRoom))
@@ -45,11 +48,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem, IDeliverySin
             delivery.Message.Release();
             Interlocked.Increment(ref _broker.Counters.MessagesDroppedQoS0Backlog);
         }
-        if (_outbound.IsCongestedButMoving)
-        {
-            // Routing runs on the publisher's read loop: it stops after this packet and waits for this subscriber.
-            t_congested = this;
-        }
+        return _outbound.IsCongestedButMoving;
     }
 
     /// <summary>Whether the PUBLISH for this delivery stays within the client's Maximum Packet Size [MQTT-3.1.2-24].</summary>
@@ -64,9 +63,6 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem, IDeliverySin
         // A first use of an outbound alias adds its property (3 bytes); a reuse only shrinks the packet.
         return (uint)size + (_outboundAliasMaximum > 0 ? 3u : 0u) <= _clientMaxPacketSize;
     }
-
-    /// <summary>Set during routing, on the publisher's thread, when a subscriber's queue is congested.</summary>
-    [ThreadStatic] private static MqttConnection? t_congested;
 
     /// <summary>Back-pressure toward a publisher: waits, at most <paramref name="limit"/>, for the congested subscriber.</summary>
     private static async ValueTask WaitForCongestedSubscriberAsync(MqttConnection congested, TimeSpan limit)

@@ -90,7 +90,6 @@ internal sealed partial class MqttConnection
                     return;
                 }
                 _lastPacketTimestamp = _broker.Time.GetTimestamp();
-                t_congested = null;
                 MqttConnection? congested = null;
                 Interlocked.Add(ref _broker.Counters.BytesReceived, buffer.Length - _bytesSeen);
                 _outbound.BeginDeferring();
@@ -98,12 +97,11 @@ internal sealed partial class MqttConnection
                 {
                     // A read may hold megabytes of small publishes: stop at the first one that met a congested
                     // subscriber, wait for it below, and take the rest on the next turn.
-                    while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer))
+                    while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer, out var c))
                     {
-                        if (t_congested is { } c)
+                        if (c is not null)
                         {
                             congested = c;
-                            t_congested = null;
                             break;
                         }
                     }
@@ -198,9 +196,13 @@ internal sealed partial class MqttConnection
         }
     }
 
-    /// <summary>Handles one frame if a whole one is buffered; the receive buffer is valid only during this call.</summary>
-    private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer)
+    /// <summary>
+    /// Handles one frame if a whole one is buffered; the receive buffer is valid only during this call.
+    /// <paramref name="congested"/>: a subscriber the frame's deliveries found congested but moving (wait for it).
+    /// </summary>
+    private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer, out MqttConnection? congested)
     {
+        congested = null;
         var status = FrameScanner.TryReadHeader(buffer, _broker.Options.MaxPacketSize, out var header, out var error);
         if (status == OperationStatus.NeedMoreData)
         {
@@ -228,7 +230,7 @@ internal sealed partial class MqttConnection
             var publish = PacketDecoder.DecodePublish(header, body, _version, _lastTopic,
                 _version == ProtocolVersion.V500 ? _publishProperties ??= new PublishPropertiesCache() : null);
             _lastTopic = publish.Topic ?? _lastTopic;
-            HandlePublish(publish);
+            congested = HandlePublish(publish);
         }
         else if (connected && header.Type is PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp)
         {
@@ -236,13 +238,14 @@ internal sealed partial class MqttConnection
         }
         else
         {
-            Dispatch(PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? _version : ProtocolVersion.Unknown));
+            congested = Dispatch(PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? _version : ProtocolVersion.Unknown));
         }
         buffer = buffer.Slice(header.TotalLength);
         return true;
     }
 
-    private void Dispatch(MqttPacket packet)
+    /// <summary>Handles a packet other than PUBLISH and acks; returns a congested subscriber (retained messages of a SUBSCRIBE).</summary>
+    private MqttConnection? Dispatch(MqttPacket packet)
     {
         switch (packet)
         {
@@ -252,8 +255,7 @@ internal sealed partial class MqttConnection
             case ConnectPacket:
                 throw new MqttProtocolException(ReasonCode.ProtocolError, "second CONNECT on one connection [MQTT-3.1.0-2]");
             case SubscribePacket subscribe:
-                HandleSubscribe(subscribe);
-                break;
+                return HandleSubscribe(subscribe);
             case UnsubscribePacket unsubscribe:
                 HandleUnsubscribe(unsubscribe);
                 break;
@@ -269,6 +271,7 @@ internal sealed partial class MqttConnection
             default:
                 throw new MqttProtocolException(ReasonCode.ProtocolError, $"a client may not send {packet.Type}");
         }
+        return null;
     }
 
     private void HandleDisconnect(DisconnectPacket disconnect)

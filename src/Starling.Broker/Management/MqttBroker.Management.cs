@@ -24,7 +24,7 @@ public sealed partial class MqttBroker
     /// <summary>Disconnects a client (v5 clients get DISCONNECT 0x98 Administrative action); its session stays by its own rules.</summary>
     public bool DisconnectClient(string clientId)
     {
-        if (_context.Sessions.Find(clientId)?.Connection is not { } connection)
+        if (_context.Sessions.Find(clientId)?.Owner is not MqttConnection connection)
         {
             return false;
         }
@@ -39,7 +39,7 @@ public sealed partial class MqttBroker
         {
             return false;
         }
-        session.Connection?.Abort(ReasonCode.AdministrativeAction, "session deleted by an administrator");
+        (session.Owner as MqttConnection)?.Abort(ReasonCode.AdministrativeAction, "session deleted by an administrator");
         _context.Sessions.Discard(session);
         return true;
     }
@@ -67,7 +67,7 @@ public sealed partial class MqttBroker
         {
             _context.Retained.Set(message);
         }
-        return _context.Router.Route(message);
+        return _context.Router.Route(message).Delivered;
     }
 
     /// <summary>Broker-wide figures.</summary>
@@ -83,7 +83,7 @@ public sealed partial class MqttBroker
 
     private SessionSnapshot Snapshot(Session s)
     {
-        var connection = s.Connection;
+        var connection = s.Owner as MqttConnection;
         return new SessionSnapshot(s.ClientId, connection is not null, connection?.Info.RemoteEndPoint?.ToString(), connection?.Info.ListenerName,
             connection?.Version ?? ProtocolVersion.Unknown, connection?.Username, connection?.KeepAliveSeconds ?? 0, s.ExpiryInterval,
             connection?.ConnectedAt, s.Subscriptions.Length, s.InflightCount, s.QueuedCount);

@@ -19,7 +19,11 @@ internal sealed class RetainedStore(BrokerStorage storage)
 
     public int Count => _messages.Count;
 
-    public void Set(Message message)
+    /// <summary>
+    /// Sets (or, with an empty payload, deletes) a topic's retained message; returns the ticket of the store operation
+    /// the PUBACK/PUBREC must wait for (default without a store, for $SYS, or when nothing changed).
+    /// </summary>
+    public CommitTicket Set(Message message)
     {
         // $SYS/... are the broker's own figures, published again every interval: never worth a disk write or a restore.
         if (!storage.Enabled || message.Topic.StartsWith("$SYS", StringComparison.Ordinal))
@@ -32,22 +36,16 @@ internal sealed class RetainedStore(BrokerStorage storage)
             {
                 _messages[message.Topic] = message;
             }
-            return;
+            return default;
         }
         lock (_writeGate)
         {
             if (message.Payload.Length == 0)
             {
-                if (_messages.TryRemove(message.Topic, out _))
-                {
-                    storage.Enqueue(StoreOperation.RemoveRetained(message.Topic));
-                }
+                return _messages.TryRemove(message.Topic, out _) ? storage.Enqueue(StoreOperation.RemoveRetained(message.Topic)) : default;
             }
-            else
-            {
-                _messages[message.Topic] = message;
-                storage.Enqueue(StoreOperation.SetRetained(storage.ToStored(message)));
-            }
+            _messages[message.Topic] = message;
+            return storage.Enqueue(StoreOperation.SetRetained(storage.ToStored(message)));
         }
     }
 

@@ -5,15 +5,18 @@ namespace Starling.Broker;
 /// <summary>
 /// What a session's outbound flow needs from the connection it is bound to: a place to put PUBLISH and ack packets.
 /// The session side never names the connection class; the connection's writer implements this. Every member is called
-/// under the session's lock and must not block: it only queues.
+/// under the outbound flow's lock (or from a store commit callback) and must not block: it only queues.
 /// </summary>
 internal interface IDeliverySink
 {
     /// <summary>Whether the PUBLISH for this delivery stays within the client's Maximum Packet Size [MQTT-3.1.2-24].</summary>
     bool Fits(in Delivery delivery);
 
-    /// <summary>Queues a QoS 0 PUBLISH (dropped and counted when the client is not keeping up).</summary>
-    void SendQoS0(in Delivery delivery, int extraRoom = 0);
+    /// <summary>
+    /// Queues a QoS 0 PUBLISH (dropped and counted when the client is not keeping up). Returns true when the client's
+    /// data lane is congested but still moving: the publisher's read loop then waits for it (back-pressure).
+    /// </summary>
+    bool SendQoS0(in Delivery delivery, int extraRoom = 0);
 
     /// <summary>Queues a QoS 1/2 PUBLISH; the queue entry holds a counted reference until it is encoded.</summary>
     void SendPublish(in Delivery delivery, bool dup);

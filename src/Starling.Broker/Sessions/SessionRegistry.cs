@@ -5,8 +5,13 @@ namespace Starling.Broker;
 /// <summary>
 /// Sessions by client id. Opening and discarding serialize on one lock so that two CONNECTs with the same client id
 /// cannot both win; lookups are lock-free.
+/// Lock order: this registry's gate is the outermost lock: it may take a session's monitor (Claim, End, CancelWill,
+/// TakeWill) and through it the session's flow; code holding a session or flow monitor never calls in here. The
+/// displaced connection's <see cref="ISessionOwner.TakeOver"/> and will publishing run after the gate is released.
 /// </summary>
-internal sealed class SessionRegistry(BrokerContext broker)
+internal sealed class SessionRegistry(
+    BrokerOptions options, BrokerCounters counters, TimeProvider time, Storage.BrokerStorage storage, TopicIndex index,
+    Action<Protocol.WillMessage, string> publishWill)
 {
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, Session> _byClientId = new(StringComparer.Ordinal);
@@ -22,10 +27,10 @@ internal sealed class SessionRegistry(BrokerContext broker)
     /// [MQTT-3.1.4-2], discards the old state when <paramref name="cleanStart"/> is set or the old session was
     /// connection-scoped, and otherwise resumes it. Returns the session and whether it was present.
     /// </summary>
-    public (Session Session, bool Present) Open(string clientId, bool cleanStart, MqttConnection connection)
+    public (Session Session, bool Present) Open(string clientId, bool cleanStart, ISessionOwner connection)
     {
         Session? existing;
-        MqttConnection? previous = null;
+        ISessionOwner? previous = null;
         bool present;
         Protocol.WillMessage? endedWill = null;
         lock (_gate)
@@ -33,7 +38,7 @@ internal sealed class SessionRegistry(BrokerContext broker)
             if (_byClientId.TryGetValue(clientId, out existing))
             {
                 previous = existing.Claim(connection);
-                if (cleanStart || existing.ExpiryInterval == 0 || existing.IsExpired(broker.Time.GetTimestamp()))
+                if (cleanStart || existing.ExpiryInterval == 0 || existing.IsExpired(time.GetTimestamp()))
                 {
                     // The old session ends now: a will it was delaying goes out [MQTT-3.1.3-9].
                     endedWill = existing.TakeWill(0, force: true);
@@ -44,7 +49,7 @@ internal sealed class SessionRegistry(BrokerContext broker)
             }
             if (existing is null)
             {
-                existing = new Session(broker, clientId);
+                existing = NewSession(clientId);
                 existing.Claim(connection);
                 _byClientId[clientId] = existing;
                 present = false;
@@ -58,10 +63,13 @@ internal sealed class SessionRegistry(BrokerContext broker)
         previous?.TakeOver();
         if (endedWill is not null)
         {
-            broker.PublishWill(endedWill, clientId);
+            publishWill(endedWill, clientId);
         }
         return (existing, present);
     }
+
+    /// <summary>A new, unregistered session with the broker's limits, counters, clock and store.</summary>
+    public Session NewSession(string clientId) => new(clientId, options, counters, time, storage);
 
     /// <summary>Recovery: registers a session read back from the store (before any connection exists).</summary>
     public void Restore(Session session) => _byClientId[session.ClientId] = session;
@@ -83,7 +91,7 @@ internal sealed class SessionRegistry(BrokerContext broker)
         }
         if (session.TakeWill(0, force: true) is { } will)
         {
-            broker.PublishWill(will, session.ClientId);
+            publishWill(will, session.ClientId);
         }
     }
 
@@ -95,7 +103,7 @@ internal sealed class SessionRegistry(BrokerContext broker)
         {
             if (!session.IsConnected && session.TakeWill(now, force: false) is { } will)
             {
-                broker.PublishWill(will, session.ClientId);
+                publishWill(will, session.ClientId);
             }
             if (!session.IsConnected && session.IsExpired(now))
             {
@@ -115,7 +123,7 @@ internal sealed class SessionRegistry(BrokerContext broker)
     {
         foreach (var s in subscriptions)
         {
-            broker.Index.Remove(s);
+            index.Remove(s);
         }
     }
 }

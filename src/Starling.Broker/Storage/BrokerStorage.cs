@@ -17,19 +17,21 @@ internal sealed class BrokerStorage
     /// <summary>When the in-memory queue falls below this, the next page is read from the store.</summary>
     public const int PageLowWater = 64;
 
-    private readonly BrokerContext _broker;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
     private readonly IStore? _store;
     private readonly StoreWriter? _writer;
     private long _lastMessageId;
     private int _closed;
 
-    public BrokerStorage(BrokerContext broker, IStore? store)
+    public BrokerStorage(IStore? store, TimeProvider time, ILogger log)
     {
-        _broker = broker;
+        _time = time;
+        _log = log;
         _store = store;
         if (store is not null)
         {
-            _writer = new StoreWriter(store, broker.BrokerLogger);
+            _writer = new StoreWriter(store, log);
         }
     }
 
@@ -39,41 +41,28 @@ internal sealed class BrokerStorage
 
     public StoreWriter? Writer => _writer;
 
-    public long NowMs => _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
+    public long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    public void Enqueue(in StoreOperation operation) => _writer?.Enqueue(operation);
+    /// <summary>Queues one operation for the writer; the ticket names it (default when there is no store).</summary>
+    public CommitTicket Enqueue(in StoreOperation operation) => _writer?.Enqueue(operation) ?? default;
 
     public void AfterCommit(ICommitCallback callback) => _writer!.AfterCommit(callback);
 
-    /// <summary>Start of handling one PUBLISH: forget operations this thread queued earlier.</summary>
-    public void BeginPublish()
-    {
-        if (_writer is not null)
-        {
-            StoreWriter.ResetThreadMark();
-        }
-    }
-
     /// <summary>
     /// Sends PUBACK / PUBREC / PUBCOMP for an inbound flow: at once when nothing it depends on is waiting for the store,
-    /// else after the batch holding this thread's operations commits. Once one ack of a session waits, the following
-    /// ones wait behind it, so acks keep the order of the packets they answer [MQTT-4.6.0-2].
+    /// else after the batch holding <paramref name="ticket"/> commits (the operations the PUBLISH or PUBREL queued, carried
+    /// back by the handler). Once one ack of a session waits, the following ones wait behind it, so acks keep the order
+    /// of the packets they answer [MQTT-4.6.0-2].
     /// </summary>
-    public void Acknowledge(Session session, MqttConnection connection, PacketType type, ushort packetId, ReasonCode reason)
+    public void Acknowledge(Session session, IDeliverySink connection, CommitTicket ticket, PacketType type, ushort packetId, ReasonCode reason)
     {
-        if (_writer is null)
+        if (_writer is null || !session.MustDeferAck(ticket))
         {
             connection.SendAck(type, packetId, reason);
             return;
         }
-        var defer = StoreWriter.ThreadEnqueued || Volatile.Read(ref session.DeferredAcks) > 0;
-        StoreWriter.ResetThreadMark();
-        if (!defer)
-        {
-            connection.SendAck(type, packetId, reason);
-            return;
-        }
-        Interlocked.Increment(ref session.DeferredAcks);
+        session.AckDeferred();
+        // Callbacks run after the batch holding every operation queued before them, so after the ticket's.
         _writer.AfterCommit(new AckAfterCommit(session, connection, type, packetId, reason));
     }
 
@@ -87,7 +76,7 @@ internal sealed class BrokerStorage
         // The store writer and in-memory queues keep it beyond any counted reference (Message, "Lifetime").
         message.Pin();
         var now = NowMs;
-        var created = now - (long)_broker.Time.GetElapsedTime(message.CreatedTimestamp).TotalMilliseconds;
+        var created = now - (long)_time.GetElapsedTime(message.CreatedTimestamp).TotalMilliseconds;
         var fresh = new StoredMessage
         {
             Id = Interlocked.Increment(ref _lastMessageId),
@@ -110,18 +99,18 @@ internal sealed class BrokerStorage
             Stored = s,
         };
 
-    public long MsToTicks(long ms) => (long)(ms / 1000.0 * _broker.Time.TimestampFrequency);
+    public long MsToTicks(long ms) => (long)(ms / 1000.0 * _time.TimestampFrequency);
 
-    /// <summary>Reads the next queued deliveries of <paramref name="session"/> after the writer's current batch.</summary>
-    public void RequestPage(Session session, long afterSequence, int limit, int generation)
-        => _writer!.AfterCommit(new PageRead(this, session, afterSequence, limit, generation));
+    /// <summary>Reads the next queued deliveries of <paramref name="clientId"/> after the writer's current batch, for its flow.</summary>
+    public void RequestPage(OutboundFlow flow, string clientId, long afterSequence, int limit, int generation)
+        => _writer!.AfterCommit(new PageRead(this, flow, clientId, afterSequence, limit, generation));
 
     /// <summary>
     /// Restores sessions, subscriptions, deliveries, inbound QoS 2 ids, retained messages and delayed wills from the
     /// store, then ends expired sessions (publishing wills that fell due while the broker was down).
     /// </summary>
     /// <exception cref="StoreException">The store cannot be read; the broker must not start.</exception>
-    public void Recover()
+    public void Recover(RetainedStore retained, SessionRegistry sessions, TopicIndex index)
     {
         if (_store is null)
         {
@@ -141,21 +130,21 @@ internal sealed class BrokerStorage
             throw new StoreException($"Cannot load the broker state from {_store.Description}: {ex.Message}", ex);
         }
         _lastMessageId = contents.MaxMessageId;
-        var nowTs = _broker.Time.GetTimestamp();
+        var nowTs = _time.GetTimestamp();
         var nowMs = NowMs;
         try
         {
-            Restore(contents, nowTs, nowMs);
+            Restore(contents, nowTs, nowMs, retained, sessions, index);
         }
         catch (Exception ex) when (ex is not StoreException)
         {
             throw new StoreException($"The state in {_store.Description} cannot be restored: {ex.Message} " +
                 "Move the data directory aside to start empty, or restore a backup.", ex);
         }
-        _broker.Sessions.ExpireSessions(nowTs);
+        sessions.ExpireSessions(nowTs);
     }
 
-    private void Restore(StoreContents contents, long nowTs, long nowMs)
+    private void Restore(StoreContents contents, long nowTs, long nowMs, RetainedStore retainedStore, SessionRegistry registry, TopicIndex index)
     {
         var retained = 0;
         foreach (var m in contents.Retained)
@@ -165,16 +154,16 @@ internal sealed class BrokerStorage
                 Enqueue(StoreOperation.RemoveRetained(m.Topic));
                 continue;
             }
-            _broker.Retained.Restore(FromStored(m, nowTs, nowMs));
+            retainedStore.Restore(FromStored(m, nowTs, nowMs));
             retained++;
         }
 
         var sessions = new Dictionary<string, Session>(StringComparer.Ordinal);
         foreach (var s in contents.Sessions)
         {
-            var session = new Session(_broker, s.ClientId);
+            var session = registry.NewSession(s.ClientId);
             session.Restore(s, nowTs, nowMs);
-            _broker.Sessions.Restore(session);
+            registry.Restore(session);
             sessions[s.ClientId] = session;
         }
         foreach (var s in contents.Subscriptions)
@@ -192,7 +181,7 @@ internal sealed class BrokerStorage
             }
             var subscription = new Subscription(session, s.Filter, topicFilter,
                 new SubscriptionOptions(s.QoS, s.NoLocal, s.RetainAsPublished, s.RetainHandling), s.SubscriptionId, shareName);
-            _broker.Index.Add(subscription);
+            index.Add(subscription);
             session.RestoreSubscription(subscription);
         }
         long queued = 0;
@@ -229,9 +218,7 @@ internal sealed class BrokerStorage
                 session.RestoreInboundQoS2(i.PacketId);
             }
         }
-        _broker.BrokerLogger.LogInformation(
-            "Restored from {Store}: {Sessions} sessions, {Subscriptions} subscriptions, {Queued} queued and {Inflight} inflight messages, {Retained} retained messages",
-            _store!.Description, sessions.Count, contents.Subscriptions.Count, queued, contents.Inflight.Count, retained);
+        StorageLog.Restored(_log, _store!.Description, sessions.Count, contents.Subscriptions.Count, queued, contents.Inflight.Count, retained);
     }
 
     /// <summary>Writes everything queued, stops the writer and closes the store.</summary>
@@ -248,25 +235,25 @@ internal sealed class BrokerStorage
         }
     }
 
-    private sealed class AckAfterCommit(Session session, MqttConnection connection, PacketType type, ushort packetId, ReasonCode reason) : ICommitCallback
+    private sealed class AckAfterCommit(Session session, IDeliverySink connection, PacketType type, ushort packetId, ReasonCode reason) : ICommitCallback
     {
         public void OnCommitted(IStore store)
         {
             connection.SendAck(type, packetId, reason);
-            Interlocked.Decrement(ref session.DeferredAcks);
+            session.DeferredAckSent();
         }
     }
 
-    private sealed class PageRead(BrokerStorage owner, Session session, long afterSequence, int limit, int generation) : ICommitCallback
+    private sealed class PageRead(BrokerStorage owner, OutboundFlow flow, string clientId, long afterSequence, int limit, int generation) : ICommitCallback
     {
         public void OnCommitted(IStore store)
         {
             List<Delivery>? page = null;
             try
             {
-                var rows = store.LoadQueued(session.ClientId, afterSequence, limit);
+                var rows = store.LoadQueued(clientId, afterSequence, limit);
                 page = new List<Delivery>(rows.Count);
-                var nowTs = owner._broker.Time.GetTimestamp();
+                var nowTs = owner._time.GetTimestamp();
                 var nowMs = owner.NowMs;
                 Message? last = null;
                 foreach (var row in rows)
@@ -279,10 +266,9 @@ internal sealed class BrokerStorage
             }
             catch (Exception ex)
             {
-                owner._broker.BrokerLogger.LogError(ex, "Storage: cannot read queued messages of client {ClientId} from {Store}: {Message}",
-                    session.ClientId, store.Description, ex.Message);
+                StorageLog.PageReadFailed(owner._log, ex, clientId, store.Description, ex.Message);
             }
-            session.OnPageLoaded(generation, page, limit);
+            flow.OnPageLoaded(generation, page, limit);
         }
     }
 }

@@ -24,8 +24,6 @@ internal sealed class StoreWriter
 {
     public const int MaxBatch = 20_000;
 
-    [ThreadStatic] private static bool t_enqueued;
-
     private readonly IStore _store;
     private readonly ILogger _log;
     private readonly ConcurrentQueue<Item> _queue = new();
@@ -37,6 +35,8 @@ internal sealed class StoreWriter
     private long _batches;
     private long _operations;
     private long _compacted;
+    // Sequence number of the last operation queued (see CommitTicket); only ever grows.
+    private long _enqueued;
 
     public StoreWriter(IStore store, ILogger log)
     {
@@ -55,16 +55,17 @@ internal sealed class StoreWriter
     /// <summary>Operations dropped because the delivery they belong to was added and completed in the same batch.</summary>
     public long Compacted => Interlocked.Read(ref _compacted);
 
-    /// <summary>Whether this thread queued an operation since <see cref="ResetThreadMark"/>.</summary>
-    public static bool ThreadEnqueued => t_enqueued;
-
-    public static void ResetThreadMark() => t_enqueued = false;
-
-    public void Enqueue(in StoreOperation operation)
+    /// <summary>
+    /// Queues one operation; the ticket names it, so an acknowledgement that depends on it can wait for its commit.
+    /// Callbacks queued after this call run only once it is committed (the queue is FIFO and a batch's callbacks run
+    /// after its commit).
+    /// </summary>
+    public CommitTicket Enqueue(in StoreOperation operation)
     {
+        var ticket = new CommitTicket(Interlocked.Increment(ref _enqueued));
         _queue.Enqueue(new Item(operation, null));
-        t_enqueued = true;
         Wake();
+        return ticket;
     }
 
     public void AfterCommit(ICommitCallback callback)
@@ -141,7 +142,7 @@ internal sealed class StoreWriter
                     }
                     catch (Exception ex)
                     {
-                        _log.LogError(ex, "Storage: a post-commit step failed: {Message}", ex.Message);
+                        StorageLog.PostCommitStepFailed(_log, ex, ex.Message);
                     }
                 }
                 operations.Clear();
@@ -228,8 +229,7 @@ internal sealed class StoreWriter
                 Interlocked.Add(ref _operations, operations.Count);
                 if (attempt > 1)
                 {
-                    _log.LogWarning("Storage: writing to {Store} works again after {Attempts} failed attempts; held-back acknowledgements are being sent",
-                        _store.Description, attempt - 1);
+                    StorageLog.WriteRecovered(_log, _store.Description, attempt - 1);
                 }
                 return true;
             }
@@ -237,15 +237,12 @@ internal sealed class StoreWriter
             {
                 if (_stopping && attempt >= 3)
                 {
-                    _log.LogError(ex, "Storage: giving up at shutdown: {Count} changes could not be written to {Store}: {Message} " +
-                        "Messages that were not acknowledged to their publishers are not lost for them (they will send them again); " +
-                        "session state changes since the last successful write are.", operations.Count, _store.Description, ex.Message);
+                    StorageLog.GivingUpAtShutdown(_log, ex, operations.Count, _store.Description, ex.Message);
                     return false;
                 }
                 if (attempt == 1 || attempt % 30 == 0)
                 {
-                    _log.LogError(ex, "Storage: cannot write to {Store}: {Message} Acknowledgements of durable messages are held back " +
-                        "(publishers slow down) and the write is retried every few seconds until it succeeds.", _store.Description, ex.Message);
+                    StorageLog.WriteFailed(_log, ex, _store.Description, ex.Message);
                 }
                 Thread.Sleep(Math.Min(250 * attempt, 3000));
             }
