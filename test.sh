@@ -6,7 +6,14 @@
 #  2. builds the solution once (Release);
 #  3. runs every test project under tests/ with `dotnet test --no-build`, one after the other, never stopping at the
 #     first failing project, each writing a .trx file;
-#  4. reads the .trx counters and prints one line per project, then, as the very last line, `N passed, M failed`.
+#  4. runs two repository checks, each counted as one test (passed or failed) in the final line:
+#       format             `dotnet format whitespace --verify-no-changes` over src/, tests/ and bench/ (naming and the
+#                          other style rules are enforced by the build itself, see .editorconfig); prints the files
+#                          that need `dotnet format`;
+#       allocation-budget  `Starling.Benchmarks --allocation-gate bench/allocation-budget.json`: the whole broker must
+#                          not allocate more per published message than the budget (docs/performance.md);
+#  5. reads the .trx counters and prints one line per project and check, then, as the very last line,
+#     `N passed, M failed`.
 #
 # Exit status: 0 only when no test failed, at least one test passed and every project built and ran.
 # A project that failed to build, crashed, timed out or wrote no .trx counts as (at least) one failure.
@@ -14,7 +21,8 @@
 # Environment knobs (all optional):
 #   STARLING_ARTIFACTS_PATH     build output folder (passed as --artifacts-path), e.g. to keep parallel builds apart
 #   STARLING_TEST_FILTER        passed to `dotnet test --filter`
-#   STARLING_TEST_PROJECTS      space-separated project names to run (default: every tests/*/*.Tests.csproj)
+#   STARLING_TEST_PROJECTS      space-separated project names to run (default: every tests/*/*.Tests.csproj and both
+#                               checks); the checks run when it is unset or names them (`format`, `allocation-budget`)
 #   STARLING_PROJECT_TIMEOUT    seconds one project may run before it is killed (default 600)
 #   STARLING_TOTAL_TIMEOUT      seconds the whole script may take, build included (default 1500); projects that
 #                               would start after it ran out are counted as failed
@@ -197,13 +205,68 @@ for p in "${PROJECTS[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------------------------
-# 4. Summary. The very last line is exactly `N passed, M failed`.
+# 4. Repository checks, one test each.
+# ---------------------------------------------------------------------------------------------------------------
+want_check() { [[ -z "${STARLING_TEST_PROJECTS:-}" || " ${STARLING_TEST_PROJECTS} " == *" $1 "* ]]; }
+
+# run_check NAME LIMIT COMMAND...: runs COMMAND (output in $RESULTS/NAME.log) and counts one passed or failed test.
+# Sets CHECK_LOG for the caller to explain a failure.
+run_check() {
+    local name="$1" limit="$2"
+    shift 2
+    local left=$((TOTAL_TIMEOUT - SECONDS))
+    CHECK_LOG="$RESULTS/$name.log"
+    if ((left < 30)); then
+        TOTAL_FAILED=$((TOTAL_FAILED + 1))
+        SUMMARY+=("$name: NOT RUN, the ${TOTAL_TIMEOUT}s time budget ran out (counted as 1 failure)")
+        return 1
+    fi
+    ((limit > left)) && limit=$left
+    log "$name (time limit ${limit}s)"
+    local start=$SECONDS rc
+    timeout --kill-after=10 "$limit" "$@" </dev/null >"$CHECK_LOG" 2>&1
+    rc=$?
+    if [[ $rc == 0 ]]; then
+        TOTAL_PASSED=$((TOTAL_PASSED + 1))
+        SUMMARY+=("$name: passed in $((SECONDS - start))s")
+        return 0
+    fi
+    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    if [[ $rc == 124 || $rc == 137 ]]; then
+        SUMMARY+=("$name: TIMED OUT after $((SECONDS - start))s (counted as 1 failure)")
+    else
+        SUMMARY+=("$name: FAILED (exit $rc, counted as 1 failure; log $CHECK_LOG)")
+    fi
+    return 1
+}
+
+# Whitespace only: it reads the files without loading the projects (seconds, offline), while a full `dotnet format`
+# loads and compiles the solution once more (3-7 minutes here) to re-check what the build already enforces.
+if want_check format &&
+    ! run_check format 300 dotnet format whitespace . --folder --include src/ tests/ bench/ --verify-no-changes; then
+    echo "format: these files need \`dotnet format whitespace . --folder --include src/ tests/ bench/\`:"
+    grep -o '^[^(]*(' "$CHECK_LOG" | tr -d '(' | sed "s|^$ROOT/||" | sort -u | sed 's/^/  /'
+    grep -v ' error WHITESPACE' "$CHECK_LOG" | head -n 20
+fi
+
+# Bytes, not time: the verdict does not depend on the load of the machine (see AllocationGate.cs).
+if want_check allocation-budget &&
+    ! run_check allocation-budget 300 dotnet run --no-build -c "$CONFIG" "${ARTIFACT_ARGS[@]}" --project bench/Starling.Benchmarks \
+        -- --allocation-gate "$ROOT/bench/allocation-budget.json"; then
+    tail -n 20 "$CHECK_LOG"
+fi
+if want_check allocation-budget && [[ -s "$RESULTS/allocation-budget.log" ]]; then
+    grep '^allocation gate:' "$RESULTS/allocation-budget.log" | sed 's/^/  /'
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. Summary. The very last line is exactly `N passed, M failed`.
 # ---------------------------------------------------------------------------------------------------------------
 echo
 log "summary (results in $RESULTS, $((SECONDS - START_ALL))s of tests)"
 for n in "${EXTRA_NOTES[@]}"; do echo "  $n"; done
 for s in "${SUMMARY[@]}"; do echo "  $s"; done
-if [[ ${#PROJECTS[@]} == 0 ]]; then
+if [[ ${#PROJECTS[@]} == 0 && ${#SUMMARY[@]} == 0 ]]; then
     echo "  no test project found"
 fi
 echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"

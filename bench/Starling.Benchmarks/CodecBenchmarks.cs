@@ -61,13 +61,19 @@ public class CodecBenchmarks
     {
         Kind.Connect => new ConnectPacket
         {
-            ProtocolVersion = ProtocolVersion.V500, ClientId = "sensor-000123", KeepAliveSeconds = 60, Username = "device", Password = "secret"u8.ToArray(),
+            ProtocolVersion = ProtocolVersion.V500,
+            ClientId = "sensor-000123",
+            KeepAliveSeconds = 60,
+            Username = "device",
+            Password = "secret"u8.ToArray(),
             Properties = new MqttProperties { SessionExpiryInterval = 3600, ReceiveMaximum = 100 },
         },
         Kind.ConnAck => new ConnAckPacket { ReasonCode = ReasonCode.Success, Properties = new MqttProperties { ReceiveMaximum = 65535, TopicAliasMaximum = 10 } },
         Kind.Publish => new PublishPacket
         {
-            Topic = "sensors/building-7/floor-3/temperature", QoS = QualityOfService.AtLeastOnce, PacketId = 42,
+            Topic = "sensors/building-7/floor-3/temperature",
+            QoS = QualityOfService.AtLeastOnce,
+            PacketId = 42,
             Payload = new ReadOnlySequence<byte>(new byte[64]),
         },
         Kind.PubAck => new PubAckPacket(PacketType.PubAck, 42, ReasonCode.Success),

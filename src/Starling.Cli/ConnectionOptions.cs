@@ -19,7 +19,9 @@ internal sealed class ConnectionOptions
     public Option<string?> Password { get; } = new("--pw", "-P") { Description = "Password.", HelpName = "PASSWORD" };
     public Option<string> Version { get; } = new("--protocol-version", "-V")
     {
-        Description = "MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5).", DefaultValueFactory = _ => "311", HelpName = "VERSION",
+        Description = "MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5).",
+        DefaultValueFactory = _ => "311",
+        HelpName = "VERSION",
     };
     public Option<int> KeepAlive { get; } = new("--keepalive", "-k") { Description = "Keep-alive in seconds, 0 for none.", DefaultValueFactory = _ => 60, HelpName = "SECONDS" };
     public Option<bool> NoCleanSession { get; } = new("--disable-clean-session", "-c")
@@ -28,7 +30,8 @@ internal sealed class ConnectionOptions
     };
     public Option<string?> SessionExpiry { get; } = new("--session-expiry", "-x")
     {
-        Description = "v5 session expiry interval in seconds; -1 or 4294967295 for never (default: never with -c, else 0).", HelpName = "SECONDS",
+        Description = "v5 session expiry interval in seconds; -1 or 4294967295 for never (default: never with -c, else 0).",
+        HelpName = "SECONDS",
     };
     public Option<bool> Debug { get; } = new("--debug", "-d") { Description = "Print every packet sent and received (to stderr)." };
     public Option<string?> WillTopic { get; } = new("--will-topic") { Description = "Topic of the will message.", HelpName = "TOPIC" };

@@ -94,26 +94,22 @@ public sealed partial class MqttClient
                 return null;
 
             case PubAckPacket { Type: PacketType.PubAck } ack:
-                TakeRequest(ack.PacketId, PacketType.PubAck)?.TrySetResult(ack);
+                _pending.Take(ack.PacketId, PacketType.PubAck)?.TrySetResult(ack);
                 return null;
 
             case PubAckPacket { Type: PacketType.PubRec } rec:
                 if (ReasonCodes.IsError(rec.ReasonCode))
                 {
                     // The flow ends at an error PUBREC (v5): the result is its reason code.
-                    TakeRequest(rec.PacketId, PacketType.PubComp)?.TrySetResult(rec);
+                    _pending.Take(rec.PacketId, PacketType.PubComp)?.TrySetResult(rec);
                     return null;
                 }
-                bool known;
-                lock (_pending)
-                {
-                    known = _pending.TryGetValue(rec.PacketId, out var r) && r.Expected == PacketType.PubComp;
-                }
+                var known = _pending.IsWaiting(rec.PacketId, PacketType.PubComp);
                 await SendAckAsync(PacketType.PubRel, rec.PacketId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound).ConfigureAwait(false);
                 return null;
 
             case PubAckPacket { Type: PacketType.PubComp } comp:
-                TakeRequest(comp.PacketId, PacketType.PubComp)?.TrySetResult(comp);
+                _pending.Take(comp.PacketId, PacketType.PubComp)?.TrySetResult(comp);
                 return null;
 
             case PubAckPacket { Type: PacketType.PubRel } rel:
@@ -122,11 +118,11 @@ public sealed partial class MqttClient
                 return null;
 
             case SubAckPacket subAck:
-                TakeRequest(subAck.PacketId, PacketType.SubAck)?.TrySetResult(subAck);
+                _pending.Take(subAck.PacketId, PacketType.SubAck)?.TrySetResult(subAck);
                 return null;
 
             case UnsubAckPacket unsubAck:
-                TakeRequest(unsubAck.PacketId, PacketType.UnsubAck)?.TrySetResult(unsubAck);
+                _pending.Take(unsubAck.PacketId, PacketType.UnsubAck)?.TrySetResult(unsubAck);
                 return null;
 
             case PingRespPacket:

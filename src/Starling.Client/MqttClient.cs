@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Net.Sockets;
-using System.Text;
 using System.Threading.Channels;
 using Starling.Protocol;
 
@@ -19,14 +17,12 @@ public sealed partial class MqttClient : IAsyncDisposable
     private const int StateConnecting = 1;
     private const int StateConnected = 2;
     private const int StateClosed = 3;
-    private const int MaxPooledRequests = 256;
     private const int ProtocolMaxPacketSize = 268_435_460;
 
     private readonly Channel<ReceivedMessage> _messages =
         Channel.CreateUnbounded<ReceivedMessage>(new UnboundedChannelOptions { SingleWriter = true, AllowSynchronousContinuations = false });
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly Dictionary<ushort, PendingRequest> _pending = [];
-    private readonly Stack<PendingRequest> _requestPool = new();
+    private readonly PendingRequests _pending = new();
     private readonly TaskCompletionSource<MqttDisconnectInfo> _disconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _closing = new();
     private readonly Lock _closeLock = new();
@@ -38,7 +34,6 @@ public sealed partial class MqttClient : IAsyncDisposable
     private ProtocolVersion _version;
     private int _maxInboundPacketSize = ProtocolMaxPacketSize;
     private long _serverMaxPacketSize = ProtocolMaxPacketSize;
-    private ushort _nextPacketId;
     private long _lastSendTicks;
     private long _pingSentTicks;
     private int _state;
@@ -122,7 +117,7 @@ public sealed partial class MqttClient : IAsyncDisposable
         ConnAckPacket connAck;
         try
         {
-            await SendPacketAsync(BuildConnect(options), timeout.Token).ConfigureAwait(false);
+            await SendPacketAsync(ConnectPacketFactory.Create(options), timeout.Token).ConfigureAwait(false);
             connAck = await _connAck.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
@@ -170,230 +165,6 @@ public sealed partial class MqttClient : IAsyncDisposable
             _keepAliveLoop = Task.Run(() => KeepAliveLoopAsync(KeepAliveSeconds), CancellationToken.None);
         }
         return connAck;
-    }
-
-    private static ConnectPacket BuildConnect(MqttClientOptions o)
-    {
-        MqttProperties? properties = null;
-        if (o.ProtocolVersion == ProtocolVersion.V500)
-        {
-            properties = o.ConnectProperties?.Clone();
-            if (o.SessionExpiryInterval is { } expiry)
-            {
-                (properties ??= new MqttProperties()).SessionExpiryInterval = expiry;
-            }
-            if (o.ReceiveMaximum is { } receiveMaximum)
-            {
-                (properties ??= new MqttProperties()).ReceiveMaximum = receiveMaximum;
-            }
-            if (o.MaximumPacketSize is { } maximumPacketSize)
-            {
-                (properties ??= new MqttProperties()).MaximumPacketSize = maximumPacketSize;
-            }
-            if (o.TopicAliasMaximum is { } topicAliasMaximum)
-            {
-                (properties ??= new MqttProperties()).TopicAliasMaximum = topicAliasMaximum;
-            }
-        }
-        return new ConnectPacket
-        {
-            ProtocolName = o.ProtocolVersion == ProtocolVersion.V310 ? "MQIsdp" : "MQTT",
-            ProtocolVersion = o.ProtocolVersion,
-            CleanSession = o.CleanSession,
-            KeepAliveSeconds = o.KeepAliveSeconds,
-            ClientId = o.ClientId,
-            Username = o.Username,
-            Password = o.Password,
-            Will = o.Will,
-            Properties = properties,
-        };
-    }
-
-    /// <summary>
-    /// Publishes one message. QoS 0 completes once the packet is handed to the socket; QoS 1 when the PUBACK arrives,
-    /// QoS 2 when the PUBCOMP arrives (or an error PUBREC). Returns the reason code of that acknowledgement (always
-    /// Success for 3.1.1, where acks carry none). The payload is copied before this returns or awaits.
-    /// </summary>
-    /// <exception cref="MqttClientException">Not connected, or the connection ended before the flow completed.</exception>
-    public ValueTask<ReasonCode> PublishAsync(string topic, ReadOnlyMemory<byte> payload, QualityOfService qos = QualityOfService.AtMostOnce,
-        bool retain = false, MqttProperties? properties = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(topic);
-        if (!TopicValidator.IsValidTopicName(topic) && !(topic.Length == 0 && _version == ProtocolVersion.V500 && properties?.TopicAlias is not null))
-        {
-            throw new ArgumentException($"'{topic}' is not a valid topic name: it must be non-empty and contain no '+' or '#'.", nameof(topic));
-        }
-        if (qos > QualityOfService.ExactlyOnce)
-        {
-            throw new ArgumentOutOfRangeException(nameof(qos), qos, "QoS 0, 1 or 2");
-        }
-        EnsureConnected();
-        if (_version != ProtocolVersion.V500)
-        {
-            properties = null;
-        }
-        return qos == QualityOfService.AtMostOnce
-            ? PublishQoS0Async(topic, payload, retain, properties, cancellationToken)
-            : PublishWithAckAsync(topic, payload, qos, retain, properties, cancellationToken);
-    }
-
-    private async ValueTask<ReasonCode> PublishQoS0Async(string topic, ReadOnlyMemory<byte> payload, bool retain, MqttProperties? properties,
-        CancellationToken cancellationToken)
-    {
-        await SendPublishAsync(topic, payload, QualityOfService.AtMostOnce, retain, 0, properties, cancellationToken).ConfigureAwait(false);
-        return ReasonCode.Success;
-    }
-
-    private async ValueTask<ReasonCode> PublishWithAckAsync(string topic, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,
-        MqttProperties? properties, CancellationToken cancellationToken)
-    {
-        // The server's Receive Maximum bounds our unacknowledged QoS 1/2 publishes (v5; 3.1.1 has no such limit).
-        var quota = _sendQuota;
-        if (quota is not null)
-        {
-            await quota.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        try
-        {
-            var request = RentRequest(qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubComp);
-            var packetId = Register(request);
-            try
-            {
-                await SendPublishAsync(topic, payload, qos, retain, packetId, properties, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                Unregister(packetId, request);
-                throw;
-            }
-            var ack = await WaitForAckAsync(request, cancellationToken).ConfigureAwait(false);
-            return ack is PubAckPacket pubAck ? pubAck.ReasonCode : ReasonCode.UnspecifiedError;
-        }
-        finally
-        {
-            quota?.Release();
-        }
-    }
-
-    private async ValueTask SendPublishAsync(string topic, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain, ushort packetId,
-        MqttProperties? properties, CancellationToken cancellationToken)
-    {
-        var transport = _transport ?? throw NotConnected();
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_outputCompleted)
-            {
-                throw NotConnected();
-            }
-            WritePublish(transport, topic, payload, qos, retain, packetId, properties);
-            await FlushLockedAsync(transport).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    private void WritePublish(SocketTransport transport, string topic, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,
-        ushort packetId, MqttProperties? properties)
-    {
-        var maxBytes = Encoding.UTF8.GetMaxByteCount(topic.Length);
-        byte[]? rented = null;
-        Span<byte> topicBuffer = maxBytes <= 256 ? stackalloc byte[256] : (rented = ArrayPool<byte>.Shared.Rent(maxBytes));
-        try
-        {
-            var topicLength = Encoding.UTF8.GetBytes(topic, topicBuffer);
-            var size = PublishEncoder.GetSize(_version, topicLength, payload.Length, qos, properties);
-            if (size > _serverMaxPacketSize)
-            {
-                throw new MqttClientException(
-                    $"The PUBLISH to '{topic}' is {size} bytes; the server accepts at most {_serverMaxPacketSize}.", ReasonCode.PacketTooLarge);
-            }
-            if (_trace is { } trace)
-            {
-                trace(new PublishPacket
-                {
-                    Topic = topic, Payload = new ReadOnlySequence<byte>(payload), QoS = qos, Retain = retain, PacketId = packetId, Properties = properties,
-                }, true);
-            }
-            PublishEncoder.Write(transport.Output, _version, topicBuffer[..topicLength], new ReadOnlySequence<byte>(payload), qos, retain,
-                dup: false, packetId, properties);
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
-    }
-
-    /// <summary>Subscribes to one topic filter with default options.</summary>
-    public Task<SubAckPacket> SubscribeAsync(string topicFilter, QualityOfService qos = QualityOfService.AtMostOnce,
-        CancellationToken cancellationToken = default)
-        => SubscribeAsync([new TopicSubscription(topicFilter, new SubscriptionOptions(qos))], null, cancellationToken);
-
-    /// <summary>
-    /// Sends SUBSCRIBE and returns the SUBACK: one reason code per filter (granted QoS 0x00-0x02, or a failure 0x80 and
-    /// above). <paramref name="properties"/> (v5) may carry a Subscription Identifier and user properties.
-    /// </summary>
-    public async Task<SubAckPacket> SubscribeAsync(IEnumerable<TopicSubscription> subscriptions, MqttProperties? properties = null,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(subscriptions);
-        var list = subscriptions.ToList();
-        if (list.Count == 0)
-        {
-            throw new ArgumentException("SUBSCRIBE needs at least one topic filter.", nameof(subscriptions));
-        }
-        foreach (var subscription in list)
-        {
-            if (!TopicValidator.IsValidTopicFilter(subscription.TopicFilter))
-            {
-                throw new ArgumentException($"'{subscription.TopicFilter}' is not a valid topic filter.", nameof(subscriptions));
-            }
-        }
-        EnsureConnected();
-        var ack = await RequestAsync(PacketType.SubAck, id => new SubscribePacket
-        {
-            PacketId = id, Subscriptions = list, Properties = _version == ProtocolVersion.V500 ? properties : null,
-        }, cancellationToken).ConfigureAwait(false);
-        return (SubAckPacket)ack;
-    }
-
-    /// <summary>Sends UNSUBSCRIBE and returns the UNSUBACK (v5 carries one reason code per filter; 3.1.1 none).</summary>
-    public async Task<UnsubAckPacket> UnsubscribeAsync(IEnumerable<string> topicFilters, MqttProperties? properties = null,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(topicFilters);
-        var list = topicFilters.ToList();
-        if (list.Count == 0)
-        {
-            throw new ArgumentException("UNSUBSCRIBE needs at least one topic filter.", nameof(topicFilters));
-        }
-        EnsureConnected();
-        var ack = await RequestAsync(PacketType.UnsubAck, id => new UnsubscribePacket
-        {
-            PacketId = id, TopicFilters = list, Properties = _version == ProtocolVersion.V500 ? properties : null,
-        }, cancellationToken).ConfigureAwait(false);
-        return (UnsubAckPacket)ack;
-    }
-
-    private async Task<MqttPacket> RequestAsync(PacketType expected, Func<ushort, MqttPacket> build, CancellationToken cancellationToken)
-    {
-        var request = RentRequest(expected);
-        var packetId = Register(request);
-        try
-        {
-            await SendPacketAsync(build(packetId), cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            Unregister(packetId, request);
-            throw;
-        }
-        return await WaitForAckAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -516,77 +287,9 @@ public sealed partial class MqttClient : IAsyncDisposable
         }
     }
 
-    private PendingRequest RentRequest(PacketType expected)
-    {
-        PendingRequest? request;
-        lock (_requestPool)
-        {
-            _requestPool.TryPop(out request);
-        }
-        request ??= new PendingRequest();
-        request.Expected = expected;
-        return request;
-    }
-
-    private void ReturnRequest(PendingRequest request)
-    {
-        request.Reset();
-        lock (_requestPool)
-        {
-            if (_requestPool.Count < MaxPooledRequests)
-            {
-                _requestPool.Push(request);
-            }
-        }
-    }
-
-    /// <summary>Allocates a packet id not in use by any outstanding PUBLISH, SUBSCRIBE or UNSUBSCRIBE.</summary>
+    /// <summary>Registers <paramref name="request"/> under a free packet id; throws when the connection has ended.</summary>
     private ushort Register(PendingRequest request)
-    {
-        lock (_pending)
-        {
-            if (Volatile.Read(ref _state) == StateClosed)
-            {
-                throw NotConnected();
-            }
-            if (_pending.Count >= ushort.MaxValue)
-            {
-                throw new MqttClientException("All 65535 packet identifiers are in use by unacknowledged requests.");
-            }
-            do
-            {
-                _nextPacketId = _nextPacketId == ushort.MaxValue ? (ushort)1 : (ushort)(_nextPacketId + 1);
-            }
-            while (_pending.ContainsKey(_nextPacketId));
-            _pending.Add(_nextPacketId, request);
-            return _nextPacketId;
-        }
-    }
-
-    private void Unregister(ushort packetId, PendingRequest request)
-    {
-        lock (_pending)
-        {
-            if (_pending.TryGetValue(packetId, out var current) && ReferenceEquals(current, request))
-            {
-                _pending.Remove(packetId);
-            }
-        }
-    }
-
-    /// <summary>Removes and returns the request waiting for <paramref name="type"/> with this packet id, if any.</summary>
-    private PendingRequest? TakeRequest(ushort packetId, PacketType type)
-    {
-        lock (_pending)
-        {
-            if (_pending.TryGetValue(packetId, out var request) && request.Expected == type)
-            {
-                _pending.Remove(packetId);
-                return request;
-            }
-            return null;
-        }
-    }
+        => Volatile.Read(ref _state) != StateClosed && _pending.TryRegister(request, out var packetId) ? packetId : throw NotConnected();
 
     private async ValueTask<MqttPacket> WaitForAckAsync(PendingRequest request, CancellationToken cancellationToken)
     {
@@ -598,7 +301,7 @@ public sealed partial class MqttClient : IAsyncDisposable
         {
             result = await request.AsValueTask().ConfigureAwait(false);
         }
-        ReturnRequest(request);
+        _pending.Return(request);
         return result;
     }
 
@@ -616,13 +319,7 @@ public sealed partial class MqttClient : IAsyncDisposable
         Volatile.Write(ref _state, StateClosed);
         await _closing.CancelAsync().ConfigureAwait(false);
         _connAck?.TrySetException(new MqttClientException($"Connection closed before CONNACK: {info.Description}", info.Exception));
-        List<PendingRequest> failed;
-        lock (_pending)
-        {
-            failed = [.. _pending.Values];
-            _pending.Clear();
-        }
-        foreach (var request in failed)
+        foreach (var request in _pending.TakeAllAndClose())
         {
             request.TrySetException(new MqttClientException($"Connection closed before the acknowledgement: {info.Description}", info.Exception));
         }

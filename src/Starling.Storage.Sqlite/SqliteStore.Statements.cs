@@ -49,7 +49,7 @@ public sealed partial class SqliteStore
             AddRetained = Make("INSERT INTO retained (topic, message_id) VALUES ($1, $2);", 2);
             DeleteUnreferencedMessage = Make("DELETE FROM message WHERE id = $1 " +
                 "AND NOT EXISTS (SELECT 1 FROM delivery WHERE message_id = $1) AND NOT EXISTS (SELECT 1 FROM retained WHERE message_id = $1);", 1);
-            LoadQueued = Make($"SELECT d.client_id, d.seq, d.qos, d.retain, d.subscription_ids, d.packet_id, d.state, {MessageColumns} " +
+            LoadQueued = Make($"SELECT d.client_id, d.seq, d.qos, d.retain, d.subscription_ids, d.packet_id, d.state, {SqliteRows.MessageColumns} " +
                 "FROM delivery d JOIN message m ON m.id = d.message_id WHERE d.client_id = $1 AND d.seq > $2 AND d.state = 0 ORDER BY d.seq LIMIT $3;", 3);
         }
 

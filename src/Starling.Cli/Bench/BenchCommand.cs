@@ -29,7 +29,9 @@ public static class BenchCommand
         var qos = new Option<int>("--qos", "-q") { Description = "QoS of publishes (pub) or subscriptions (sub): 0, 1 or 2.", DefaultValueFactory = _ => 0, HelpName = "QOS" };
         var topic = new Option<string>("--topic", "-t")
         {
-            Description = "Topic (pub) or topic filter (sub); %i becomes the client index.", DefaultValueFactory = _ => "bench/%i", HelpName = "TOPIC",
+            Description = "Topic (pub) or topic filter (sub); %i becomes the client index.",
+            DefaultValueFactory = _ => "bench/%i",
+            HelpName = "TOPIC",
         };
         var size = new Option<int>("--size", "-s") { Description = "Payload size in bytes (at least 8: a send timestamp).", DefaultValueFactory = _ => 64, HelpName = "BYTES" };
         var interval = new Option<double>("--interval", "-I") { Description = "Milliseconds between messages of one client (fixed rate).", DefaultValueFactory = _ => 1000, HelpName = "MS" };
@@ -40,13 +42,15 @@ public static class BenchCommand
         var warmup = new Option<double>("--warmup") { Description = "Seconds before the measured window (sub: counted from the first delivery).", HelpName = "SECONDS" };
         var duration = new Option<double?>("--duration")
         {
-            Description = "Length of the measured window in seconds (conn: how long to hold). Default 10, or until --limit when that is given.", HelpName = "SECONDS",
+            Description = "Length of the measured window in seconds (conn: how long to hold). Default 10, or until --limit when that is given.",
+            HelpName = "SECONDS",
         };
         var limit = new Option<long>("--limit", "-L") { Description = "pub: messages in all, split between the clients; sub: stop after this many deliveries.", HelpName = "N" };
         var timeout = new Option<double>("--timeout") { Description = "Hard bound on the whole run in seconds (default: derived from the others).", HelpName = "SECONDS" };
         var ifaddr = new Option<string?>("--ifaddr")
         {
-            Description = "Local source addresses, spread over the connections: a list and/or ranges, e.g. 127.0.0.2-127.0.0.9 or 127.0.0.2-9.", HelpName = "ADDRESSES",
+            Description = "Local source addresses, spread over the connections: a list and/or ranges, e.g. 127.0.0.2-127.0.0.9 or 127.0.0.2-9.",
+            HelpName = "ADDRESSES",
         };
         var rate = new Option<double?>("--rate") { Description = "New connections per second (default: conn 1000, pub/sub unpaced).", HelpName = "N" };
         var concurrency = new Option<int>("--concurrency") { Description = "Connection attempts outstanding at once.", DefaultValueFactory = _ => 200, HelpName = "N" };

@@ -77,8 +77,8 @@ public sealed class BenchResult
                 text.AppendLine(c, $"  window {WindowSeconds:0.00} s: received {Received:N0} ({Rate:N0} msg/s); total received {TotalReceived:N0}");
                 if (LatencyCount > 0)
                 {
-                        text.AppendLine(c, $"  latency ms: p50 {LatencyP50Us / 1000.0:0.000}  p99 {LatencyP99Us / 1000.0:0.000}  " +
-                        $"p99.9 {LatencyP999Us / 1000.0:0.000}  max {LatencyMaxUs / 1000.0:0.000}  mean {LatencyMeanUs / 1000.0:0.000} ({LatencyCount:N0} samples)");
+                    text.AppendLine(c, $"  latency ms: p50 {LatencyP50Us / 1000.0:0.000}  p99 {LatencyP99Us / 1000.0:0.000}  " +
+                    $"p99.9 {LatencyP999Us / 1000.0:0.000}  max {LatencyMaxUs / 1000.0:0.000}  mean {LatencyMeanUs / 1000.0:0.000} ({LatencyCount:N0} samples)");
                 }
                 break;
             default:
