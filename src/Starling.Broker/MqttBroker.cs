@@ -14,6 +14,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private readonly BrokerContext _context;
     private readonly Heartbeat _heartbeat;
     private readonly long _startTimestamp;
+    // Published messages for reuse; this broker's own (docs/architecture.md, "Message lifetime").
+    private readonly MessagePool _messagePool = new();
 
     /// <summary>
     /// Builds the broker. With a <paramref name="store"/>, its state (sessions, subscriptions, queued and inflight
@@ -74,7 +76,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(info);
-        var connection = new MqttConnection(_context, transport, info);
+        var connection = new MqttConnection(_context, _messagePool, transport, info);
         // Counted before it runs, so StopAsync never misses a connection that is starting.
         _context.ConnectionStarted();
         return connection.RunAsync(cancellationToken);

@@ -69,7 +69,7 @@ internal sealed partial class MqttConnection
             {
                 // Pooled: this read loop holds the first reference while routing; queues and inflight entries take
                 // their own, and the last release (usually a subscriber's writer) returns it.
-                var message = Message.Rent(topicName, publish.Payload, qos, false, properties, _clientId, now);
+                var message = Message.Rent(_messagePool, topicName, publish.Payload, qos, false, properties, _clientId, now);
                 try
                 {
                     matched = _broker.Router.Route(message);

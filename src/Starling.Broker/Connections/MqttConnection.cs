@@ -13,6 +13,7 @@ namespace Starling.Broker;
 internal sealed partial class MqttConnection
 {
     private readonly BrokerContext _broker;
+    private readonly MessagePool _messagePool;
     private readonly IDuplexPipe _transport;
     private readonly ConnectionInfo _info;
     private readonly OutboundQueue _outbound;
@@ -35,8 +36,9 @@ internal sealed partial class MqttConnection
     // Bytes of the current buffer already counted (the pipe re-presents unconsumed bytes on the next read).
     private long _bytesSeen;
 
-    public MqttConnection(BrokerContext broker, IDuplexPipe transport, ConnectionInfo info)
+    public MqttConnection(BrokerContext broker, MessagePool messagePool, IDuplexPipe transport, ConnectionInfo info)
     {
+        _messagePool = messagePool;
         _broker = broker;
         _transport = transport;
         _info = info;
