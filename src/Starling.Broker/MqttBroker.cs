@@ -1,6 +1,8 @@
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Starling.Broker.Security;
+using Starling.Broker.Storage;
 using Starling.Protocol;
 
 namespace Starling.Broker;
@@ -11,7 +13,17 @@ namespace Starling.Broker;
 /// </summary>
 public sealed partial class MqttBroker : IAsyncDisposable
 {
-    private readonly BrokerContext _context;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly BrokerCounters _counters;
+    private readonly TopicIndex _index;
+    private readonly RetainedStore _retained;
+    private readonly SessionRegistry _sessions;
+    private readonly Router _router;
+    private readonly BrokerStorage _storage;
+    private readonly SecurityRuntime _security;
+    private readonly ConnectionRegistry _connections = new();
+    private readonly ConnectionServices _connectionServices;
     private readonly Heartbeat _heartbeat;
     private readonly long _startTimestamp;
     // Published messages for reuse; this broker's own (docs/architecture.md, "Message lifetime").
@@ -22,63 +34,89 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// messages, retained messages, delayed wills) is restored before this returns, so no connection can see a
     /// half-restored broker, and every later change is written to it (docs/architecture.md, "Storage").
     /// </summary>
-    /// <exception cref="Storage.StoreException">The store cannot be read; the message says which file and what to do.</exception>
-    public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, Storage.IStore? store = null)
+    /// <exception cref="StoreException">The store cannot be read; the message says which file and what to do.</exception>
+    public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IStore? store = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        _context = new BrokerContext(options, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, store);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _time = timeProvider ?? TimeProvider.System;
+        // Sessions, router and storage are still built together (BrokerContext); everything else gets what it uses.
+        var core = new BrokerContext(options, loggerFactory, _time, store);
+        _log = core.BrokerLogger;
+        _counters = core.Counters;
+        _index = core.Index;
+        _retained = core.Retained;
+        _sessions = core.Sessions;
+        _router = core.Router;
+        _storage = core.Storage;
+        _security = new SecurityRuntime(options, loggerFactory, _time);
+        _connectionServices = BuildConnectionServices(options, loggerFactory.CreateLogger("Starling.Broker.Connection"), core.Wills);
         try
         {
-            _context.Storage.Recover();
+            _storage.Recover();
         }
         catch
         {
-            _context.Storage.StopAsync().GetAwaiter().GetResult();
+            _storage.StopAsync().GetAwaiter().GetResult();
             throw;
         }
-        _heartbeat = new Heartbeat(_context, TimeSpan.FromMilliseconds(500));
-        _startTimestamp = _context.Time.GetTimestamp();
+        _heartbeat = new Heartbeat(_connections, _sessions, _time, _log, TimeSpan.FromMilliseconds(500));
+        _startTimestamp = _time.GetTimestamp();
+    }
+
+    private ConnectionServices BuildConnectionServices(BrokerOptions options, ILogger log, WillPublisher wills)
+    {
+        var authenticator = new ClientAuthenticator(_security, options.AllowAnonymous);
+        var admission = new ClientAdmission(options, _time, _counters, log, _connections, _sessions);
+        var enhancedAuth = new EnhancedAuthHandler(_security, authenticator, admission, log);
+        return new ConnectionServices(options, _time, _counters, log, _connections, _security,
+            new SessionRelease(_sessions, wills),
+            new ConnectHandler(options, _connections, authenticator, enhancedAuth, admission),
+            enhancedAuth,
+            new PublishHandler(options, _time, _counters, _security, _storage, _retained, _router, _messagePool),
+            new SubscribeHandler(options, _time, _security, _index, _retained));
     }
 
     public BrokerOptions Options { get; }
 
     /// <summary>Event counters since start.</summary>
-    public BrokerCounters Counters => _context.Counters;
+    public BrokerCounters Counters => _counters;
 
     /// <summary>Connections that completed CONNECT.</summary>
-    public int ConnectedClients => _context.ConnectedCount;
+    public int ConnectedClients => _connections.ConnectedCount;
 
     /// <summary>Sessions known (connected and offline persistent ones).</summary>
-    public int SessionCount => _context.Sessions.Count;
+    public int SessionCount => _sessions.Count;
 
     /// <summary>Subscriptions in the index.</summary>
-    public int SubscriptionCount => _context.Index.Count;
+    public int SubscriptionCount => _index.Count;
 
     /// <summary>Retained messages held.</summary>
-    public int RetainedCount => _context.Retained.Count;
+    public int RetainedCount => _retained.Count;
 
-    internal BrokerContext Context => _context;
+    /// <summary>The session registry, for tests that look inside a session.</summary>
+    internal SessionRegistry Sessions => _sessions;
 
     /// <summary>
     /// A transport whose connection has ended keeps its socket open a while longer (a lingering close, so the peer
     /// reads the last packets): it still holds a descriptor, so Limits:MaxOpenConnections counts it until
     /// <see cref="TransportClosed"/>.
     /// </summary>
-    public void TransportLingering() => _context.TransportLingering();
+    public void TransportLingering() => _connections.TransportLingering();
 
     /// <summary>The lingering socket announced by <see cref="TransportLingering"/> is closed.</summary>
-    public void TransportClosed() => _context.TransportClosed();
+    public void TransportClosed() => _connections.TransportClosed();
 
     /// <summary>Serves one connection until it closes; never throws for client or I/O faults.</summary>
     public Task RunConnectionAsync(IDuplexPipe transport, ConnectionInfo info, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(info);
-        var connection = new MqttConnection(_context, _messagePool, transport, info);
+        var connection = new MqttConnection(_connectionServices, transport, info);
         // Counted before it runs, so StopAsync never misses a connection that is starting.
-        _context.ConnectionStarted();
+        _connections.ConnectionStarted();
         return connection.RunAsync(cancellationToken);
     }
 
@@ -88,22 +126,22 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// <summary>Graceful shutdown: refuse new connections, send DISCONNECT 0x8B to v5 clients, close all connections.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _context.Stopping = true;
-        foreach (var connection in _context.Connections)
+        _connections.Stopping = true;
+        foreach (var connection in _connections)
         {
             connection.Abort(ReasonCode.ServerShuttingDown, "server shutting down");
         }
         try
         {
-            await _context.WhenAllConnectionsEnded().WaitAsync(TimeSpan.FromSeconds(10), _context.Time, cancellationToken).ConfigureAwait(false);
+            await _connections.WhenAllConnectionsEnded().WaitAsync(TimeSpan.FromSeconds(10), _time, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            _context.BrokerLogger.LogWarning("{Count} connections did not close within 10 s of shutdown", _context.RunningConnections);
+            BrokerLog.ConnectionsDidNotClose(_log, _connections.RunningConnections);
         }
         _heartbeat.Dispose();
         // Last: the sessions' final state changes (detach times) are written before the store closes.
-        await _context.Storage.StopAsync().ConfigureAwait(false);
+        await _storage.StopAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
