@@ -33,6 +33,19 @@ public class MessagePoolingTests
     }
 
     [Fact]
+    public void A_released_message_goes_back_to_the_pool_it_was_rented_from_and_no_other()
+    {
+        // One pool per broker: two brokers in one process must never hand each other's messages out.
+        var mine = new MessagePool();
+        var other = new MessagePool();
+        var message = Message.Rent(mine, Topic, new ReadOnlySequence<byte>([4, 5]), QualityOfService.AtMostOnce, false, null, "c", 0);
+        message.Release();
+        Assert.Null(other.TryTake());
+        Assert.Same(message, mine.TryTake());
+        Assert.Null(mine.TryTake());
+    }
+
+    [Fact]
     public void A_pinned_message_keeps_its_payload_whatever_is_released_or_rented_later()
     {
         var message = Message.Rent(Pool, Topic, new ReadOnlySequence<byte>([9, 8, 7]), QualityOfService.AtMostOnce, false, null, "c", 0);

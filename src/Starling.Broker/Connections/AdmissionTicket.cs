@@ -4,12 +4,16 @@ using Starling.Broker.Security;
 namespace Starling.Broker;
 
 /// <summary>
-/// A connection's place in the admission limits (<see cref="SecurityRuntime"/>): counted as pending until its CONNECT
-/// is authenticated, and per remote address while it is open. A struct held inline by <see cref="MqttConnection"/>;
-/// touched only by its read loop (and its cleanup, which runs after the read loop ended).
+/// A connection's place in the broker's bookkeeping: its slot in <see cref="ConnectionRegistry"/>, and its counts in
+/// the admission limits (<see cref="SecurityRuntime"/>): pending until its CONNECT is authenticated, and per remote
+/// address while it is open. A struct held inline by <see cref="MqttConnection"/> (its fields share one 16-byte
+/// slot: idle-connection memory); touched only by its read loop (and its cleanup, which runs after the read loop ended).
 /// </summary>
 internal struct AdmissionTicket
 {
+    /// <summary>The connection's slot in the broker's <see cref="ConnectionRegistry"/>, from the start of its read loop to its cleanup.</summary>
+    public int RegistrySlot;
+
     private bool _pendingCounted;
     private IPAddress? _countedAddress;
 

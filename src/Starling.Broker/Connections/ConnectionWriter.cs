@@ -17,9 +17,8 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
 {
     private const int FlushThreshold = 64 * 1024;
 
+    // The services (Time, Counters, Log) are read through the owner: one field less per connection.
     private readonly MqttConnection _owner;
-    // Reads Time, Counters and Log only.
-    private readonly ConnectionServices _services;
 
     // The client's Maximum Packet Size (v5 CONNECT); uint.MaxValue when it set none.
     private uint _clientMaxPacketSize = uint.MaxValue;
@@ -28,14 +27,10 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
     private int _outboundAliasMaximum;
     private Dictionary<string, ushort>? _outboundAliases;
 
-    // Set by a writer that stopped on a failed or canceled flush (read after WhenWriterIdle, which orders it).
-    private bool _writerFailed;
-
     public ConnectionWriter(MqttConnection owner, ConnectionServices services)
         : base(Math.Max(services.Options.MaxQueuedMessages, 100))
     {
         _owner = owner;
-        _services = services;
     }
 
     /// <summary>Set at CONNECT (before the session is attached): the client's Maximum Packet Size and Topic Alias Maximum.</summary>
@@ -66,14 +61,14 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
     {
         if (!Fits(delivery))
         {
-            Interlocked.Increment(ref _services.Counters.MessagesDroppedTooLarge);
+            Interlocked.Increment(ref _owner.Services.Counters.MessagesDroppedTooLarge);
             return;
         }
         delivery.Message.AddRef();
         if (!TryEnqueueQoS0(OutboundItem.ForPublish(delivery, dup: false), extraRoom))
         {
             delivery.Message.Release();
-            Interlocked.Increment(ref _services.Counters.MessagesDroppedQoS0Backlog);
+            Interlocked.Increment(ref _owner.Services.Counters.MessagesDroppedQoS0Backlog);
         }
         if (IsCongestedButMoving)
         {
@@ -90,7 +85,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
             return true;
         }
         var size = PublishEncoder.GetSize(Version, delivery.Message.TopicUtf8.Length, delivery.Message.Payload.Length, delivery.QoS,
-            OutboundProperties.For(Version, delivery, 0, _services.Time));
+            OutboundProperties.For(Version, delivery, 0, _owner.Services.Time));
         // A first use of an outbound alias adds its property (3 bytes); a reuse only shrinks the packet.
         return (uint)size + (_outboundAliasMaximum > 0 ? 3u : 0u) <= _clientMaxPacketSize;
     }
@@ -131,7 +126,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
     public async Task WriteAsync()
     {
         var output = _owner.Transport.Output;
-        var counters = _services.Counters;
+        var counters = _owner.Services.Counters;
         var failed = true;
         try
         {
@@ -164,14 +159,13 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         }
         catch (Exception ex) when (MqttConnection.IsTransportFault(ex))
         {
-            ConnectionLog.WriteFailed(_services.Log, _owner.DisplayId, ex.Message);
+            ConnectionLog.WriteFailed(_owner.Services.Log, _owner.DisplayId, ex.Message);
         }
         finally
         {
             if (failed)
             {
                 // The stream cannot continue: no writer runs again, no final packet, and the connection closes.
-                _writerFailed = true;
                 Complete();
                 TryStopWriter(failed: true);
                 _owner.Abort(null, "write failed");
@@ -183,7 +177,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
     private async Task WriteFinalPacketAsync()
     {
         await WhenWriterIdle().ConfigureAwait(false);
-        if (_owner.FinalPacket is not { } last || _writerFailed)
+        if (_owner.FinalPacket is not { } last || WriterFailed)
         {
             return;
         }
@@ -211,8 +205,8 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
                 MqttProperties? properties = null;
                 if (version == ProtocolVersion.V500 && (d.Message.Properties is not null || d.SubscriptionIds is not null))
                 {
-                    now = now == 0 ? _services.Time.GetTimestamp() : now;
-                    properties = OutboundProperties.For(version, d, now, _services.Time);
+                    now = now == 0 ? _owner.Services.Time.GetTimestamp() : now;
+                    properties = OutboundProperties.For(version, d, now, _owner.Services.Time);
                 }
                 var topic = d.Message.TopicUtf8.AsSpan();
                 if (_outboundAliasMaximum > 0)
@@ -278,7 +272,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
             try
             {
                 // A client that stopped reading must not keep the connection open: give the last flushes 5 s.
-                await finish.WaitAsync(TimeSpan.FromSeconds(5), _services.Time).ConfigureAwait(false);
+                await finish.WaitAsync(TimeSpan.FromSeconds(5), _owner.Services.Time).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -288,7 +282,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         }
         catch (Exception ex) when (MqttConnection.IsTransportFault(ex))
         {
-            ConnectionLog.FinalWriteFailed(_services.Log, _owner.DisplayId, ex.Message);
+            ConnectionLog.FinalWriteFailed(_owner.Services.Log, _owner.DisplayId, ex.Message);
         }
     }
 }

@@ -24,8 +24,6 @@ internal sealed class MqttConnection
     private volatile bool _connected;
     private long _lastPacketTimestamp;
     private int _closing;
-    // This connection's slot in the broker's ConnectionRegistry, from the start of RunAsync to Cleanup.
-    private int _registrySlot;
     private volatile MqttPacket? _finalPacket;
     private string? _closeCause;
     // Bytes of the current buffer already counted (the pipe re-presents unconsumed bytes on the next read).
@@ -70,6 +68,9 @@ internal sealed class MqttConnection
 
     public IDuplexPipe Transport => _transport;
 
+    /// <summary>The broker's services shared by every connection (also the writer's, through this owner).</summary>
+    public ConnectionServices Services => _services;
+
     /// <summary>The packet written last on close (a CONNACK refusal or a v5 DISCONNECT), if any.</summary>
     public MqttPacket? FinalPacket => _finalPacket;
 
@@ -96,7 +97,7 @@ internal sealed class MqttConnection
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        _registrySlot = _services.Registry.Add(this);
+        _admission.RegistrySlot = _services.Registry.Add(this);
         // This connection is already counted in RunningConnections (MqttBroker.RunConnectionAsync); lingering
         // sockets of ended ones hold descriptors too.
         if (!_admission.TryAdmit(_services.Security, _info.RemoteEndPoint, _services.Registry.OpenTransports))
@@ -383,7 +384,7 @@ internal sealed class MqttConnection
 
     private void Cleanup()
     {
-        _services.Registry.Remove(_registrySlot);
+        _services.Registry.Remove(_admission.RegistrySlot);
         _admission.Release(_services.Security);
         if (!_connected)
         {

@@ -49,6 +49,11 @@ internal abstract class OutboundQueue(int maxData) : IThreadPoolWorkItem
     private long _lastFlushed = Environment.TickCount64;
     // Set by ReleaseWaiters: the connection is closing, so nobody waits for its lanes any more.
     private bool _closed;
+    // Set when a writer stopped on a failed or canceled flush (read after WhenWriterIdle, which orders it).
+    private bool _writerFailed;
+
+    /// <summary>A writer stopped because the stream failed: no final packet can be written.</summary>
+    protected bool WriterFailed => _writerFailed;
 
     /// <summary>
     /// Congested but alive: the data lane is past half its limit and the consumer is not stuck. A publisher whose
@@ -212,6 +217,7 @@ internal abstract class OutboundQueue(int maxData) : IThreadPoolWorkItem
                 return false;
             }
             _writerScheduled = false;
+            _writerFailed |= failed;
             idle = _idleWaiter;
             _idleWaiter = null;
         }
