@@ -10,14 +10,20 @@ namespace Starling.Broker;
 /// </summary>
 internal sealed class Heartbeat : IDisposable
 {
-    private readonly BrokerContext _broker;
+    private readonly ConnectionRegistry _connections;
+    private readonly SessionRegistry _sessions;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
     private readonly ITimer _timer;
     private int _running;
 
-    public Heartbeat(BrokerContext broker, TimeSpan period)
+    public Heartbeat(ConnectionRegistry connections, SessionRegistry sessions, TimeProvider time, ILogger log, TimeSpan period)
     {
-        _broker = broker;
-        _timer = broker.Time.CreateTimer(static s => ((Heartbeat)s!).Tick(), this, period, period);
+        _connections = connections;
+        _sessions = sessions;
+        _time = time;
+        _log = log;
+        _timer = time.CreateTimer(static s => ((Heartbeat)s!).Tick(), this, period, period);
     }
 
     public void Tick()
@@ -29,19 +35,19 @@ internal sealed class Heartbeat : IDisposable
         }
         try
         {
-            var now = _broker.Time.GetTimestamp();
+            var now = _time.GetTimestamp();
             // Lock-free and allocation-free (ConnectionRegistry). A snapshot of every entry per tick would be a
             // large-object-heap array (120 KB at 15,000 connections) twice a second, garbage that only a gen2
             // collection returns (docs/performance.md, finding 2).
-            foreach (var connection in _broker.Connections)
+            foreach (var connection in _connections)
             {
                 connection.CheckTimeouts(now);
             }
-            _broker.Sessions.ExpireSessions(now);
+            _sessions.ExpireSessions(now);
         }
         catch (Exception ex)
         {
-            _broker.BrokerLogger.LogError(ex, "Heartbeat tick failed");
+            BrokerLog.HeartbeatFailed(_log, ex);
         }
         finally
         {

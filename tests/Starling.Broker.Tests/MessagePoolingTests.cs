@@ -14,11 +14,12 @@ namespace Starling.Broker.Tests;
 public class MessagePoolingTests
 {
     private static readonly TopicName Topic = new("pool/t", "pool/t"u8.ToArray());
+    private static readonly MessagePool Pool = new();
 
     [Fact]
     public void A_pooled_message_counts_its_holders_and_goes_back_to_the_pool_after_the_last_release()
     {
-        var message = Message.Rent(Topic, new ReadOnlySequence<byte>([1, 2, 3]), QualityOfService.AtLeastOnce, false, null, "c", 0);
+        var message = Message.Rent(Pool, Topic, new ReadOnlySequence<byte>([1, 2, 3]), QualityOfService.AtLeastOnce, false, null, "c", 0);
         Assert.True(message.IsCounted);
         message.AddRef(); // an outbound-queue entry
         message.AddRef(); // an inflight entry
@@ -32,9 +33,22 @@ public class MessagePoolingTests
     }
 
     [Fact]
+    public void A_released_message_goes_back_to_the_pool_it_was_rented_from_and_no_other()
+    {
+        // One pool per broker: two brokers in one process must never hand each other's messages out.
+        var mine = new MessagePool();
+        var other = new MessagePool();
+        var message = Message.Rent(mine, Topic, new ReadOnlySequence<byte>([4, 5]), QualityOfService.AtMostOnce, false, null, "c", 0);
+        message.Release();
+        Assert.Null(other.TryTake());
+        Assert.Same(message, mine.TryTake());
+        Assert.Null(mine.TryTake());
+    }
+
+    [Fact]
     public void A_pinned_message_keeps_its_payload_whatever_is_released_or_rented_later()
     {
-        var message = Message.Rent(Topic, new ReadOnlySequence<byte>([9, 8, 7]), QualityOfService.AtMostOnce, false, null, "c", 0);
+        var message = Message.Rent(Pool, Topic, new ReadOnlySequence<byte>([9, 8, 7]), QualityOfService.AtMostOnce, false, null, "c", 0);
         message.AddRef();
         message.Pin(); // e.g. queued for a shared group or the store
         message.Release();
@@ -42,7 +56,7 @@ public class MessagePoolingTests
         message.Release(); // one too many: still harmless once pinned
         for (var i = 0; i < 100; i++)
         {
-            var other = Message.Rent(Topic, new ReadOnlySequence<byte>([0, 0, 0]), QualityOfService.AtMostOnce, false, null, "c", 0);
+            var other = Message.Rent(Pool, Topic, new ReadOnlySequence<byte>([0, 0, 0]), QualityOfService.AtMostOnce, false, null, "c", 0);
             other.Release();
         }
         Assert.False(message.IsCounted);
@@ -54,7 +68,7 @@ public class MessagePoolingTests
     {
         var payload = new byte[100_000];
         payload[^1] = 42;
-        var message = Message.Rent(Topic, new ReadOnlySequence<byte>(payload), QualityOfService.AtMostOnce, false, null, "c", 0);
+        var message = Message.Rent(Pool, Topic, new ReadOnlySequence<byte>(payload), QualityOfService.AtMostOnce, false, null, "c", 0);
         Assert.False(message.IsCounted);
         message.Release();
         Assert.Equal(42, message.Payload.Span[^1]);

@@ -34,7 +34,7 @@ public sealed class MemoryBoundTests
                 }
             }
             await Task.WhenAll(batch);
-            var session = host.Broker.Context.Sessions.Find("far")!;
+            var session = host.Broker.Sessions.Find("far")!;
             Assert.Equal(Count, session.QueuedCount);
             Assert.Equal(0, session.InMemoryQueuedCount);
             Assert.Equal(Count, store.GetStatistics().Messages); // each message stored once
@@ -57,7 +57,7 @@ public sealed class MemoryBoundTests
         // Same store, new broker: a restart that finds nothing left to deliver.
         await using (var host = new BrokerHost(store, options))
         {
-            Assert.Equal(0, host.Broker.Context.Sessions.Find("far")!.QueuedCount);
+            Assert.Equal(0, host.Broker.Sessions.Find("far")!.QueuedCount);
         }
     }
 }

@@ -2,7 +2,8 @@ namespace Starling.Broker;
 
 /// <summary>
 /// Every open connection, connected or still before CONNECT, each in a numbered slot of one array; the Heartbeat and
-/// shutdown walk it. A slot costs 8 bytes of the array where a <c>ConcurrentDictionary</c> entry costs a 40-byte node
+/// shutdown walk it. It also keeps the broker's connection counts (running, connected, lingering transports) and the
+/// stopping flag, which admission and shutdown read. A slot costs 8 bytes of the array where a <c>ConcurrentDictionary</c> entry costs a 40-byte node
 /// and about 20 bytes of buckets (idle-connection memory, docs/performance.md finding 2).
 /// Concurrency: <see cref="Add"/> and <see cref="Remove"/> serialize on one lock (a few per connection's life);
 /// walking takes no lock and sees the array as it was when the walk began, so it may miss a connection added
@@ -65,5 +66,55 @@ internal sealed class ConnectionRegistry
             }
             return false;
         }
+    }
+
+    /// <summary>Set by StopAsync: new connections are refused.</summary>
+    public volatile bool Stopping;
+
+    private int _connectedCount;
+    // Connections whose RunAsync has started and not finished; StopAsync waits for it to reach 0. A counter instead of
+    // a set of tasks: nothing per connection (an idle connection's memory is what finding 2 of docs/performance.md is about).
+    private int _runningConnections;
+    private TaskCompletionSource? _allEnded;
+    // Sockets of ended connections still open for a lingering close (MqttBroker.TransportLingering).
+    private int _lingeringTransports;
+
+    /// <summary>Connections that completed CONNECT and are attached to a session.</summary>
+    public int ConnectedCount => Volatile.Read(ref _connectedCount);
+
+    public void OnConnected() => Interlocked.Increment(ref _connectedCount);
+
+    public void OnDisconnected() => Interlocked.Decrement(ref _connectedCount);
+
+    public int RunningConnections => Volatile.Read(ref _runningConnections);
+
+    public void ConnectionStarted() => Interlocked.Increment(ref _runningConnections);
+
+    /// <summary>Descriptors held by transports: running connections and sockets still lingering after theirs ended.</summary>
+    public int OpenTransports => RunningConnections + Volatile.Read(ref _lingeringTransports);
+
+    public void TransportLingering() => Interlocked.Increment(ref _lingeringTransports);
+
+    public void TransportClosed() => Interlocked.Decrement(ref _lingeringTransports);
+
+    public void ConnectionEnded()
+    {
+        if (Interlocked.Decrement(ref _runningConnections) == 0)
+        {
+            Volatile.Read(ref _allEnded)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when no connection runs (the last one to end completes it); for StopAsync.</summary>
+    public Task WhenAllConnectionsEnded()
+    {
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _allEnded, ended);
+        // A connection that ended before the write above did not see it: check the count after publishing.
+        if (RunningConnections == 0)
+        {
+            ended.TrySetResult();
+        }
+        return ended.Task;
     }
 }

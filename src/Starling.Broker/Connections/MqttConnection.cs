@@ -1,78 +1,100 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using Microsoft.Extensions.Logging;
+using Starling.Broker.Security;
 using Starling.Protocol;
 
 namespace Starling.Broker;
 
 /// <summary>
-/// One transport stream carrying MQTT packets: the read loop (frame scan, decode, handle) and the writer, scheduled
-/// while there is output (drain <see cref="OutboundQueue"/>, encode, flush once per batch). The read loop alone
-/// mutates the fields below that are not marked volatile; other threads only enqueue output or call <see cref="Abort"/>.
+/// One transport stream carrying MQTT packets: the read loop (frame scan, decode, dispatch to the handlers) and the
+/// connection's life (admission, timeouts, close, cleanup). Output goes through its <see cref="ConnectionWriter"/>;
+/// CONNECT, AUTH, PUBLISH and SUBSCRIBE are handled by the broker-wide handlers in <see cref="ConnectionServices"/>
+/// over this connection's <see cref="ConnectionState"/>. The read loop alone mutates the fields below that are not
+/// marked volatile; other threads only enqueue output or call <see cref="Abort"/>.
 /// </summary>
-internal sealed partial class MqttConnection
+internal sealed class MqttConnection : ISessionOwner
 {
-    private readonly BrokerContext _broker;
+    private readonly ConnectionServices _services;
     private readonly IDuplexPipe _transport;
     private readonly ConnectionInfo _info;
-    private readonly OutboundQueue _outbound;
-    private readonly ILogger _log;
+    private readonly ConnectionWriter _writer;
     private readonly long _openedTimestamp;
 
-    private ProtocolVersion _version;
-    private Session? _session;
-    private string _clientId = "";
-    private WillMessage? _will;
-    private ushort _keepAliveSeconds;
-    private bool _disconnectReceived;
+    private ConnectionState _state;
     private volatile bool _connected;
     private long _lastPacketTimestamp;
     private int _closing;
-    // This connection's slot in the broker's ConnectionRegistry, from the start of RunAsync to Cleanup.
-    private int _registrySlot;
     private volatile MqttPacket? _finalPacket;
     private string? _closeCause;
     // Bytes of the current buffer already counted (the pipe re-presents unconsumed bytes on the next read).
     private long _bytesSeen;
+    private AdmissionTicket _admission;
 
-    public MqttConnection(BrokerContext broker, IDuplexPipe transport, ConnectionInfo info)
+    public MqttConnection(ConnectionServices services, IDuplexPipe transport, ConnectionInfo info)
     {
-        _broker = broker;
+        _services = services;
         _transport = transport;
         _info = info;
-        _log = broker.ConnectionLogger;
-        _outbound = new OutboundQueue(Math.Max(broker.Options.MaxQueuedMessages, 100), this);
-        _openedTimestamp = broker.Time.GetTimestamp();
+        _state.ClientId = "";
+        _writer = new ConnectionWriter(this, services);
+        _openedTimestamp = services.Time.GetTimestamp();
         _lastPacketTimestamp = _openedTimestamp;
     }
 
-    public string ClientId => _clientId;
+    public string ClientId => _state.ClientId;
 
-    public ProtocolVersion Version => _version;
+    public ProtocolVersion Version => _state.Version;
 
     public ConnectionInfo Info => _info;
 
     public bool IsConnected => _connected;
 
     /// <summary>The authenticated username once CONNACK accepted the client (null before, or anonymous).</summary>
-    public string? Username => _connected ? _authenticatedUsername : null;
+    public string? Username => _connected ? _state.AuthenticatedUsername : null;
 
-    public ushort KeepAliveSeconds => _keepAliveSeconds;
+    public ushort KeepAliveSeconds => _state.KeepAliveSeconds;
 
     /// <summary>When CONNACK accepted the client (UTC); null before.</summary>
-    public DateTimeOffset? ConnectedAt => _connectedAtTicks == 0 ? null : new DateTimeOffset(_connectedAtTicks, TimeSpan.Zero);
+    public DateTimeOffset? ConnectedAt => _state.ConnectedAtTicks == 0 ? null : new DateTimeOffset(_state.ConnectedAtTicks, TimeSpan.Zero);
 
-    // UTC ticks of ConnectedAt, 0 before CONNACK: 8 bytes per connection where a DateTimeOffset? takes 24.
-    private long _connectedAtTicks;
+    /// <summary>The client's permissions (null: everything allowed); set at CONNECT.</summary>
+    public IClientAuthorization? Authorization => _state.Authorization;
+
+    /// <summary>The connection's output: queue, writer, and the session's <see cref="IDeliverySink"/>.</summary>
+    public ConnectionWriter Writer => _writer;
+
+    /// <summary>The handlers' view of this connection (read loop only).</summary>
+    public ref ConnectionState State => ref _state;
+
+    public IDuplexPipe Transport => _transport;
+
+    /// <summary>The broker's services shared by every connection (also the writer's, through this owner).</summary>
+    public ConnectionServices Services => _services;
+
+    /// <summary>The packet written last on close (a CONNACK refusal or a v5 DISCONNECT), if any.</summary>
+    public MqttPacket? FinalPacket => _finalPacket;
+
+    /// <summary>Between a CONNECT with a known Authentication Method and its CONNACK.</summary>
+    public bool AuthenticatingBeforeConnAck => _state.EnhancedAuth?.PendingConnect is not null && !_connected;
+
+    public string DisplayId => _connected ? _state.ClientId : "(not connected)";
+
+    /// <summary>The session's outbound flow sends through the writer (<see cref="ISessionOwner.Sink"/>).</summary>
+    public IDeliverySink Sink => _writer;
 
     /// <summary>
     /// Serves the connection until it ends: the read loop runs here (one state machine per connection; the writer
-    /// exists only while there is output, see <see cref="WriteAsync"/>). Never throws.
+    /// exists only while there is output, see <see cref="ConnectionWriter.WriteAsync"/>). Never throws.
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        _registrySlot = _broker.Connections.Add(this);
-        AdmitTransport();
+        _admission.RegistrySlot = _services.Registry.Add(this);
+        // This connection is already counted in RunningConnections (MqttBroker.RunConnectionAsync); lingering
+        // sockets of ended ones hold descriptors too.
+        if (!_admission.TryAdmit(_services.Security, _info.RemoteEndPoint, _services.Registry.OpenTransports))
+        {
+            Abort(null, "connection limit");
+        }
         // The transport's "closed" token is deliberately not wired to Abort: Kestrel fires it as soon as the peer's FIN
         // arrives, while packets sent just before it (a burst, then DISCONNECT) may still sit unread in the pipe. The
         // read loop ends on its own when the pipe reports completion, after handling every whole frame.
@@ -89,10 +111,10 @@ internal sealed partial class MqttConnection
                 {
                     return;
                 }
-                _lastPacketTimestamp = _broker.Time.GetTimestamp();
-                MqttConnection? congested = null;
-                Interlocked.Add(ref _broker.Counters.BytesReceived, buffer.Length - _bytesSeen);
-                _outbound.BeginDeferring();
+                _lastPacketTimestamp = _services.Time.GetTimestamp();
+                ConnectionWriter? congested = null;
+                Interlocked.Add(ref _services.Counters.BytesReceived, buffer.Length - _bytesSeen);
+                _writer.BeginDeferring();
                 try
                 {
                     // A read may hold megabytes of small publishes: stop at the first one that met a congested
@@ -112,10 +134,10 @@ internal sealed partial class MqttConnection
                     // we stopped early: then the rest is still to be handled and the next read must return at once.
                     _bytesSeen = buffer.Length;
                     input.AdvanceTo(buffer.Start, congested is null ? buffer.End : buffer.Start);
-                    if (_outbound.EndDeferring())
+                    if (_writer.EndDeferring())
                     {
                         // The answers to this read (CONNACK, acks) go out from here, without a hop to the thread pool.
-                        _ = WriteAsync();
+                        _ = _writer.WriteAsync();
                     }
                 }
                 if (result.IsCompleted)
@@ -126,16 +148,16 @@ internal sealed partial class MqttConnection
                     }
                     return;
                 }
-                await _outbound.WaitForRoomAsync().ConfigureAwait(false);
+                await _writer.WaitForRoomAsync().ConfigureAwait(false);
                 if (congested is not null)
                 {
-                    await WaitForCongestedSubscriberAsync(congested, TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+                    await ConnectionWriter.WaitForCongestedSubscriberAsync(congested, TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
                 }
             }
         }
         catch (MqttProtocolException ex)
         {
-            Interlocked.Increment(ref _broker.Counters.ProtocolErrors);
+            Interlocked.Increment(ref _services.Counters.ProtocolErrors);
             if (!_connected && ex.ReasonCode == ReasonCode.UnsupportedProtocolVersion)
             {
                 // [MQTT-3.1.2-2]: CONNACK 0x01 (0x84 for a v5 client), then close.
@@ -146,7 +168,7 @@ internal sealed partial class MqttConnection
                 // A protocol error in the middle of an enhanced authentication: CONNACK with the reason, then close.
                 _finalPacket = new ConnAckPacket { ReasonCode = ex.ReasonCode };
             }
-            _log.LogInformation("Client {ClientId} ({Remote}): {Reason} (0x{Code:X2}); closing connection", DisplayId, _info.RemoteEndPoint, ex.Message, (byte)ex.ReasonCode);
+            ConnectionLog.ProtocolError(_services.Log, DisplayId, _info.RemoteEndPoint, ex.Message, (byte)ex.ReasonCode);
             Abort(ex.ReasonCode, ex.Message);
         }
         catch (Exception ex) when (IsTransportFault(ex))
@@ -155,7 +177,7 @@ internal sealed partial class MqttConnection
         }
         catch (Exception ex)
         {
-            _log.LogError(ex, "Client {ClientId} ({Remote}): unexpected error; closing connection", DisplayId, _info.RemoteEndPoint);
+            ConnectionLog.UnexpectedError(_services.Log, ex, DisplayId, _info.RemoteEndPoint);
             Abort(ReasonCode.ImplementationSpecificError, "internal error");
         }
         finally
@@ -163,7 +185,7 @@ internal sealed partial class MqttConnection
             try
             {
                 Abort(null, "connection closed by client");
-                await FinishWriterAsync().ConfigureAwait(false);
+                await _writer.FinishAsync().ConfigureAwait(false);
                 Cleanup();
             }
             finally
@@ -191,7 +213,7 @@ internal sealed partial class MqttConnection
             }
             finally
             {
-                _broker.ConnectionEnded();
+                _services.Registry.ConnectionEnded();
             }
         }
     }
@@ -200,10 +222,11 @@ internal sealed partial class MqttConnection
     /// Handles one frame if a whole one is buffered; the receive buffer is valid only during this call.
     /// <paramref name="congested"/>: a subscriber the frame's deliveries found congested but moving (wait for it).
     /// </summary>
-    private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer, out MqttConnection? congested)
+    private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer, out ConnectionWriter? congested)
     {
         congested = null;
-        var status = FrameScanner.TryReadHeader(buffer, _broker.Options.MaxPacketSize, out var header, out var error);
+        var maxPacketSize = _services.Options.MaxPacketSize;
+        var status = FrameScanner.TryReadHeader(buffer, maxPacketSize, out var header, out var error);
         if (status == OperationStatus.NeedMoreData)
         {
             return false;
@@ -211,84 +234,68 @@ internal sealed partial class MqttConnection
         if (status != OperationStatus.Done)
         {
             throw new MqttProtocolException(error, error == ReasonCode.PacketTooLarge
-                ? $"packet larger than the maximum packet size ({_broker.Options.MaxPacketSize} bytes)"
+                ? $"packet larger than the maximum packet size ({maxPacketSize} bytes)"
                 : "malformed fixed header");
         }
         if (buffer.Length < header.TotalLength)
         {
             return false;
         }
-        if (!_connected && !AcceptedBeforeConnAck(header.Type))
+        if (!_connected && !EnhancedAuthHandler.AcceptedBeforeConnAck(AuthenticatingBeforeConnAck, header.Type))
         {
             throw new MqttProtocolException(ReasonCode.ProtocolError, $"first packet must be CONNECT, got {header.Type} [MQTT-3.1.0-1]");
         }
         var body = buffer.Slice(header.HeaderLength, header.RemainingLength);
         var connected = _connected;
+        var version = _state.Version;
         if (connected && header.Type is PacketType.Publish)
         {
             // The hot path: no packet object, and a repeated topic reuses the last one's string and bytes.
-            var publish = PacketDecoder.DecodePublish(header, body, _version, _lastTopic,
-                _version == ProtocolVersion.V500 ? _publishProperties ??= new PublishPropertiesCache() : null);
-            _lastTopic = publish.Topic ?? _lastTopic;
-            congested = HandlePublish(publish);
+            var publish = PacketDecoder.DecodePublish(header, body, version, _state.LastTopic,
+                version == ProtocolVersion.V500 ? _state.PublishProperties ??= new PublishPropertiesCache() : null);
+            _state.LastTopic = publish.Topic ?? _state.LastTopic;
+            congested = _services.Publish.Handle(this, publish);
         }
         else if (connected && header.Type is PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp)
         {
-            HandleAck(PacketDecoder.DecodePubAck(header, body, _version));
+            _services.Publish.HandleAck(this, PacketDecoder.DecodePubAck(header, body, version));
         }
         else
         {
-            congested = Dispatch(PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? _version : ProtocolVersion.Unknown));
+            congested = Dispatch(PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? version : ProtocolVersion.Unknown));
         }
         buffer = buffer.Slice(header.TotalLength);
         return true;
     }
 
     /// <summary>Handles a packet other than PUBLISH and acks; returns a congested subscriber (retained messages of a SUBSCRIBE).</summary>
-    private MqttConnection? Dispatch(MqttPacket packet)
+    private ConnectionWriter? Dispatch(MqttPacket packet)
     {
         switch (packet)
         {
             case ConnectPacket connect when !_connected:
-                HandleConnect(connect);
+                _services.Connect.Handle(this, connect);
                 break;
             case ConnectPacket:
                 throw new MqttProtocolException(ReasonCode.ProtocolError, "second CONNECT on one connection [MQTT-3.1.0-2]");
             case SubscribePacket subscribe:
-                return HandleSubscribe(subscribe);
+                return _services.Subscribe.HandleSubscribe(this, subscribe);
             case UnsubscribePacket unsubscribe:
-                HandleUnsubscribe(unsubscribe);
+                _services.Subscribe.HandleUnsubscribe(this, unsubscribe);
                 break;
             case PingReqPacket:
-                SendControl(PingRespPacket.Instance);
+                _writer.SendControl(PingRespPacket.Instance);
                 break;
             case DisconnectPacket disconnect:
-                HandleDisconnect(disconnect);
+                _services.Connect.HandleDisconnect(this, disconnect);
                 break;
-            case AuthPacket auth when _version == ProtocolVersion.V500:
-                HandleAuth(auth);
+            case AuthPacket auth when _state.Version == ProtocolVersion.V500:
+                _services.EnhancedAuth.HandleAuth(this, auth);
                 break;
             default:
                 throw new MqttProtocolException(ReasonCode.ProtocolError, $"a client may not send {packet.Type}");
         }
         return null;
-    }
-
-    private void HandleDisconnect(DisconnectPacket disconnect)
-    {
-        // DISCONNECT discards the will [MQTT-3.14.4-3], except v5 reason 0x04 which asks for it.
-        _disconnectReceived = disconnect.ReasonCode != ReasonCode.DisconnectWithWillMessage;
-        if (_version == ProtocolVersion.V500 && disconnect.Properties?.SessionExpiryInterval is uint expiry && _session is not null)
-        {
-            if (_session.ExpiryInterval == 0 && expiry != 0)
-            {
-                // [MQTT-3.14.2-2]: may not turn a connection-scoped session into a persistent one.
-                _disconnectReceived = false;
-                throw new MqttProtocolException(ReasonCode.ProtocolError, "Session Expiry Interval set on DISCONNECT after 0 in CONNECT");
-            }
-            _session.ExpiryInterval = Math.Min(expiry, _broker.Options.MaxSessionExpiryInterval);
-        }
-        Abort(null, disconnect.ReasonCode == ReasonCode.DisconnectWithWillMessage ? "DISCONNECT with will" : "DISCONNECT");
     }
 
     /// <summary>Heartbeat check: connect timeout and keep-alive (1.5 x) [MQTT-3.1.2-24]; releases idle queue storage.</summary>
@@ -298,20 +305,22 @@ internal sealed partial class MqttConnection
         {
             return;
         }
-        _outbound.Trim();
+        _writer.Trim();
+        var options = _services.Options;
         if (!_connected)
         {
-            if (_broker.Time.GetElapsedTime(_openedTimestamp, now) > _broker.Options.ConnectTimeout)
+            if (_services.Time.GetElapsedTime(_openedTimestamp, now) > options.ConnectTimeout)
             {
-                _log.LogInformation("Connection {Remote}: no CONNECT within {Timeout}; closing", _info.RemoteEndPoint, _broker.Options.ConnectTimeout);
+                ConnectionLog.ConnectTimeout(_services.Log, _info.RemoteEndPoint, options.ConnectTimeout);
                 Abort(null, "connect timeout");
             }
             return;
         }
-        if (_keepAliveSeconds > 0
-            && _broker.Time.GetElapsedTime(Volatile.Read(ref _lastPacketTimestamp), now) > TimeSpan.FromMilliseconds(_keepAliveSeconds * 1500L))
+        var keepAlive = _state.KeepAliveSeconds;
+        if (keepAlive > 0
+            && _services.Time.GetElapsedTime(Volatile.Read(ref _lastPacketTimestamp), now) > TimeSpan.FromMilliseconds(keepAlive * 1500L))
         {
-            _log.LogInformation("Client {ClientId} ({Remote}): keep-alive of {KeepAlive} s expired; closing", DisplayId, _info.RemoteEndPoint, _keepAliveSeconds);
+            ConnectionLog.KeepAliveExpired(_services.Log, DisplayId, _info.RemoteEndPoint, keepAlive);
             Abort(ReasonCode.KeepAliveTimeout, "keep-alive timeout");
         }
     }
@@ -319,7 +328,7 @@ internal sealed partial class MqttConnection
     /// <summary>A newer connection took the session over [MQTT-3.1.4-2].</summary>
     public void TakeOver()
     {
-        _log.LogInformation("Client {ClientId} ({Remote}): session taken over by a new connection", DisplayId, _info.RemoteEndPoint);
+        ConnectionLog.TakenOver(_services.Log, DisplayId, _info.RemoteEndPoint);
         Abort(ReasonCode.SessionTakenOver, "session taken over");
     }
 
@@ -334,61 +343,52 @@ internal sealed partial class MqttConnection
             return;
         }
         _closeCause = cause;
-        if (reason is { } code && _connected && _version == ProtocolVersion.V500 && _finalPacket is null)
+        if (reason is { } code && _connected && _state.Version == ProtocolVersion.V500 && _finalPacket is null)
         {
             // A reason string helps whoever debugs the client; skipped if the client's maximum packet size is tiny.
             _finalPacket = new DisconnectPacket
             {
                 ReasonCode = code,
-                Properties = _clientMaxPacketSize >= 512 ? new MqttProperties { ReasonString = cause } : null,
+                Properties = _writer.ClientMaxPacketSize >= 512 ? new MqttProperties { ReasonString = cause } : null,
             };
         }
-        _outbound.Complete();
-        _outbound.ReleaseWaiters();
+        _writer.Complete();
+        _writer.ReleaseWaiters();
         _transport.Input.CancelPendingRead();
     }
 
+    /// <summary>CONNACK with a failure code, then close [MQTT-3.2.2-5]; the session is not touched.</summary>
+    public void Refuse(ReasonCode reason, string why, MqttProperties? properties = null)
+    {
+        Interlocked.Increment(ref _services.Counters.ConnectionsRefused);
+        ConnectionLog.Refused(_services.Log, _info.RemoteEndPoint, (byte)reason, why);
+        _finalPacket = new ConnAckPacket { SessionPresent = false, ReasonCode = reason, Properties = properties };
+        Abort(null, "CONNECT refused: " + why);
+    }
+
+    /// <summary>CONNECT accepted (<see cref="ConnectHandler"/>): from here on the connection is connected and counted.</summary>
+    public void MarkConnected()
+    {
+        _connected = true;
+        _services.Registry.OnConnected();
+    }
+
+    /// <summary>The client authenticated: it no longer counts against Limits:MaxPendingConnections.</summary>
+    public void LeavePending() => _admission.LeavePending(_services.Security);
+
     private void Cleanup()
     {
-        _broker.Connections.Remove(_registrySlot);
-        ReleaseTransport();
+        _services.Registry.Remove(_admission.RegistrySlot);
+        _admission.Release(_services.Security);
         if (!_connected)
         {
             return;
         }
-        _broker.OnDisconnected();
-        _log.LogInformation("Client {ClientId} ({Remote}) disconnected: {Cause}", _clientId, _info.RemoteEndPoint, _closeCause);
-        var session = _session!;
-        var detached = session.Detach(this);
-        if (_will is { } will && !_disconnectReceived)
-        {
-            var delay = will.Properties?.WillDelayInterval ?? 0;
-            if (delay == 0 || (detached && session.ExpiryInterval == 0) || session.IsEnded)
-            {
-                _broker.PublishWill(will, _clientId);
-            }
-            else if (detached)
-            {
-                session.ScheduleWill(will, Math.Min(delay, session.ExpiryInterval));
-            }
-            // else: a new connection resumed the session before the delay passed: no will [MQTT-3.1.3-9].
-        }
-        if (detached)
-        {
-            var orphans = session.TakeSharedForRedistribution();
-            if (session.ExpiryInterval == 0)
-            {
-                _broker.Sessions.Discard(session);
-            }
-            if (orphans is not null)
-            {
-                Router.Redistribute(orphans);
-            }
-        }
+        _services.Registry.OnDisconnected();
+        ConnectionLog.Disconnected(_services.Log, _state.ClientId, _info.RemoteEndPoint, _closeCause);
+        _services.SessionRelease.Release(this, ref _state);
     }
 
-    private string DisplayId => _connected ? _clientId : "(not connected)";
-
-    private static bool IsTransportFault(Exception ex)
+    internal static bool IsTransportFault(Exception ex)
         => ex is IOException or ObjectDisposedException or OperationCanceledException; // Kestrel's reset/abort derive from these
 }

@@ -9,15 +9,16 @@ namespace Starling.Broker;
 /// Memory: an idle connection holds no queue storage at all (queues are created on first use, dropped again after a
 /// burst, and dropped by <see cref="Trim"/> once they stayed empty for a heartbeat) and no writer: the writer is a
 /// thread-pool work item scheduled by the enqueue that finds it idle, and it ends when it has drained the queue.
+/// The base class of <see cref="ConnectionWriter"/>, which is that work item: queue and writer are one object per
+/// connection (idle-connection memory), each class with its own job.
 /// </summary>
-internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
+internal abstract class OutboundQueue(int maxData) : IThreadPoolWorkItem
 {
     private const int ControlHighWater = 4096;
     // A lane that grew past this during a burst is released once drained, so the connection shrinks back.
     private const int ShrinkAbove = 256;
 
     private readonly int _maxData = maxData;
-    private readonly IThreadPoolWorkItem _writer = writer;
     // Guarded by the queue's own monitor (lock (this)): no separate lock object per connection (idle memory).
     private Queue<OutboundItem>? _control;
     private Queue<OutboundItem>? _data;
@@ -48,6 +49,11 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
     private long _lastFlushed = Environment.TickCount64;
     // Set by ReleaseWaiters: the connection is closing, so nobody waits for its lanes any more.
     private bool _closed;
+    // Set when a writer stopped on a failed or canceled flush (read after WhenWriterIdle, which orders it).
+    private bool _writerFailed;
+
+    /// <summary>A writer stopped because the stream failed: no final packet can be written.</summary>
+    protected bool WriterFailed => _writerFailed;
 
     /// <summary>
     /// Congested but alive: the data lane is past half its limit and the consumer is not stuck. A publisher whose
@@ -92,6 +98,11 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
         }
         return waiter.Task;
     }
+
+    /// <summary>Starts the writer loop; called on a thread-pool thread once per scheduling.</summary>
+    protected abstract void RunWriter();
+
+    void IThreadPoolWorkItem.Execute() => RunWriter();
 
     public void EnqueueControl(in OutboundItem item) => Enqueue(item, control: true);
 
@@ -142,7 +153,7 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
                 return;
             }
             // Never inline: an enqueuer may hold a session lock, and the writer does I/O.
-            ThreadPool.UnsafeQueueUserWorkItem(_writer, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
@@ -206,6 +217,7 @@ internal sealed class OutboundQueue(int maxData, IThreadPoolWorkItem writer)
                 return false;
             }
             _writerScheduled = false;
+            _writerFailed |= failed;
             idle = _idleWaiter;
             _idleWaiter = null;
         }

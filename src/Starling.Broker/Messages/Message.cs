@@ -37,6 +37,8 @@ internal sealed class Message
     // The array behind Payload of a pooled message: kept across reuse (small) or rented from ArrayPool (large).
     private byte[]? _buffer;
     private bool _bufferRented;
+    // The pool that rented this message out and gets it back on the last release; null for GC-owned messages.
+    private MessagePool? _pool;
 
     public Message(string topic, byte[] payload, QualityOfService qos, bool retain, MqttProperties? properties,
         string? publisherClientId, long createdTimestamp)
@@ -75,7 +77,7 @@ internal sealed class Message
     /// A pooled message holding one counted reference, the caller's (released once routing is done), with a copy of
     /// <paramref name="payload"/>. Large payloads get a pinned message instead (AddRef/Release are then no-ops).
     /// </summary>
-    public static Message Rent(TopicName topic, in ReadOnlySequence<byte> payload, QualityOfService qos, bool retain,
+    public static Message Rent(MessagePool pool, TopicName topic, in ReadOnlySequence<byte> payload, QualityOfService qos, bool retain,
         MqttProperties? properties, string? publisherClientId, long createdTimestamp)
     {
         if (payload.Length > MaxPooledPayload)
@@ -83,7 +85,8 @@ internal sealed class Message
             return new Message(topic, payload.ToArray(), qos, retain, properties, publisherClientId, createdTimestamp);
         }
         var length = (int)payload.Length;
-        var message = MessagePool.TryTake() ?? new Message();
+        var message = pool.TryTake() ?? new Message();
+        message._pool = pool;
         var buffer = message.TakeBuffer(length);
         payload.CopyTo(buffer);
         message.Topic = topic.Name;
@@ -192,7 +195,7 @@ internal sealed class Message
         Properties = null;
         PublisherClientId = null;
         Stored = null;
-        MessagePool.Return(this);
+        _pool?.Return(this);
     }
 
     /// <summary>The payload as an array of exactly its length (the array itself when it is one, else a copy).</summary>

@@ -1,40 +1,41 @@
 namespace Starling.Broker;
 
 /// <summary>
-/// Returned <see cref="Message"/> objects for reuse by <see cref="Message.Rent"/>. Messages are rented on publishers'
-/// read loops and returned on subscribers' writers, usually on other threads, so a per-thread cache alone would
-/// drift; a short lock around a bounded stack is cheap at two cores and never allocates once warm. A full pool drops
-/// the message to the GC, so a burst cannot grow it past <see cref="Capacity"/>.
+/// Returned <see cref="Message"/> objects for reuse by <see cref="Message.Rent"/>; one per broker (owned by
+/// <see cref="MqttBroker"/> and handed to the publish path, so two brokers in one process never share messages).
+/// Messages are rented on publishers' read loops and returned on subscribers' writers, usually on other threads, so a
+/// per-thread cache alone would drift; a short lock around a bounded stack is cheap at two cores and never allocates
+/// once warm. A full pool drops the message to the GC, so a burst cannot grow it past <see cref="Capacity"/>.
 /// </summary>
-internal static class MessagePool
+internal sealed class MessagePool
 {
     private const int Capacity = 4096;
 
-    private static readonly Message?[] s_items = new Message?[Capacity];
-    private static readonly Lock s_gate = new();
-    private static int s_count;
+    private readonly Message?[] _items = new Message?[Capacity];
+    private readonly Lock _gate = new();
+    private int _count;
 
-    public static Message? TryTake()
+    public Message? TryTake()
     {
-        lock (s_gate)
+        lock (_gate)
         {
-            if (s_count == 0)
+            if (_count == 0)
             {
                 return null;
             }
-            var message = s_items[--s_count];
-            s_items[s_count] = null;
+            var message = _items[--_count];
+            _items[_count] = null;
             return message;
         }
     }
 
-    public static void Return(Message message)
+    public void Return(Message message)
     {
-        lock (s_gate)
+        lock (_gate)
         {
-            if (s_count < Capacity)
+            if (_count < Capacity)
             {
-                s_items[s_count++] = message;
+                _items[_count++] = message;
             }
         }
     }

@@ -28,7 +28,7 @@ internal sealed class SecurityRuntime
 
     /// <summary>
     /// Counts a new transport; false (with the cause) when it must be closed at once. <paramref name="openTransports"/>:
-    /// the transports open now, this one included (BrokerContext.OpenTransports).
+    /// the transports open now, this one included (ConnectionRegistry.OpenTransports).
     /// </summary>
     public bool TryAdmit(IPAddress? address, int openTransports, out RejectionCause cause)
     {

@@ -129,7 +129,7 @@ internal sealed partial class Session
             _pendingOwner = null;
             _owner = owner;
             _journal?.UpsertSession(ToStoredSession());
-            _flow.Attach(owner, sendWindow);
+            _flow.Attach(owner.Sink, sendWindow);
         }
     }
 

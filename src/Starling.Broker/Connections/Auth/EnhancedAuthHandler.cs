@@ -7,42 +7,21 @@ namespace Starling.Broker;
 
 /// <summary>
 /// MQTT 5 enhanced authentication (spec 4.12, AUTH 3.15): the AUTH exchange after a CONNECT with an Authentication
-/// Method, and re-authentication (AUTH 0x19) after CONNACK. Touched only by the read loop.
+/// Method, which admits the client (<see cref="ClientAdmission"/>) when the method succeeds, and re-authentication
+/// (AUTH 0x19) after CONNACK. One per broker; the per-connection state is <see cref="EnhancedAuthState"/> in
+/// <see cref="ConnectionState.EnhancedAuth"/>. Runs on the connection's read loop, like the rest of CONNECT; before
+/// CONNACK only AUTH and DISCONNECT are read, and the connect timeout still applies.
 /// </summary>
-internal sealed partial class MqttConnection
+internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthenticator authenticator, ClientAdmission admission, ILogger log)
 {
-    // Null on a connection without enhanced authentication (nearly all of them): the state of the exchange lives in
-    // one object that a CONNECT with a known Authentication Method creates, so an idle connection does not carry six
-    // empty fields (docs/performance.md, finding 2). Once set, it stays for the connection's life (re-authentication).
-    private EnhancedAuthState? _enhancedAuth;
-
-    /// <summary>Between a CONNECT with a known Authentication Method and its CONNACK.</summary>
-    private bool AuthenticatingBeforeConnAck => _enhancedAuth?.PendingConnect is not null && !_connected;
-
-    /// <summary>Enhanced authentication of one connection; touched only by its read loop.</summary>
-    private sealed class EnhancedAuthState(string method, IEnhancedAuthenticator authenticator)
-    {
-        /// <summary>The CONNECT's Authentication Method; every AUTH must name the same one.</summary>
-        public string Method { get; } = method;
-
-        public IEnhancedAuthenticator Authenticator { get; } = authenticator;
-
-        /// <summary>The exchange in progress (before CONNACK, or a re-authentication); null between exchanges.</summary>
-        public IEnhancedAuthSession? Exchange;
-
-        /// <summary>The CONNECT waiting for its exchange to end (null after CONNACK), with its client id (assigned or not).</summary>
-        public ConnectPacket? PendingConnect;
-        public string PendingClientId = "";
-        public string? PendingAssignedClientId;
-    }
-
     /// <summary>
     /// Whether a packet of <paramref name="type"/> may arrive before CONNACK: CONNECT first; while an enhanced
-    /// authentication runs, only AUTH and DISCONNECT [MQTT-3.1.2-30] (anything else is a protocol error).
+    /// authentication runs (<paramref name="authenticating"/>), only AUTH and DISCONNECT [MQTT-3.1.2-30] (anything
+    /// else is a protocol error).
     /// </summary>
-    private bool AcceptedBeforeConnAck(PacketType type)
+    public static bool AcceptedBeforeConnAck(bool authenticating, PacketType type)
     {
-        if (!AuthenticatingBeforeConnAck)
+        if (!authenticating)
         {
             return type == PacketType.Connect;
         }
@@ -55,42 +34,43 @@ internal sealed partial class MqttConnection
     }
 
     /// <summary>CONNECT with an Authentication Method: 0x8C when no authenticator has it, else the first step of the exchange.</summary>
-    private void BeginEnhancedAuth(ConnectPacket connect, string clientId, string? assignedClientId, string method)
+    public void Begin(MqttConnection connection, ConnectPacket connect, string clientId, string? assignedClientId, string method)
     {
-        if (!CheckOverload())
+        if (!authenticator.CheckOverload(connection))
         {
             return;
         }
-        IEnhancedAuthenticator? authenticator = null;
-        foreach (var candidate in Security.Options.EnhancedAuthenticators)
+        IEnhancedAuthenticator? plugin = null;
+        foreach (var candidate in security.Options.EnhancedAuthenticators)
         {
             if (string.Equals(candidate.Method, method, StringComparison.Ordinal))
             {
-                authenticator = candidate;
+                plugin = candidate;
                 break;
             }
         }
-        if (authenticator is null)
+        if (plugin is null)
         {
             // [MQTT-4.12.0-1]
-            Refuse(ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' is not supported");
+            connection.Refuse(ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' is not supported");
             return;
         }
-        var state = _enhancedAuth = new EnhancedAuthState(method, authenticator)
+        var state = connection.State.EnhancedAuth = new EnhancedAuthState(method, plugin)
         {
             PendingConnect = connect,
             PendingClientId = clientId,
             PendingAssignedClientId = assignedClientId,
         };
-        state.Exchange = authenticator.Start(new EnhancedAuthContext(clientId, connect.Username, _info.RemoteEndPoint, _info.ListenerName,
+        var info = connection.Info;
+        state.Exchange = plugin.Start(new EnhancedAuthContext(clientId, connect.Username, info.RemoteEndPoint, info.ListenerName,
             IsReauthentication: false, CurrentUsername: null));
-        StepBeforeConnAck(connect.Properties?.AuthenticationData ?? []);
+        StepBeforeConnAck(connection, state, connect.Properties?.AuthenticationData ?? []);
     }
 
     /// <summary>An AUTH from the client: the next step of the exchange in progress, or the start of a re-authentication.</summary>
-    private void HandleAuth(AuthPacket auth)
+    public void HandleAuth(MqttConnection connection, AuthPacket auth)
     {
-        if (_enhancedAuth is not { } state)
+        if (connection.State.EnhancedAuth is not { } state)
         {
             throw new MqttProtocolException(ReasonCode.ProtocolError, "AUTH without an authentication method in CONNECT [MQTT-4.12.0-7]");
         }
@@ -100,21 +80,22 @@ internal sealed partial class MqttConnection
                 $"AUTH with Authentication Method '{auth.Properties?.AuthenticationMethod}', not the CONNECT's '{state.Method}' [MQTT-4.12.0-5]");
         }
         var data = auth.Properties?.AuthenticationData ?? [];
-        if (!_connected)
+        if (!connection.IsConnected)
         {
             if (auth.ReasonCode != ReasonCode.ContinueAuthentication || state.Exchange is null)
             {
                 throw new MqttProtocolException(ReasonCode.ProtocolError,
                     $"AUTH with reason 0x{(byte)auth.ReasonCode:X2} before CONNACK: only 0x18 Continue authentication [MQTT-4.12.0-3]");
             }
-            StepBeforeConnAck(data);
+            StepBeforeConnAck(connection, state, data);
             return;
         }
         if (auth.ReasonCode == ReasonCode.ReAuthenticate && state.Exchange is null)
         {
             // [MQTT-4.12.1-1]: same method as in CONNECT (checked above); a new exchange.
-            state.Exchange = state.Authenticator.Start(new EnhancedAuthContext(_clientId, null, _info.RemoteEndPoint, _info.ListenerName,
-                IsReauthentication: true, CurrentUsername: Username));
+            var info = connection.Info;
+            state.Exchange = state.Authenticator.Start(new EnhancedAuthContext(connection.ClientId, null, info.RemoteEndPoint, info.ListenerName,
+                IsReauthentication: true, CurrentUsername: connection.Username));
         }
         else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || state.Exchange is null)
         {
@@ -122,27 +103,26 @@ internal sealed partial class MqttConnection
                 ? $"AUTH with reason 0x{(byte)auth.ReasonCode:X2} outside a re-authentication (start one with 0x19) [MQTT-4.12.1-1]"
                 : $"AUTH with reason 0x{(byte)auth.ReasonCode:X2} during a re-authentication: only 0x18 Continue authentication");
         }
-        StepReauthentication(data);
+        StepReauthentication(connection, state, data);
     }
 
-    private void StepBeforeConnAck(byte[] data)
+    private void StepBeforeConnAck(MqttConnection connection, EnhancedAuthState state, byte[] data)
     {
-        var state = _enhancedAuth!;
         var step = state.Exchange!.Step(data);
         switch (step.Outcome)
         {
             case EnhancedAuthOutcome.Continue:
-                SendAuth(ReasonCode.ContinueAuthentication, step.Data);
+                SendAuth(connection, state, ReasonCode.ContinueAuthentication, step.Data);
                 return;
             case EnhancedAuthOutcome.Success:
                 state.Exchange = null;
                 var connect = state.PendingConnect!;
-                if (!GrantConnect(connect, state.PendingClientId, step.Username ?? connect.Username, step.Permissions))
+                if (authenticator.Grant(connection, connect, state.PendingClientId, step.Username ?? connect.Username, step.Permissions) is not { } client)
                 {
                     return;
                 }
                 // The CONNACK carries the same Authentication Method, and the final data if any [MQTT-4.12.0-5].
-                CompleteConnect(connect, state.PendingClientId, state.PendingAssignedClientId,
+                admission.Admit(connection, connect, state.PendingClientId, state.PendingAssignedClientId, client,
                     new MqttProperties { AuthenticationMethod = state.Method, AuthenticationData = step.Data });
                 state.PendingConnect = null;
                 state.PendingAssignedClientId = null;
@@ -153,54 +133,56 @@ internal sealed partial class MqttConnection
                     ? step.ReasonCode
                     : ReasonCode.NotAuthorized;
                 // [MQTT-4.12.0-4]: CONNACK with the failure, then close.
-                RefuseAuthentication(code, $"{state.Method}: {step.Reason}", v5: true);
+                authenticator.Refuse(connection, code, $"{state.Method}: {step.Reason}");
                 return;
         }
     }
 
-    private void StepReauthentication(byte[] data)
+    private void StepReauthentication(MqttConnection connection, EnhancedAuthState state, byte[] data)
     {
-        var state = _enhancedAuth!;
         var step = state.Exchange!.Step(data);
+        var info = connection.Info;
         switch (step.Outcome)
         {
             case EnhancedAuthOutcome.Continue:
-                SendAuth(ReasonCode.ContinueAuthentication, step.Data);
+                SendAuth(connection, state, ReasonCode.ContinueAuthentication, step.Data);
                 return;
             case EnhancedAuthOutcome.Success:
                 state.Exchange = null;
-                var username = step.Username ?? Username;
-                if (!string.Equals(username, Username, StringComparison.Ordinal) || step.Permissions is not null)
+                var current = connection.Username;
+                var username = step.Username ?? current;
+                if (!string.Equals(username, current, StringComparison.Ordinal) || step.Permissions is not null)
                 {
                     // A new identity: its permissions replace the old ones for every later check.
-                    _authorization = BuildAuthorization(_clientId, username, step.Permissions);
-                    _authenticatedUsername = username;
-                    if (_session is { } session)
+                    ref var client = ref connection.State;
+                    client.Authorization = authenticator.BuildAuthorization(info, client.ClientId, username, step.Permissions);
+                    client.AuthenticatedUsername = username;
+                    if (client.Session is { } session)
                     {
-                        session.Authorization = _authorization;
+                        session.Authorization = client.Authorization;
                     }
                 }
-                _log.LogInformation("Client {ClientId} ({Remote}) re-authenticated with {Method} as '{User}'", _clientId, _info.RemoteEndPoint, state.Method, username);
-                SendAuth(ReasonCode.Success, step.Data);
+                ConnectionLog.Reauthenticated(log, connection.ClientId, info.RemoteEndPoint, state.Method, username);
+                SendAuth(connection, state, ReasonCode.Success, step.Data);
                 return;
             default:
                 state.Exchange = null;
-                Interlocked.Increment(ref Security.Counters.AuthenticationFailed);
-                Security.Log.Write(RejectionCause.AuthenticationFailed,
-                    $"re-authentication of client '{_clientId}' from {_info.RemoteEndPoint} failed (0x{(byte)step.ReasonCode:X2}): {state.Method}: {step.Reason}");
+                Interlocked.Increment(ref security.Counters.AuthenticationFailed);
+                security.Log.Write(RejectionCause.AuthenticationFailed,
+                    $"re-authentication of client '{connection.ClientId}' from {info.RemoteEndPoint} failed (0x{(byte)step.ReasonCode:X2}): {state.Method}: {step.Reason}");
                 // [MQTT-4.12.1-2]: DISCONNECT with the reason, then close (0x86 is no DISCONNECT code: 0x87 instead).
                 var code = step.ReasonCode is >= ReasonCode.UnspecifiedError && ReasonCodeRules.IsAllowed(PacketType.Disconnect, step.ReasonCode)
                     ? step.ReasonCode
                     : ReasonCode.NotAuthorized;
-                Abort(code, "re-authentication failed");
+                connection.Abort(code, "re-authentication failed");
                 return;
         }
     }
 
-    private void SendAuth(ReasonCode code, byte[]? data)
-        => SendControl(new AuthPacket
+    private static void SendAuth(MqttConnection connection, EnhancedAuthState state, ReasonCode code, byte[]? data)
+        => connection.Writer.SendControl(new AuthPacket
         {
             ReasonCode = code,
-            Properties = new MqttProperties { AuthenticationMethod = _enhancedAuth!.Method, AuthenticationData = data },
+            Properties = new MqttProperties { AuthenticationMethod = state.Method, AuthenticationData = data },
         });
 }

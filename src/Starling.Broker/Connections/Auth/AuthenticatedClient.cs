@@ -1,0 +1,10 @@
+using Starling.Broker.Security;
+
+namespace Starling.Broker;
+
+/// <summary>
+/// The outcome of a successful authentication (plain or enhanced): who the client is and what it may do.
+/// <paramref name="Username"/> is null for an anonymous client; <paramref name="Authorization"/> null means everything
+/// is allowed.
+/// </summary>
+internal readonly record struct AuthenticatedClient(string? Username, IClientAuthorization? Authorization);

@@ -1,0 +1,132 @@
+using Starling.Broker.Security;
+using Starling.Protocol;
+
+namespace Starling.Broker;
+
+/// <summary>
+/// Client authentication at CONNECT: the overload guard, the certificate identity, the configured authenticators,
+/// anonymous access, and the authorization of the result (the authorizers' permissions, counted and logged by
+/// <see cref="GuardedAuthorization"/>). One per broker; stateless apart from <see cref="SecurityRuntime"/>'s counters.
+/// A refusal is answered on the connection (CONNACK with the reason, then close) before the method returns null.
+/// </summary>
+internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAnonymous)
+{
+    /// <summary>
+    /// Overload guard, authentication and authorization of a CONNECT whose client id passed its checks; null after
+    /// refusing it.
+    /// </summary>
+    public AuthenticatedClient? Authenticate(MqttConnection connection, ConnectPacket connect, string clientId)
+    {
+        var info = connection.Info;
+        var options = security.Options;
+        if (!CheckOverload(connection))
+        {
+            return null;
+        }
+
+        string? username = connect.Username;
+        IClientAuthorization? granted = null;
+        var decided = false;
+        if (info.CertificateUsername is { } certificateName)
+        {
+            // use_identity_as_username: the certificate, already validated against the CA, is the credential.
+            username = certificateName;
+            decided = true;
+        }
+        else
+        {
+            var request = new AuthenticationRequest(clientId, connect.Username, connect.Password, connect.Password is not null,
+                info.ClientCertificate, info.RemoteEndPoint, info.ListenerName, connection.Version);
+            foreach (var authenticator in options.Authenticators)
+            {
+                var result = authenticator.Authenticate(request);
+                if (result.Outcome == AuthenticationOutcome.NotApplicable)
+                {
+                    continue;
+                }
+                if (result.Outcome == AuthenticationOutcome.Refused)
+                {
+                    Refuse(connection, result.ReasonCode, $"{authenticator.Name}: {result.Reason}");
+                    return null;
+                }
+                username = result.ResolvedUsername ?? username;
+                granted = result.Permissions;
+                decided = true;
+                break;
+            }
+        }
+        if (!decided)
+        {
+            if (username is null)
+            {
+                if (!allowAnonymous)
+                {
+                    Interlocked.Increment(ref security.Counters.AnonymousRefused);
+                    security.Log.Write(RejectionCause.AnonymousRefused, $"CONNECT of client '{clientId}' from {info.RemoteEndPoint} refused: anonymous clients are not allowed (AllowAnonymous)");
+                    connection.Refuse(ReasonCode.NotAuthorized, "anonymous clients are not allowed");
+                    return null;
+                }
+            }
+            else if (options.HasAuthentication)
+            {
+                Refuse(connection, ReasonCode.BadUserNameOrPassword, $"unknown user '{username}'");
+                return null;
+            }
+        }
+        return Grant(connection, connect, clientId, username, granted);
+    }
+
+    /// <summary>The overload guard of CONNECT; false after refusing it.</summary>
+    public bool CheckOverload(MqttConnection connection)
+    {
+        if (!security.IsOverloaded())
+        {
+            return true;
+        }
+        Interlocked.Increment(ref security.Counters.Overloaded);
+        security.Log.Write(RejectionCause.Overloaded,
+            $"CONNECT from {connection.Info.RemoteEndPoint} refused: managed memory is above {security.Options.MaxMemoryFraction:P0} of what is available (Limits:MaxMemoryFraction)");
+        connection.Refuse(connection.Version == ProtocolVersion.V500 ? ReasonCode.ServerBusy : ReasonCode.ServerUnavailable, "server overloaded (memory)");
+        return false;
+    }
+
+    /// <summary>The permissions of an authenticated identity (null: everything allowed): the authorizers' and <paramref name="granted"/>.</summary>
+    public IClientAuthorization? BuildAuthorization(ConnectionInfo info, string clientId, string? username, IClientAuthorization? granted)
+    {
+        var options = security.Options;
+        var identity = new ClientIdentity(clientId, username, info.ListenerName);
+        var parts = new List<IClientAuthorization>(options.Authorizers.Count + 1);
+        if (granted is not null)
+        {
+            parts.Add(granted);
+        }
+        foreach (var authorizer in options.Authorizers)
+        {
+            parts.Add(authorizer.Authorize(identity));
+        }
+        var combined = AllOfAuthorization.Combine(parts);
+        return combined is null ? null : new GuardedAuthorization(combined, security, identity, info.RemoteEndPoint);
+    }
+
+    /// <summary>Authorization of an authenticated CONNECT (also after enhanced authentication); null after refusing it.</summary>
+    public AuthenticatedClient? Grant(MqttConnection connection, ConnectPacket connect, string clientId, string? username, IClientAuthorization? granted)
+    {
+        var authorization = BuildAuthorization(connection.Info, clientId, username, granted);
+        if (connect.Will is { } will && authorization is not null && !authorization.CanPublish(will.Topic))
+        {
+            // Mosquitto refuses a CONNECT whose will it could never publish.
+            connection.Refuse(ReasonCode.NotAuthorized, $"not authorized to publish the will to '{will.Topic}'");
+            return null;
+        }
+        connection.LeavePending();
+        return new AuthenticatedClient(username, authorization);
+    }
+
+    /// <summary>Counts and logs a failed authentication, then refuses the CONNECT with <paramref name="code"/>.</summary>
+    public void Refuse(MqttConnection connection, ReasonCode code, string why)
+    {
+        Interlocked.Increment(ref security.Counters.AuthenticationFailed);
+        security.Log.Write(RejectionCause.AuthenticationFailed, $"CONNECT from {connection.Info.RemoteEndPoint} refused (0x{(byte)code:X2}): {why}");
+        connection.Refuse(code, why);
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Logging;
+using Starling.Protocol;
+
+namespace Starling.Broker;
+
+/// <summary>
+/// The last part of CONNECT, once the client is authenticated (plainly or by an enhanced-auth exchange): connection
+/// limit, will checks, the session (opened or taken over), the connection's state and CONNACK. One per broker.
+/// Order matters: CONNACK is queued before the session is attached, so it precedes every re-sent PUBLISH.
+/// </summary>
+internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, BrokerCounters counters, ILogger log,
+    ConnectionRegistry registry, SessionRegistry sessions)
+{
+    /// <summary>
+    /// Admits the client or refuses it (CONNACK with the reason, then close). <paramref name="auth"/> carries the
+    /// Authentication Method (and final Authentication Data) of an enhanced authentication for the CONNACK.
+    /// </summary>
+    public void Admit(MqttConnection connection, ConnectPacket connect, string clientId, string? assignedClientId,
+        in AuthenticatedClient client, MqttProperties? auth)
+    {
+        ref var state = ref connection.State;
+        var v5 = state.Version == ProtocolVersion.V500;
+        var properties = connect.Properties;
+        if (options.MaxConnections > 0 && registry.ConnectedCount >= options.MaxConnections)
+        {
+            connection.Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, $"connection limit of {options.MaxConnections} reached");
+            return;
+        }
+        if (connect.Will is { } will)
+        {
+            if (will.QoS > options.MaximumQoS)
+            {
+                connection.Refuse(v5 ? ReasonCode.QoSNotSupported : ReasonCode.NotAuthorized, $"will QoS {(int)will.QoS} above the server's maximum");
+                return;
+            }
+            if (will.Retain && !options.RetainAvailable)
+            {
+                connection.Refuse(v5 ? ReasonCode.RetainNotSupported : ReasonCode.NotAuthorized, "retained wills are not supported");
+                return;
+            }
+        }
+
+        var keepAlive = connect.KeepAliveSeconds;
+        ushort? serverKeepAlive = null;
+        if (options.MaxKeepAliveSeconds > 0 && (keepAlive == 0 || keepAlive > options.MaxKeepAliveSeconds) && v5)
+        {
+            keepAlive = (ushort)options.MaxKeepAliveSeconds;
+            serverKeepAlive = keepAlive;
+        }
+        var requestedExpiry = v5 ? properties?.SessionExpiryInterval ?? 0 : connect.CleanSession ? 0u : uint.MaxValue;
+        var expiry = Math.Min(requestedExpiry, options.MaxSessionExpiryInterval);
+        connection.Writer.Configure(properties?.MaximumPacketSize ?? uint.MaxValue,
+            options.OutboundTopicAliases && v5 ? properties?.TopicAliasMaximum ?? 0 : 0);
+        var sendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
+        state.KeepAliveSeconds = keepAlive;
+        state.Will = connect.Will;
+        state.ClientId = clientId;
+        state.Authorization = client.Authorization;
+        state.AuthenticatedUsername = client.Username;
+        state.ConnectedAtTicks = time.GetUtcNow().UtcTicks;
+
+        var (session, present) = sessions.Open(clientId, connect.CleanSession, connection);
+        session.ExpiryInterval = expiry;
+        state.Session = session;
+        session.Authorization = client.Authorization;
+        connection.MarkConnected();
+        Interlocked.Increment(ref counters.ConnectionsAccepted);
+
+        var connAck = new ConnAckPacket { SessionPresent = present, ReasonCode = ReasonCode.Success };
+        if (v5)
+        {
+            connAck.Properties = new MqttProperties
+            {
+                AssignedClientIdentifier = assignedClientId,
+                ServerKeepAlive = serverKeepAlive,
+                TopicAliasMaximum = options.TopicAliasMaximum > 0 ? (ushort)options.TopicAliasMaximum : null,
+                ReceiveMaximum = options.ReceiveMaximum < ushort.MaxValue ? (ushort)options.ReceiveMaximum : null,
+                MaximumQoS = options.MaximumQoS < QualityOfService.ExactlyOnce ? (byte)options.MaximumQoS : null,
+                RetainAvailable = options.RetainAvailable ? null : (byte)0,
+                MaximumPacketSize = (uint)options.MaxPacketSize,
+                SessionExpiryInterval = expiry != requestedExpiry ? expiry : null,
+                ResponseInformation = properties?.RequestResponseInformation == 1 && options.ResponseInformation is { } info
+                    ? info.Replace("{clientid}", clientId, StringComparison.OrdinalIgnoreCase)
+                    : null,
+                AuthenticationMethod = auth?.AuthenticationMethod,
+                AuthenticationData = auth?.AuthenticationData,
+            };
+        }
+        connection.Writer.SendControl(connAck);
+        session.Attach(connection, sendWindow);
+        ConnectionLog.Connected(log, clientId, connection.Info.RemoteEndPoint, VersionName(state.Version),
+            expiry == 0 ? "clean" : "persistent", present ? ", resumed" : "", keepAlive);
+    }
+
+    private static string VersionName(ProtocolVersion v) => v switch
+    {
+        ProtocolVersion.V310 => "3.1",
+        ProtocolVersion.V311 => "3.1.1",
+        ProtocolVersion.V500 => "5.0",
+        _ => "?",
+    };
+}

@@ -1,0 +1,223 @@
+using System.Buffers;
+using Starling.Broker.Security;
+using Starling.Broker.Storage;
+using Starling.Protocol;
+
+namespace Starling.Broker;
+
+/// <summary>
+/// Inbound PUBLISH and the acks of a connected client (PUBACK, PUBREC, PUBREL, PUBCOMP): topic aliases, limits and
+/// permissions, one copy of the payload into a <see cref="Message"/>, retained store, routing, and the acknowledgement
+/// (after the commit when a store holds the message). One per broker; runs on the publisher's read loop, over the
+/// connection's <see cref="ConnectionState"/>. The hot path: nothing allocated per message once warm.
+/// </summary>
+internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, BrokerCounters counters, SecurityRuntime security,
+    BrokerStorage storage, RetainedStore retained, Router router, MessagePool messagePool)
+{
+    /// <summary>Handles one PUBLISH; returns a subscriber whose QoS 0 lane it found congested but moving (the read loop waits for it).</summary>
+    public ConnectionWriter? Handle(MqttConnection connection, in PublishView publish)
+    {
+        ref var state = ref connection.State;
+        var topicName = ResolveTopic(ref state, publish);
+        var topic = topicName.Name;
+        var qos = publish.QoS;
+        var session = state.Session!;
+        if (qos > options.MaximumQoS)
+        {
+            // [MQTT-3.2.2-11]: a v5 client that exceeds the announced Maximum QoS gets DISCONNECT 0x9B.
+            throw new MqttProtocolException(ReasonCode.QoSNotSupported, $"PUBLISH at QoS {(int)qos} above the server's maximum");
+        }
+        if (publish.Retain && !options.RetainAvailable)
+        {
+            throw new MqttProtocolException(ReasonCode.RetainNotSupported, "retained PUBLISH while Retain Available is 0 [MQTT-3.3.1-15]");
+        }
+        // The store operations the PUBACK/PUBREC must wait for (returned by each step, never a thread-static mark).
+        Storage.CommitTicket ticket = default;
+        if (qos == QualityOfService.ExactlyOnce)
+        {
+            if (!session.TryBeginInboundQoS2(publish.PacketId, out ticket))
+            {
+                // A re-sent PUBLISH before PUBREL: acknowledge again, deliver nothing twice [MQTT-4.3.3-2].
+                storage.Acknowledge(session, connection.Writer, ticket, PacketType.PubRec, publish.PacketId, ReasonCode.Success);
+                return null;
+            }
+            if (state.Version == ProtocolVersion.V500 && session.InboundQoS2Count > options.ReceiveMaximum)
+            {
+                throw new MqttProtocolException(ReasonCode.ReceiveMaximumExceeded, "more unacknowledged QoS 2 publishes than Receive Maximum [MQTT-3.3.4-9]");
+            }
+        }
+        Interlocked.Increment(ref counters.MessagesReceived);
+
+        // Clients may not publish into the broker's own $SYS tree: acknowledged (so flows complete) and dropped.
+        var refusal = topic.StartsWith("$SYS/", StringComparison.Ordinal) || topic == "$SYS" ? ReasonCode.NotAuthorized : CheckSecurity(ref state, topic);
+        if (publish.Properties?.PayloadFormatIndicator == 1 && options.ValidatePayloadFormat
+            && !IsUtf8(publish.Payload))
+        {
+            // [MQTT-3.3.2-4] lets the receiver reject a payload that is not the UTF-8 it claims to be.
+            refusal = ReasonCode.PayloadFormatInvalid;
+        }
+        var refused = refusal != ReasonCode.Success;
+        var route = default(RouteResult);
+        if (!refused)
+        {
+            var properties = ForwardedProperties(publish.Properties, state.PublishProperties);
+            var now = time.GetTimestamp();
+            if (publish.Retain)
+            {
+                // Kept by the retained store, so GC-owned from the start (Message, "Lifetime"); stored (or, with an
+                // empty payload, deleted) and still delivered to current subscribers [MQTT-3.3.1-5..11].
+                var message = new Message(topicName, publish.Payload.ToArray(), qos, true, properties, state.ClientId, now);
+                var retainedTicket = retained.Set(message);
+                route = router.Route(message);
+                ticket = Storage.CommitTicket.Latest(ticket, retainedTicket);
+            }
+            else
+            {
+                // Pooled: this read loop holds the first reference while routing; queues and inflight entries take
+                // their own, and the last release (usually a subscriber's writer) returns it.
+                var message = Message.Rent(messagePool, topicName, publish.Payload, qos, false, properties, state.ClientId, now);
+                try
+                {
+                    route = router.Route(message);
+                }
+                finally
+                {
+                    message.Release();
+                }
+            }
+        }
+        var congested = route.Congested as ConnectionWriter;
+        if (qos == QualityOfService.AtMostOnce)
+        {
+            return congested;
+        }
+        var reason = refused ? refusal : route.Delivered == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+        ticket = Storage.CommitTicket.Latest(ticket, route.Ticket);
+        // With a store: sent once the message (for durable subscribers, retained) and QoS 2 id are committed.
+        storage.Acknowledge(session, connection.Writer, ticket, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
+        if (qos == QualityOfService.ExactlyOnce && refused && state.Version == ProtocolVersion.V500)
+        {
+            // A PUBREC with a failure code ends the flow: no PUBREL will come for this id.
+            session.CompleteInboundQoS2(publish.PacketId, out _);
+        }
+        return congested;
+    }
+
+    /// <summary>An acknowledgement from the client: of the outbound flow (PUBACK, PUBREC, PUBCOMP) or PUBREL of an inbound one.</summary>
+    public void HandleAck(MqttConnection connection, in PubAckView ack)
+    {
+        var session = connection.State.Session!;
+        switch (ack.Type)
+        {
+            case PacketType.PubAck:
+                session.OnPubAck(connection.Writer, ack.PacketId);
+                break;
+            case PacketType.PubRec:
+                session.OnPubRec(connection.Writer, ack.PacketId, ack.ReasonCode);
+                break;
+            case PacketType.PubComp:
+                session.OnPubComp(connection.Writer, ack.PacketId);
+                break;
+            default:
+                // PUBREL: the client releases an inbound QoS 2 message; answer PUBCOMP even for an unknown id
+                // (v5 says which with 0x92) so a client recovering after reconnect can finish [MQTT-4.3.3-1].
+                var known = session.CompleteInboundQoS2(ack.PacketId, out var removal);
+                storage.Acknowledge(session, connection.Writer, removal, PacketType.PubComp, ack.PacketId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
+                break;
+        }
+    }
+
+    /// <summary>Success, or the reason a PUBLISH to <paramref name="topic"/> is acknowledged but dropped.</summary>
+    private ReasonCode CheckSecurity(ref ConnectionState state, string topic)
+    {
+        var limits = security.Options;
+        if (topic.Length > limits.MaxTopicLength || TopicMatcher.Levels(topic) > limits.MaxTopicLevels)
+        {
+            Interlocked.Increment(ref security.Counters.TopicLimitExceeded);
+            security.Log.Write(RejectionCause.TopicLimit, $"PUBLISH of client '{state.ClientId}' dropped: topic longer than Limits:MaxTopicLength ({limits.MaxTopicLength}) or deeper than Limits:MaxTopicLevels ({limits.MaxTopicLevels})");
+            return ReasonCode.TopicNameInvalid;
+        }
+        if (limits.MaxPublishRate > 0)
+        {
+            state.PublishBucket ??= new TokenBucket(limits.MaxPublishRate, limits.PublishBurst, time);
+            if (!state.PublishBucket.TryTake())
+            {
+                Interlocked.Increment(ref security.Counters.PublishRateExceeded);
+                security.Log.Write(RejectionCause.PublishRate, $"PUBLISH of client '{state.ClientId}' dropped: above Limits:MaxPublishRate ({limits.MaxPublishRate}/s)");
+                return ReasonCode.QuotaExceeded;
+            }
+        }
+        if (state.Authorization is { } authorization && !authorization.CanPublish(topic))
+        {
+            return ReasonCode.NotAuthorized;
+        }
+        return ReasonCode.Success;
+    }
+
+    private static bool IsUtf8(in ReadOnlySequence<byte> payload)
+    {
+        if (payload.IsSingleSegment)
+        {
+            return Utf8Validator.IsValid(payload.FirstSpan);
+        }
+        var copy = ArrayPool<byte>.Shared.Rent((int)payload.Length);
+        try
+        {
+            payload.CopyTo(copy);
+            return Utf8Validator.IsValid(copy.AsSpan(0, (int)payload.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+    }
+
+    private TopicName ResolveTopic(ref ConnectionState state, in PublishView publish)
+    {
+        if (state.Version != ProtocolVersion.V500 || publish.Properties?.TopicAlias is not ushort alias)
+        {
+            return publish.Topic ?? throw new MqttProtocolException(ReasonCode.ProtocolError, "empty topic name without a topic alias");
+        }
+        if (alias == 0 || alias > options.TopicAliasMaximum)
+        {
+            throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, $"topic alias {alias} outside 1..{options.TopicAliasMaximum} [MQTT-3.3.2-9]");
+        }
+        state.TopicAliases ??= new TopicName?[options.TopicAliasMaximum + 1];
+        if (publish.Topic is { } topic)
+        {
+            state.TopicAliases[alias] = topic;
+            return topic;
+        }
+        return state.TopicAliases[alias] ?? throw new MqttProtocolException(ReasonCode.ProtocolError, $"topic alias {alias} used before it was set");
+    }
+
+    /// <summary>
+    /// The properties a subscriber may see: everything but the topic alias and subscription identifiers. Messages
+    /// never change their properties, so the copy made for the connection's cached properties is shared by every
+    /// message that repeats them.
+    /// </summary>
+    private static MqttProperties? ForwardedProperties(MqttProperties? source, PublishPropertiesCache? cache)
+    {
+        if (source is null)
+        {
+            return null;
+        }
+        if (source.TopicAlias is null && source.SubscriptionIdentifiers is null)
+        {
+            return source;
+        }
+        var cached = cache is not null && ReferenceEquals(cache.Properties, source);
+        if (cached && cache!.Derived is MqttProperties forwarded)
+        {
+            return forwarded;
+        }
+        var copy = source.Clone();
+        copy.TopicAlias = null;
+        copy.SubscriptionIdentifiers = null;
+        if (cached)
+        {
+            cache!.Derived = copy;
+        }
+        return copy;
+    }
+}
