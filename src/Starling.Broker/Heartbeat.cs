@@ -8,16 +8,22 @@ namespace Starling.Broker;
 /// A tick walks every connection: at 100,000 connections that is a few milliseconds of work per tick, cheaper than a
 /// timer per connection.
 /// </summary>
-internal sealed class Heartbeat : IDisposable
+internal sealed partial class Heartbeat : IDisposable
 {
-    private readonly BrokerContext _broker;
+    private readonly TimeProvider _time;
+    private readonly ConnectionRegistry _connections;
+    private readonly SessionRegistry _sessions;
+    private readonly ILogger _log;
     private readonly ITimer _timer;
     private int _running;
 
-    public Heartbeat(BrokerContext broker, TimeSpan period)
+    public Heartbeat(TimeProvider time, ConnectionRegistry connections, SessionRegistry sessions, ILogger log, TimeSpan period)
     {
-        _broker = broker;
-        _timer = broker.Time.CreateTimer(static s => ((Heartbeat)s!).Tick(), this, period, period);
+        _time = time;
+        _connections = connections;
+        _sessions = sessions;
+        _log = log;
+        _timer = time.CreateTimer(static s => ((Heartbeat)s!).Tick(), this, period, period);
     }
 
     public void Tick()
@@ -29,19 +35,19 @@ internal sealed class Heartbeat : IDisposable
         }
         try
         {
-            var now = _broker.Time.GetTimestamp();
+            var now = _time.GetTimestamp();
             // Lock-free and allocation-free (ConnectionRegistry). A snapshot of every entry per tick would be a
             // large-object-heap array (120 KB at 15,000 connections) twice a second, garbage that only a gen2
             // collection returns (docs/performance.md, finding 2).
-            foreach (var connection in _broker.Connections)
+            foreach (var connection in _connections)
             {
                 connection.CheckTimeouts(now);
             }
-            _broker.Sessions.ExpireSessions(now);
+            _sessions.ExpireSessions(now);
         }
         catch (Exception ex)
         {
-            _broker.BrokerLogger.LogError(ex, "Heartbeat tick failed");
+            TickFailed(_log, ex);
         }
         finally
         {
@@ -50,4 +56,7 @@ internal sealed class Heartbeat : IDisposable
     }
 
     public void Dispose() => _timer.Dispose();
+
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Error, Message = "Heartbeat tick failed")]
+    private static partial void TickFailed(ILogger logger, Exception exception);
 }

@@ -36,7 +36,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
             _context.Storage.StopAsync().GetAwaiter().GetResult();
             throw;
         }
-        _heartbeat = new Heartbeat(_context, TimeSpan.FromMilliseconds(500));
+        _heartbeat = new Heartbeat(_context.Time, _context.Connections, _context.Sessions, _context.BrokerLogger, TimeSpan.FromMilliseconds(500));
         _startTimestamp = _context.Time.GetTimestamp();
     }
 
