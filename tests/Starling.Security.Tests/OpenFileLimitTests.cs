@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Starling.Security.Tests.Infrastructure;
-using Starling.Storage.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Security.Tests;
 

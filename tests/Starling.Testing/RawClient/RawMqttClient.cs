@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
 
-namespace Starling.Conformance.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>
 /// A TCP connection that sends whatever bytes a test gives it and splits what the server sends into packets on a
@@ -430,5 +430,5 @@ public sealed class RawMqttClient : IAsyncDisposable
 
     public override string ToString() => Name;
 
-    internal static byte[] Utf8(string value) => Encoding.UTF8.GetBytes(value);
+    public static byte[] Utf8(string value) => Encoding.UTF8.GetBytes(value);
 }
