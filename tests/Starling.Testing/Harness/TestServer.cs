@@ -54,6 +54,13 @@ public sealed class TestServer : IAsyncDisposable
     public static Task<TestServer> StartAsync(IDictionary<string, string?>? overrides = null)
         => StartAsync(new TestServerOptions { Config = overrides });
 
+    /// <summary>
+    /// Starts a server with its SQLite store in <paramref name="dataDirectory"/> (memory mode when null), bound to
+    /// 127.0.0.1, with the given configuration keys: the storage tests' restart and recovery cases.
+    /// </summary>
+    public static Task<TestServer> StartWithStoreAsync(string? dataDirectory, IDictionary<string, string?>? config = null, TimeProvider? time = null)
+        => StartAsync(new TestServerOptions { DataDirectory = dataDirectory, Config = config, Args = ["--bind", "127.0.0.1"], Time = time });
+
     /// <summary>Starts a server as <paramref name="options"/> say.</summary>
     public static async Task<TestServer> StartAsync(TestServerOptions options)
     {
