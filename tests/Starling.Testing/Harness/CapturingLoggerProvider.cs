@@ -10,6 +10,8 @@ namespace Starling.Testing;
 public sealed class CapturingLoggerProvider : ILoggerProvider
 {
     private readonly ConcurrentQueue<(LogLevel Level, string Category, string Message)> _entries = new();
+    // Completed (and replaced) whenever an entry is added: what WaitForAsync awaits.
+    private TaskCompletionSource _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Every entry at error level or above, as "Level Category: message exception".</summary>
     public IReadOnlyCollection<string> Errors => [.. _entries.Where(e => e.Level >= LogLevel.Error).Select(e => $"{e.Level} {e.Category}: {e.Message}")];
@@ -20,13 +22,37 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
     /// <summary>Every captured entry as "Level Category: message".</summary>
     public IReadOnlyList<string> Lines => [.. _entries.Select(e => $"{e.Level} {e.Category}: {e.Message}")];
 
-    public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, _entries);
+    public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, this);
+
+    /// <summary>Waits until a line contains all the given parts (ignoring case); returns it, or null after the timeout.</summary>
+    public async Task<string?> WaitForAsync(TimeSpan timeout, params string[] parts)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            // Take the signal before looking, so a line added in between still wakes the wait below.
+            var added = Volatile.Read(ref _added).Task;
+            var line = Lines.FirstOrDefault(t => parts.All(p => t.Contains(p, StringComparison.OrdinalIgnoreCase)));
+            var left = timeout - clock.Elapsed;
+            if (line is not null || left <= TimeSpan.Zero)
+            {
+                return line;
+            }
+            await Task.WhenAny(added, Task.Delay(left));
+        }
+    }
+
+    private void Add(LogLevel level, string category, string message)
+    {
+        _entries.Enqueue((level, category, message));
+        Interlocked.Exchange(ref _added, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
 
     public void Dispose()
     {
     }
 
-    private sealed class CapturingLogger(string category, ConcurrentQueue<(LogLevel, string, string)> entries) : ILogger
+    private sealed class CapturingLogger(string category, CapturingLoggerProvider owner) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -37,7 +63,7 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
         {
             if (IsEnabled(logLevel))
             {
-                entries.Enqueue((logLevel, category, formatter(state, exception) + (exception is null ? "" : " " + exception)));
+                owner.Add(logLevel, category, formatter(state, exception) + (exception is null ? "" : " " + exception));
             }
         }
     }

@@ -31,6 +31,9 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>The first MQTT endpoint (IPv4 preferred), a wildcard address turned into loopback.</summary>
     public IPEndPoint Endpoint { get; }
 
+    /// <summary>The port of <see cref="Endpoint"/>.</summary>
+    public int Port => Endpoint.Port;
+
     /// <summary>The management endpoint (API, dashboard, /metrics) as loopback; null when Management is off.</summary>
     public IPEndPoint? Management => Server.ManagementEndpoint is { } e ? Loopback(e) : null;
 
