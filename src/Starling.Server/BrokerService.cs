@@ -8,10 +8,10 @@ namespace Starling.Server;
 /// StopAsync, so the broker says goodbye to its clients (DISCONNECT 0x8B) before Kestrel closes the listeners.
 /// Not disposable on purpose: the container must not stop the broker a second time.
 /// </summary>
-internal sealed class BrokerService(ServerSettings settings, ILoggerFactory loggerFactory, ILogger<BrokerService> logger) : IHostedLifecycleService
+internal sealed class BrokerService(ServerSettings settings, BrokerClock clock, ILoggerFactory loggerFactory, ILogger<BrokerService> logger) : IHostedLifecycleService
 {
     // With a store, the constructor restores the durable state (or throws StoreException) before any listener binds.
-    public MqttBroker Broker { get; } = new(settings.Broker, loggerFactory, TimeProvider.System, settings.Storage.Open(logger));
+    public MqttBroker Broker { get; } = new(settings.Broker, loggerFactory, clock.Time, settings.Storage.Open(logger));
 
     private int _stopped;
 
@@ -43,3 +43,10 @@ internal sealed class BrokerService(ServerSettings settings, ILoggerFactory logg
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
+
+/// <summary>
+/// The broker's clock: <see cref="TimeProvider.System"/> in the product, a fake one when a test passes it to
+/// <see cref="StarlingServer.StartAsync(string[], IDictionary{string, string?}?, ILoggerProvider?, TimeProvider?, CancellationToken)"/>.
+/// A wrapper, not a TimeProvider registration, so nothing else in the host (Kestrel) picks the fake clock up.
+/// </summary>
+internal sealed record BrokerClock(TimeProvider Time);

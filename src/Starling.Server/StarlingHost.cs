@@ -31,7 +31,7 @@ public static class StarlingHost
         StarlingServer server;
         try
         {
-            server = await StarlingServer.StartCoreAsync(commandLine, configOverrides: null, loggerProvider: null, useConsoleLifetime: true, CancellationToken.None);
+            server = await StarlingServer.StartCoreAsync(commandLine, configOverrides: null, loggerProvider: null, useConsoleLifetime: true, timeProvider: null, CancellationToken.None);
         }
         catch (StarlingStartupException ex)
         {

@@ -71,17 +71,26 @@ public sealed class StarlingServer : IAsyncDisposable
     /// <exception cref="StarlingStartupException">A bad option, a bad configuration or a port that cannot be bound.</exception>
     public static Task<StarlingServer> StartAsync(string[] args, IDictionary<string, string?>? configOverrides,
         ILoggerProvider? loggerProvider = null, CancellationToken cancellationToken = default)
+        => StartAsync(args, configOverrides, loggerProvider, timeProvider: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="StartAsync(string[], IDictionary{string, string?}?, ILoggerProvider?, CancellationToken)"/>, with the
+    /// broker's clock (connect timeout, keep-alive, session expiry, will delay, message expiry) taken from
+    /// <paramref name="timeProvider"/> instead of <see cref="TimeProvider.System"/>: tests pass a fake clock and advance it.
+    /// </summary>
+    public static Task<StarlingServer> StartAsync(string[] args, IDictionary<string, string?>? configOverrides,
+        ILoggerProvider? loggerProvider, TimeProvider? timeProvider, CancellationToken cancellationToken = default)
     {
         var commandLine = ServerCommandLine.Parse(args);
         if (commandLine.Help || commandLine.Version)
         {
             throw new StarlingStartupException("--help and --version are for the command line; StarlingServer.StartAsync starts a server.");
         }
-        return StartCoreAsync(commandLine, configOverrides, loggerProvider, useConsoleLifetime: false, cancellationToken);
+        return StartCoreAsync(commandLine, configOverrides, loggerProvider, useConsoleLifetime: false, timeProvider, cancellationToken);
     }
 
     internal static async Task<StarlingServer> StartCoreAsync(ServerCommandLine commandLine, IDictionary<string, string?>? configOverrides,
-        ILoggerProvider? loggerProvider, bool useConsoleLifetime, CancellationToken cancellationToken)
+        ILoggerProvider? loggerProvider, bool useConsoleLifetime, TimeProvider? timeProvider, CancellationToken cancellationToken)
     {
         var configuration = ServerConfiguration.Build(commandLine, configOverrides);
         var settings = configuration.Read();
@@ -166,6 +175,7 @@ public sealed class StarlingServer : IAsyncDisposable
         }
         builder.Services.AddSingleton(settings);
         operations.AddServices(builder.Services);
+        builder.Services.AddSingleton(new BrokerClock(timeProvider ?? TimeProvider.System));
         builder.Services.AddSingleton<BrokerService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BrokerService>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));

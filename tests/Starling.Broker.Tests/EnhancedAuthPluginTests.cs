@@ -2,6 +2,7 @@ using System.Text;
 using Starling.Broker.Security;
 using Starling.Broker.Security.EnhancedAuth;
 using Starling.Protocol;
+using Starling.Testing;
 
 namespace Starling.Broker.Tests;
 
@@ -59,7 +60,7 @@ public sealed class EnhancedAuthPluginTests
     private static AuthPacket Auth(ReasonCode code, string data, string method = Method)
         => new() { ReasonCode = code, Properties = new MqttProperties { AuthenticationMethod = method, AuthenticationData = Encoding.UTF8.GetBytes(data) } };
 
-    private static async Task<ConnAckPacket> AuthenticateAsync(PipeClient client, string user)
+    private static async Task<ConnAckPacket> AuthenticateAsync(RawMqttClient client, string user)
     {
         var challenge = await client.ExpectAsync<AuthPacket>();
         Assert.Equal(ReasonCode.ContinueAuthentication, challenge.ReasonCode);
@@ -69,7 +70,7 @@ public sealed class EnhancedAuthPluginTests
         return await client.ExpectAsync<ConnAckPacket>();
     }
 
-    private static Task SendConnectAsync(PipeClient client, string clientId, string data, uint sessionExpiry = 0)
+    private static Task SendConnectAsync(RawMqttClient client, string clientId, string data, uint sessionExpiry = 0)
         => client.SendAsync(new ConnectPacket
         {
             ProtocolName = "MQTT",
@@ -89,7 +90,7 @@ public sealed class EnhancedAuthPluginTests
     {
         var plugin = new TwoStep();
         await using var broker = Broker(plugin);
-        await using var client = new PipeClient(broker, ProtocolVersion.V500);
+        await using var client = RawMqttClient.Attach(broker, ProtocolVersion.V500);
         await SendConnectAsync(client, "p1", "hello", sessionExpiry: 30);
         var ack = await AuthenticateAsync(client, "ann");
         Assert.Equal(ReasonCode.Success, ack.ReasonCode);
@@ -99,9 +100,9 @@ public sealed class EnhancedAuthPluginTests
         Assert.NotNull(ack.Properties.MaximumPacketSize);
         Assert.Equal("p1", Assert.Single(plugin.Contexts).ClientId);
 
-        await client.PublishAsync("ann/x", "1", QualityOfService.AtLeastOnce, packetId: 1);
+        await client.PublishPacketAsync("ann/x", "1", QualityOfService.AtLeastOnce, packetId: 1);
         Assert.Equal(ReasonCode.NoMatchingSubscribers, (await client.ExpectAsync<PubAckPacket>()).ReasonCode);
-        await client.PublishAsync("bob/x", "1", QualityOfService.AtLeastOnce, packetId: 2);
+        await client.PublishPacketAsync("bob/x", "1", QualityOfService.AtLeastOnce, packetId: 2);
         Assert.Equal(ReasonCode.NotAuthorized, (await client.ExpectAsync<PubAckPacket>()).ReasonCode);
 
         // Re-authentication as bob: AUTH 0x18, then AUTH 0x00 with the final data; bob's permissions apply.
@@ -113,9 +114,9 @@ public sealed class EnhancedAuthPluginTests
         Assert.Equal("welcome bob", Encoding.UTF8.GetString(done.Properties!.AuthenticationData!));
         Assert.True(plugin.Contexts[1].IsReauthentication);
         Assert.Equal("ann", plugin.Contexts[1].CurrentUsername);
-        await client.PublishAsync("bob/x", "1", QualityOfService.AtLeastOnce, packetId: 3);
+        await client.PublishPacketAsync("bob/x", "1", QualityOfService.AtLeastOnce, packetId: 3);
         Assert.Equal(ReasonCode.NoMatchingSubscribers, (await client.ExpectAsync<PubAckPacket>()).ReasonCode);
-        await client.PublishAsync("ann/x", "1", QualityOfService.AtLeastOnce, packetId: 4);
+        await client.PublishPacketAsync("ann/x", "1", QualityOfService.AtLeastOnce, packetId: 4);
         Assert.Equal(ReasonCode.NotAuthorized, (await client.ExpectAsync<PubAckPacket>()).ReasonCode);
     }
 
@@ -124,19 +125,19 @@ public sealed class EnhancedAuthPluginTests
     {
         var plugin = new TwoStep();
         await using var broker = Broker(plugin);
-        await using (var client = new PipeClient(broker, ProtocolVersion.V500))
+        await using (var client = RawMqttClient.Attach(broker, ProtocolVersion.V500))
         {
             await SendConnectAsync(client, "f1", "bad");
             Assert.Equal(ReasonCode.NotAuthorized, (await client.ExpectAsync<ConnAckPacket>()).ReasonCode);
-            Assert.Null(await client.ReceiveAsync());
+            Assert.Null(await client.ReceivePacketAsync());
         }
-        await using (var client = new PipeClient(broker, ProtocolVersion.V500))
+        await using (var client = RawMqttClient.Attach(broker, ProtocolVersion.V500))
         {
             await SendConnectAsync(client, "f2", "hello");
             Assert.Equal(ReasonCode.Success, (await AuthenticateAsync(client, "ann")).ReasonCode);
             await client.SendAsync(Auth(ReasonCode.ReAuthenticate, "bad"));
             Assert.Equal(ReasonCode.NotAuthorized, (await client.ExpectAsync<DisconnectPacket>()).ReasonCode);
-            Assert.Null(await client.ReceiveAsync());
+            Assert.Null(await client.ReceivePacketAsync());
         }
         Assert.True(broker.SecurityCounters.AuthenticationFailed >= 2);
     }
@@ -145,15 +146,15 @@ public sealed class EnhancedAuthPluginTests
     public async Task Second_CONNECT_or_AUTH_0x19_during_the_exchange_is_a_protocol_error()
     {
         await using var broker = Broker(new TwoStep());
-        await using (var client = new PipeClient(broker, ProtocolVersion.V500))
+        await using (var client = RawMqttClient.Attach(broker, ProtocolVersion.V500))
         {
             await SendConnectAsync(client, "s1", "hello");
             await client.ExpectAsync<AuthPacket>();
             await SendConnectAsync(client, "s1", "hello");
             Assert.Equal(ReasonCode.ProtocolError, (await client.ExpectAsync<ConnAckPacket>()).ReasonCode);
-            Assert.Null(await client.ReceiveAsync());
+            Assert.Null(await client.ReceivePacketAsync());
         }
-        await using (var client = new PipeClient(broker, ProtocolVersion.V500))
+        await using (var client = RawMqttClient.Attach(broker, ProtocolVersion.V500))
         {
             await SendConnectAsync(client, "s2", "hello");
             await client.ExpectAsync<AuthPacket>();
@@ -161,12 +162,12 @@ public sealed class EnhancedAuthPluginTests
             Assert.Equal(ReasonCode.ProtocolError, (await client.ExpectAsync<ConnAckPacket>()).ReasonCode);
         }
         // DISCONNECT during the exchange just closes (no CONNACK).
-        await using (var client = new PipeClient(broker, ProtocolVersion.V500))
+        await using (var client = RawMqttClient.Attach(broker, ProtocolVersion.V500))
         {
             await SendConnectAsync(client, "s3", "hello");
             await client.ExpectAsync<AuthPacket>();
             await client.SendAsync(new DisconnectPacket { ReasonCode = ReasonCode.Success });
-            Assert.Null(await client.ReceiveAsync());
+            Assert.Null(await client.ReceivePacketAsync());
         }
         Assert.Equal(0, broker.ConnectedClients);
     }

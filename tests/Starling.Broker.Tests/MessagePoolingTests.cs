@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using Starling.Protocol;
+using Starling.Testing;
 
 namespace Starling.Broker.Tests;
 
@@ -83,22 +84,22 @@ public class MessagePoolingTests
         await using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 3, MaxQueuedMessages = 100_000 });
         var qos1Total = Publishers * PerPublisher / 2;
 
-        await using var acking = new PipeClient(broker);
+        await using var acking = RawMqttClient.Attach(broker);
         await acking.ConnectAsync("acking");
         await acking.SubscribeAsync("r/#", QualityOfService.AtLeastOnce);
-        await using var qos0 = new PipeClient(broker);
+        await using var qos0 = RawMqttClient.Attach(broker);
         await qos0.ConnectAsync("qos0");
         await qos0.SubscribeAsync("r/#", QualityOfService.AtMostOnce);
-        var members = new List<PipeClient>();
+        var members = new List<RawMqttClient>();
         for (var i = 0; i < 2; i++)
         {
-            var member = new PipeClient(broker, ProtocolVersion.V500);
+            var member = RawMqttClient.Attach(broker, ProtocolVersion.V500);
             await member.ConnectAsync("member" + i);
             // Only publisher 0's messages: a shared-group delivery pins its message, and the others must stay pooled.
             await member.SubscribeAsync("$share/g/r/0/#", QualityOfService.AtLeastOnce);
             members.Add(member);
         }
-        var keeper = new PipeClient(broker);
+        var keeper = RawMqttClient.Attach(broker);
         await keeper.ConnectAsync("keeper", clean: false);
         await keeper.SubscribeAsync("r/#", QualityOfService.AtLeastOnce);
 
@@ -126,7 +127,7 @@ public class MessagePoolingTests
 
         var publishers = Enumerable.Range(0, Publishers).Select(p => Task.Run(async () =>
         {
-            await using var client = new PipeClient(broker);
+            await using var client = RawMqttClient.Attach(broker);
             await client.ConnectAsync("pub" + p);
             for (var seq = 0; seq < PerPublisher; seq += 50)
             {
@@ -144,13 +145,13 @@ public class MessagePoolingTests
         await keeperFirst.WaitAsync(TimeSpan.FromSeconds(30));
         await keeper.DropAsync();
 
-        await using var back = new PipeClient(broker);
+        await using var back = RawMqttClient.Attach(broker);
         Assert.True((await back.ConnectAsync("keeper", clean: false)).SessionPresent);
         await back.ReadAllAsync(ack: true, until: () => CountQoS1(keeperSeen) == qos1Total, seen: keeperSeen, timeout: TimeSpan.FromSeconds(30));
         await ackingDone.WaitAsync(TimeSpan.FromSeconds(30));
         await Task.WhenAll(sharedDone).WaitAsync(TimeSpan.FromSeconds(30));
         stopQoS0.Cancel();
-        await qos0.PublishAsync("r/end", "x"); // wakes its reader
+        await qos0.PublishPacketAsync("r/end", "x"); // wakes its reader
         await qos0Done.WaitAsync(TimeSpan.FromSeconds(10));
 
         // Exactly once for the online acknowledging subscriber: a reused message shows up as a duplicate here.
@@ -164,7 +165,7 @@ public class MessagePoolingTests
         }
     }
 
-    private static Task ReadAsync(PipeClient client, bool ack, Func<bool> until, ConcurrentDictionary<int, int> seen, Action<int>? onQoS1 = null,
+    private static Task ReadAsync(RawMqttClient client, bool ack, Func<bool> until, ConcurrentDictionary<int, int> seen, Action<int>? onQoS1 = null,
         CancellationTokenSource? stop = null)
         => Task.Run(() => client.ReadAllAsync(ack, until, seen, TimeSpan.FromSeconds(60), onQoS1, stop));
 
@@ -201,7 +202,7 @@ public class MessagePoolingTests
 internal static class PipeClientReading
 {
     /// <summary>Reads PUBLISHes until <paramref name="until"/> holds, verifying and counting each (and acknowledging QoS 1 when asked).</summary>
-    public static async Task ReadAllAsync(this PipeClient client, bool ack, Func<bool> until, ConcurrentDictionary<int, int> seen, TimeSpan timeout,
+    public static async Task ReadAllAsync(this RawMqttClient client, bool ack, Func<bool> until, ConcurrentDictionary<int, int> seen, TimeSpan timeout,
         Action<int>? onQoS1 = null, CancellationTokenSource? stop = null)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -210,7 +211,7 @@ internal static class PipeClientReading
             MqttPacket? packet;
             try
             {
-                packet = await client.ReceiveAsync(deadline - DateTime.UtcNow, stop?.Token ?? default);
+                packet = await client.ReceivePacketAsync(deadline - DateTime.UtcNow, stop?.Token ?? default);
             }
             catch (OperationCanceledException) when (stop?.IsCancellationRequested == true)
             {

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using Starling.Protocol;
+using Starling.Testing;
 
 namespace Starling.Broker.Tests;
 
@@ -10,11 +12,11 @@ public class V5FlowTests
 
     private static string Text(PublishPacket p) => Encoding.UTF8.GetString(p.Payload.ToArray());
 
-    private static async Task<MqttPacket?> NothingWithin(PipeClient client, int milliseconds = 200)
+    private static async Task<MqttPacket?> NothingWithin(RawMqttClient client, int milliseconds = 200)
     {
         try
         {
-            return await client.ReceiveAsync(TimeSpan.FromMilliseconds(milliseconds));
+            return await client.ReceivePacketAsync(TimeSpan.FromMilliseconds(milliseconds));
         }
         catch (OperationCanceledException)
         {
@@ -22,10 +24,10 @@ public class V5FlowTests
         }
     }
 
-    private static Task Subscribe(PipeClient c, string filter, SubscriptionOptions options, uint subscriptionId = 0, ushort packetId = 1)
+    private static Task Subscribe(RawMqttClient c, string filter, SubscriptionOptions options, uint subscriptionId = 0, ushort packetId = 1)
         => SubscribeExpect(c, filter, options, subscriptionId, packetId);
 
-    private static async Task<SubAckPacket> SubscribeExpect(PipeClient c, string filter, SubscriptionOptions options, uint subscriptionId = 0, ushort packetId = 1)
+    private static async Task<SubAckPacket> SubscribeExpect(RawMqttClient c, string filter, SubscriptionOptions options, uint subscriptionId = 0, ushort packetId = 1)
     {
         await c.SendAsync(new SubscribePacket
         {
@@ -39,18 +41,18 @@ public class V5FlowTests
     [Fact]
     public async Task Delayed_will_is_cancelled_when_the_session_resumes_in_time_MQTT_3_1_3_9()
     {
-        var time = new FakeTime();
+        var time = new FakeTimeProvider();
         await using var broker = new MqttBroker(new BrokerOptions(), timeProvider: time);
-        await using var watcher = new PipeClient(broker, V5);
+        await using var watcher = RawMqttClient.Attach(broker, V5);
         await watcher.ConnectAsync("w");
         await Subscribe(watcher, "will/#", new SubscriptionOptions(QualityOfService.AtMostOnce));
         var will = new WillMessage { Topic = "will/x", Payload = "bye"u8.ToArray(), Properties = new MqttProperties { WillDelayInterval = 30 } };
-        var first = new PipeClient(broker, V5);
+        var first = RawMqttClient.Attach(broker, V5);
         await first.ConnectAsync("x", clean: false, will: will, properties: new MqttProperties { SessionExpiryInterval = 600 });
         await first.DropAsync();
         time.Advance(TimeSpan.FromSeconds(10));
         broker.Tick();
-        await using var again = new PipeClient(broker, V5);
+        await using var again = RawMqttClient.Attach(broker, V5);
         Assert.True((await again.ConnectAsync("x", clean: false, properties: new MqttProperties { SessionExpiryInterval = 600 })).SessionPresent);
         time.Advance(TimeSpan.FromSeconds(60));
         broker.Tick();
@@ -60,13 +62,13 @@ public class V5FlowTests
     [Fact]
     public async Task Delayed_will_is_published_when_the_delay_passes()
     {
-        var time = new FakeTime();
+        var time = new FakeTimeProvider();
         await using var broker = new MqttBroker(new BrokerOptions(), timeProvider: time);
-        await using var watcher = new PipeClient(broker, V5);
+        await using var watcher = RawMqttClient.Attach(broker, V5);
         await watcher.ConnectAsync("w");
         await Subscribe(watcher, "will/#", new SubscriptionOptions(QualityOfService.AtMostOnce));
         var will = new WillMessage { Topic = "will/y", Payload = "late"u8.ToArray(), Properties = new MqttProperties { WillDelayInterval = 30, ContentType = "text/plain" } };
-        var client = new PipeClient(broker, V5);
+        var client = RawMqttClient.Attach(broker, V5);
         await client.ConnectAsync("y", clean: false, will: will, properties: new MqttProperties { SessionExpiryInterval = 600 });
         await client.DropAsync();
         time.Advance(TimeSpan.FromSeconds(20));
@@ -82,10 +84,10 @@ public class V5FlowTests
     public async Task DISCONNECT_with_reason_0x04_publishes_the_will()
     {
         await using var broker = new MqttBroker(new BrokerOptions());
-        await using var watcher = new PipeClient(broker, V5);
+        await using var watcher = RawMqttClient.Attach(broker, V5);
         await watcher.ConnectAsync("w");
         await Subscribe(watcher, "will/#", new SubscriptionOptions(QualityOfService.AtMostOnce));
-        var client = new PipeClient(broker, V5);
+        var client = RawMqttClient.Attach(broker, V5);
         await client.ConnectAsync("z", will: new WillMessage { Topic = "will/z", Payload = "asked"u8.ToArray() });
         await client.SendAsync(new DisconnectPacket { ReasonCode = ReasonCode.DisconnectWithWillMessage });
         Assert.Equal("asked", Text(await watcher.ExpectAsync<PublishPacket>()));
@@ -95,17 +97,17 @@ public class V5FlowTests
     public async Task Shared_subscription_sends_each_message_to_one_member_balanced()
     {
         await using var broker = new MqttBroker(new BrokerOptions());
-        await using var a = new PipeClient(broker, V5);
-        await using var b = new PipeClient(broker, V5);
+        await using var a = RawMqttClient.Attach(broker, V5);
+        await using var b = RawMqttClient.Attach(broker, V5);
         await a.ConnectAsync("a");
         await b.ConnectAsync("b");
         await Subscribe(a, "$share/g/jobs/+", new SubscriptionOptions(QualityOfService.AtLeastOnce));
         await Subscribe(b, "$share/g/jobs/+", new SubscriptionOptions(QualityOfService.AtLeastOnce));
-        await using var pub = new PipeClient(broker, V5);
+        await using var pub = RawMqttClient.Attach(broker, V5);
         await pub.ConnectAsync("p");
         for (var i = 0; i < 10; i++)
         {
-            await pub.PublishAsync("jobs/1", $"j{i}", QualityOfService.AtLeastOnce, (ushort)(i + 1));
+            await pub.PublishPacketAsync("jobs/1", $"j{i}", QualityOfService.AtLeastOnce, (ushort)(i + 1));
             await pub.ExpectAsync<PubAckPacket>();
         }
         var seen = new List<string>();
@@ -126,13 +128,13 @@ public class V5FlowTests
     public async Task Unacknowledged_QoS1_of_a_departed_shared_member_goes_to_another_member()
     {
         await using var broker = new MqttBroker(new BrokerOptions());
-        var a = new PipeClient(broker, V5);
-        await using var b = new PipeClient(broker, V5);
+        var a = RawMqttClient.Attach(broker, V5);
+        await using var b = RawMqttClient.Attach(broker, V5);
         await a.ConnectAsync("a");
         await Subscribe(a, "$share/g/work", new SubscriptionOptions(QualityOfService.AtLeastOnce));
-        await using var pub = new PipeClient(broker, V5);
+        await using var pub = RawMqttClient.Attach(broker, V5);
         await pub.ConnectAsync("p");
-        await pub.PublishAsync("work", "task", QualityOfService.AtLeastOnce, 1);
+        await pub.PublishPacketAsync("work", "task", QualityOfService.AtLeastOnce, 1);
         await pub.ExpectAsync<PubAckPacket>();
         Assert.Equal("task", Text(await a.ExpectAsync<PublishPacket>()));
         await b.ConnectAsync("b");
@@ -145,13 +147,13 @@ public class V5FlowTests
     public async Task Overlapping_subscriptions_give_one_delivery_with_every_subscription_identifier_MQTT_3_3_4_3()
     {
         await using var broker = new MqttBroker(new BrokerOptions());
-        await using var c = new PipeClient(broker, V5);
+        await using var c = RawMqttClient.Attach(broker, V5);
         await c.ConnectAsync("c");
         await Subscribe(c, "a/#", new SubscriptionOptions(QualityOfService.AtMostOnce), 11, 1);
         await Subscribe(c, "a/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 22, 2);
-        await c.PublishAsync("a/b", "x", QualityOfService.AtLeastOnce, 5);
+        await c.PublishPacketAsync("a/b", "x", QualityOfService.AtLeastOnce, 5);
         // The PUBACK for our own publish and the delivery may come in either order.
-        var packets = new[] { await c.ReceiveAsync(), await c.ReceiveAsync() };
+        var packets = new[] { await c.ReceivePacketAsync(), await c.ReceivePacketAsync() };
         var got = Assert.Single(packets.OfType<PublishPacket>());
         Assert.Single(packets.OfType<PubAckPacket>());
         Assert.Equal(QualityOfService.AtLeastOnce, got.QoS);
@@ -162,12 +164,12 @@ public class V5FlowTests
     public async Task No_Local_keeps_own_messages_away_and_Retain_As_Published_keeps_the_flag_MQTT_3_8_3_3()
     {
         await using var broker = new MqttBroker(new BrokerOptions());
-        await using var c = new PipeClient(broker, V5);
+        await using var c = RawMqttClient.Attach(broker, V5);
         await c.ConnectAsync("c");
         await Subscribe(c, "nl", new SubscriptionOptions(QualityOfService.AtMostOnce, NoLocal: true), 0, 1);
         await Subscribe(c, "rap", new SubscriptionOptions(QualityOfService.AtMostOnce, RetainAsPublished: true), 0, 2);
-        await c.PublishAsync("nl", "mine");
-        await c.PublishAsync("rap", "kept", retain: true);
+        await c.PublishPacketAsync("nl", "mine");
+        await c.PublishPacketAsync("rap", "kept", retain: true);
         var got = await c.ExpectAsync<PublishPacket>();
         Assert.Equal(("rap", true), (got.Topic, got.Retain));
     }
@@ -179,9 +181,9 @@ public class V5FlowTests
     public async Task Retain_handling_decides_when_retained_messages_are_sent(RetainHandling handling, bool onFirst, bool onRepeat)
     {
         await using var broker = new MqttBroker(new BrokerOptions());
-        await using var c = new PipeClient(broker, V5);
+        await using var c = RawMqttClient.Attach(broker, V5);
         await c.ConnectAsync("c");
-        await c.PublishAsync("r/1", "kept", retain: true);
+        await c.PublishPacketAsync("r/1", "kept", retain: true);
         var options = new SubscriptionOptions(QualityOfService.AtMostOnce, RetainHandling: handling);
         await Subscribe(c, "r/#", options, 0, 1);
         Assert.Equal(onFirst, await NothingWithin(c) is PublishPacket);
@@ -194,21 +196,21 @@ public class V5FlowTests
     {
         // Outbound properties are built per delivery in a reused object: nothing may leak from one subscriber to the next.
         await using var broker = new MqttBroker(new BrokerOptions { TopicAliasMaximum = 5 });
-        var subscribers = new List<PipeClient>();
+        var subscribers = new List<RawMqttClient>();
         for (var i = 1; i <= 3; i++)
         {
-            var c = new PipeClient(broker, V5);
+            var c = RawMqttClient.Attach(broker, V5);
             await c.ConnectAsync("s" + i);
             await Subscribe(c, "props/x", new SubscriptionOptions(QualityOfService.AtLeastOnce), subscriptionId: i == 2 ? 0u : (uint)(100 + i));
             subscribers.Add(c);
         }
-        await using var pub = new PipeClient(broker, V5);
+        await using var pub = RawMqttClient.Attach(broker, V5);
         await pub.ConnectAsync("p");
-        await pub.PublishAsync("props/x", "m", QualityOfService.AtLeastOnce, 1, properties: new MqttProperties
+        await pub.PublishPacketAsync("props/x", "m", QualityOfService.AtLeastOnce, 1, properties: new MqttProperties
         {
             ContentType = "text/plain", UserProperties = [new UserProperty("k", "v")], TopicAlias = 1,
         });
-        await pub.PublishAsync("props/x", "plain");
+        await pub.PublishPacketAsync("props/x", "plain");
         for (var i = 1; i <= 3; i++)
         {
             var c = subscribers[i - 1];
@@ -230,28 +232,28 @@ public class V5FlowTests
     public async Task Inbound_topic_alias_and_topic_switches_are_resolved_and_invalid_alias_disconnects_with_0x94()
     {
         await using var broker = new MqttBroker(new BrokerOptions { TopicAliasMaximum = 5 });
-        await using var sub = new PipeClient(broker, V5);
+        await using var sub = RawMqttClient.Attach(broker, V5);
         await sub.ConnectAsync("s");
         await Subscribe(sub, "alias/#", new SubscriptionOptions(QualityOfService.AtMostOnce));
-        await using var pub = new PipeClient(broker, V5);
+        await using var pub = RawMqttClient.Attach(broker, V5);
         var connAck = await pub.ConnectAsync("p");
         Assert.Equal((ushort)5, connAck.Properties?.TopicAliasMaximum);
-        await pub.PublishAsync("alias/one", "1", properties: new MqttProperties { TopicAlias = 3 });
-        await pub.PublishAsync("", "2", properties: new MqttProperties { TopicAlias = 3 });
+        await pub.PublishPacketAsync("alias/one", "1", properties: new MqttProperties { TopicAlias = 3 });
+        await pub.PublishPacketAsync("", "2", properties: new MqttProperties { TopicAlias = 3 });
         Assert.Equal("alias/one", (await sub.ExpectAsync<PublishPacket>()).Topic);
         Assert.Equal(("alias/one", "2"), ((await sub.ExpectAsync<PublishPacket>()) is var p ? (p.Topic, Text(p)) : default));
         // The read loop caches the last topic: every switch (back again, same length, non-ASCII, alias) must show.
         string[] topics = ["alias/a", "alias/a", "alias/b", "alias/a", "alias/ä", "alias/ä/x", "", "alias/b"];
         foreach (var topic in topics)
         {
-            await pub.PublishAsync(topic, topic, properties: topic.Length == 0 ? new MqttProperties { TopicAlias = 3 } : null);
+            await pub.PublishPacketAsync(topic, topic, properties: topic.Length == 0 ? new MqttProperties { TopicAlias = 3 } : null);
         }
         foreach (var topic in topics)
         {
             var expected = topic.Length == 0 ? "alias/one" : topic;
             Assert.Equal((expected, topic), ((await sub.ExpectAsync<PublishPacket>()) is var q ? (q.Topic, Text(q)) : default));
         }
-        await pub.PublishAsync("alias/two", "3", properties: new MqttProperties { TopicAlias = 6 });
+        await pub.PublishPacketAsync("alias/two", "3", properties: new MqttProperties { TopicAlias = 6 });
         var disconnect = await pub.ExpectAsync<DisconnectPacket>();
         Assert.Equal(ReasonCode.TopicAliasInvalid, disconnect.ReasonCode);
     }
@@ -260,7 +262,7 @@ public class V5FlowTests
     public async Task Payload_not_matching_format_indicator_gets_0x99()
     {
         await using var broker = new MqttBroker(new BrokerOptions());
-        await using var pub = new PipeClient(broker, V5);
+        await using var pub = RawMqttClient.Attach(broker, V5);
         await pub.ConnectAsync("p");
         await pub.SendAsync(new PublishPacket
         {
@@ -277,13 +279,13 @@ public class V5FlowTests
     public async Task Client_Receive_Maximum_limits_unacknowledged_deliveries()
     {
         await using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 100 });
-        await using var sub = new PipeClient(broker, V5);
+        await using var sub = RawMqttClient.Attach(broker, V5);
         await sub.ConnectAsync("s", properties: new MqttProperties { ReceiveMaximum = 1 });
         await Subscribe(sub, "rm", new SubscriptionOptions(QualityOfService.AtLeastOnce));
-        await using var pub = new PipeClient(broker, V5);
+        await using var pub = RawMqttClient.Attach(broker, V5);
         await pub.ConnectAsync("p");
-        await pub.PublishAsync("rm", "1", QualityOfService.AtLeastOnce, 1);
-        await pub.PublishAsync("rm", "2", QualityOfService.AtLeastOnce, 2);
+        await pub.PublishPacketAsync("rm", "1", QualityOfService.AtLeastOnce, 1);
+        await pub.PublishPacketAsync("rm", "2", QualityOfService.AtLeastOnce, 2);
         var first = await sub.ExpectAsync<PublishPacket>();
         Assert.Null(await NothingWithin(sub));
         await sub.SendAsync(new PubAckPacket(PacketType.PubAck, first.PacketId));
@@ -294,13 +296,13 @@ public class V5FlowTests
     public async Task Message_larger_than_client_Maximum_Packet_Size_is_dropped_for_that_client_MQTT_3_1_2_25()
     {
         await using var broker = new MqttBroker(new BrokerOptions());
-        await using var small = new PipeClient(broker, V5);
+        await using var small = RawMqttClient.Attach(broker, V5);
         await small.ConnectAsync("small", properties: new MqttProperties { MaximumPacketSize = 64 });
         await Subscribe(small, "big", new SubscriptionOptions(QualityOfService.AtLeastOnce));
-        await using var pub = new PipeClient(broker, V5);
+        await using var pub = RawMqttClient.Attach(broker, V5);
         await pub.ConnectAsync("p");
-        await pub.PublishAsync("big", new string('x', 200), QualityOfService.AtLeastOnce, 1);
-        await pub.PublishAsync("big", "fits", QualityOfService.AtLeastOnce, 2);
+        await pub.PublishPacketAsync("big", new string('x', 200), QualityOfService.AtLeastOnce, 1);
+        await pub.PublishPacketAsync("big", "fits", QualityOfService.AtLeastOnce, 2);
         Assert.Equal("fits", Text(await small.ExpectAsync<PublishPacket>()));
     }
 
@@ -308,18 +310,18 @@ public class V5FlowTests
     public async Task Redirect_refuses_with_Server_Reference()
     {
         await using var broker = new MqttBroker(new BrokerOptions { ServerReference = "other.example:1883" });
-        await using var c = new PipeClient(broker, V5);
+        await using var c = RawMqttClient.Attach(broker, V5);
         var ack = await c.ConnectAsync("c");
         Assert.Equal((ReasonCode.UseAnotherServer, "other.example:1883"), (ack.ReasonCode, ack.Properties?.ServerReference));
-        await c.ExpectClosedAsync();
+        await c.ExpectClosedAsync(allowed: RawMqttClient.AllowDisconnect);
     }
 
     [Fact]
     public async Task Session_expiry_ends_an_offline_session_MQTT_3_1_2_23()
     {
-        var time = new FakeTime();
+        var time = new FakeTimeProvider();
         await using var broker = new MqttBroker(new BrokerOptions(), timeProvider: time);
-        var c = new PipeClient(broker, V5);
+        var c = RawMqttClient.Attach(broker, V5);
         await c.ConnectAsync("e", clean: false, properties: new MqttProperties { SessionExpiryInterval = 30 });
         await Subscribe(c, "x", new SubscriptionOptions(QualityOfService.AtLeastOnce));
         await c.DropAsync();
@@ -330,7 +332,7 @@ public class V5FlowTests
         broker.Tick();
         Assert.Equal(0, broker.SessionCount);
         Assert.Equal(0, broker.SubscriptionCount);
-        await using var back = new PipeClient(broker, V5);
+        await using var back = RawMqttClient.Attach(broker, V5);
         Assert.False((await back.ConnectAsync("e", clean: false, properties: new MqttProperties { SessionExpiryInterval = 30 })).SessionPresent);
     }
 
@@ -338,14 +340,14 @@ public class V5FlowTests
     public async Task Outbound_topic_aliases_when_enabled_teach_then_reuse_the_alias_MQTT_3_3_2_12()
     {
         await using var broker = new MqttBroker(new BrokerOptions { OutboundTopicAliases = true });
-        await using var sub = new PipeClient(broker, V5);
+        await using var sub = RawMqttClient.Attach(broker, V5);
         await sub.ConnectAsync("s", properties: new MqttProperties { TopicAliasMaximum = 1 });
         await Subscribe(sub, "ta/#", new SubscriptionOptions(QualityOfService.AtMostOnce));
-        await using var pub = new PipeClient(broker, V5);
+        await using var pub = RawMqttClient.Attach(broker, V5);
         await pub.ConnectAsync("p");
-        await pub.PublishAsync("ta/one", "1");
-        await pub.PublishAsync("ta/one", "2");
-        await pub.PublishAsync("ta/two", "3");
+        await pub.PublishPacketAsync("ta/one", "1");
+        await pub.PublishPacketAsync("ta/one", "2");
+        await pub.PublishPacketAsync("ta/two", "3");
         var first = await sub.ExpectAsync<PublishPacket>();
         var second = await sub.ExpectAsync<PublishPacket>();
         var third = await sub.ExpectAsync<PublishPacket>();

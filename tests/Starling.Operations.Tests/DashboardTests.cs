@@ -48,6 +48,7 @@ public sealed class DashboardTests : IAsyncLifetime
             while (!stop.IsCancellationRequested)
             {
                 await sender.PublishAsync(topic + "/load", Encoding.UTF8.GetBytes("tick " + i++), QualityOfService.AtMostOnce);
+                // Real time on purpose: pacing, not waiting; the browser's charts sample the rate in real time.
                 await Task.Delay(i % 40 < 20 ? 50 : 150, CancellationToken.None);
                 while (receiver.Messages.TryRead(out _))
                 {

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using Starling.Broker.Sys;
 using Starling.Client;
 using Starling.Operations.Tests.Infrastructure;
@@ -13,7 +14,7 @@ public sealed class SysTopicTests
     public async Task Sys_values_match_a_known_workload()
     {
         await using var server = await OpsServer.StartAsync();
-        var time = new FakeTime();
+        var time = new FakeTimeProvider();
         using var sys = new SysTopicPublisher(server.Server.Broker, TimeSpan.FromSeconds(10), "starling test", time);
 
         var topic = Names.Topic("sys");
@@ -109,8 +110,11 @@ public sealed class SysTopicTests
     [Fact]
     public async Task Sys_interval_zero_publishes_nothing()
     {
-        await using var server = await OpsServer.StartAsync(new Dictionary<string, string?> { ["SysInterval"] = "0" });
-        await Task.Delay(200);
+        // On a fake clock: a $SYS publisher, had one started, would publish at once (its first tick is due at 0) and
+        // again as the clock is advanced.
+        var clock = new FakeTimeProvider();
+        await using var server = await OpsServer.StartAsync(new Dictionary<string, string?> { ["SysInterval"] = "0" }, clock);
+        clock.Advance(TimeSpan.FromMinutes(5));
         Assert.Empty(server.Server.Broker.GetRetainedMessages("$SYS/#"));
     }
 }

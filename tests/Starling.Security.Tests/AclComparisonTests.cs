@@ -1,5 +1,6 @@
 using System.Net;
 using Starling.Security.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Security.Tests;
 
@@ -92,7 +93,7 @@ public sealed class AclComparisonTests
         await File.WriteAllTextAsync(aclFile, Acl);
 
         await using var mosquitto = await MosquittoProcess.StartAsync(dir.Path, "allow_anonymous true", $"password_file {passwordFile}", $"acl_file {aclFile}");
-        await using var starling = await SecureServer.StartAsync(new()
+        await using var starling = await TestServer.StartAsync(new Dictionary<string, string?>()
         {
             ["Auth:PasswordFile"] = passwordFile,
             ["Auth:AclFile"] = aclFile,

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Starling.Security.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Security.Tests;
 
@@ -13,7 +14,7 @@ public sealed class HostileClientTests
     [Fact]
     public async Task Fuzzed_packets_never_take_the_server_down_or_grow_its_memory()
     {
-        await using var server = await SecureServer.StartAsync(new() { ["Limits:ConnectTimeoutSeconds"] = "2" });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Limits:ConnectTimeoutSeconds"] = "2" });
         await using var probe = await MqttTestClient.ConnectOkAsync(server.Endpoint, "probe", version: 5);
         Assert.Equal(1, await probe.SubscribeAsync("fuzz/probe", 1));
         var random = new Random(Seed);
@@ -110,7 +111,7 @@ public sealed class HostileClientTests
     [Fact]
     public async Task Idle_connection_flood_and_slow_subscriber_leave_a_good_client_responsive()
     {
-        await using var server = await SecureServer.StartAsync(new()
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>()
         {
             ["Limits:ConnectTimeoutSeconds"] = "30",
             ["Limits:MaxPendingConnections"] = "1500",

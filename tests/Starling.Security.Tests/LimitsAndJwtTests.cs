@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Starling.Security.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Security.Tests;
 
@@ -15,7 +16,7 @@ public sealed class LimitsAndJwtTests
     [Fact]
     public async Task Jwt_tokens_are_checked_and_their_topic_claims_enforced()
     {
-        await using var server = await SecureServer.StartAsync(new()
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>()
         {
             ["Auth:Jwt:Algorithm"] = "HS256",
             ["Auth:Jwt:Secret"] = Encoding.UTF8.GetString(s_secret),
@@ -62,7 +63,7 @@ public sealed class LimitsAndJwtTests
         using var rsa = RSA.Create(2048);
         var keyFile = dir.File("jwt.pub.pem");
         await File.WriteAllTextAsync(keyFile, rsa.ExportSubjectPublicKeyInfoPem());
-        await using var server = await SecureServer.StartAsync(new() { ["Auth:Jwt:Algorithm"] = "RS256", ["Auth:Jwt:PublicKeyFile"] = keyFile });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:Jwt:Algorithm"] = "RS256", ["Auth:Jwt:PublicKeyFile"] = keyFile });
         var signed = JwtAuthenticator.EncodeBase64Url("""{"alg":"RS256","typ":"JWT"}"""u8) + "." + JwtAuthenticator.EncodeBase64Url(Encoding.UTF8.GetBytes($$"""{"exp":{{Now + 600}}}"""));
         var token = signed + "." + JwtAuthenticator.EncodeBase64Url(rsa.SignData(Encoding.ASCII.GetBytes(signed), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
         Assert.Equal(0, await PasswordFileTests.Code(server.Endpoint, "u", token));
@@ -74,7 +75,7 @@ public sealed class LimitsAndJwtTests
     [Fact]
     public async Task Limits_refuse_with_reason_codes_and_count()
     {
-        await using var server = await SecureServer.StartAsync(new()
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>()
         {
             ["Limits:MaxSubscriptionsPerClient"] = "2",
             ["Limits:MaxTopicLevels"] = "4",
@@ -108,11 +109,11 @@ public sealed class LimitsAndJwtTests
     [Fact]
     public async Task Bad_auth_settings_stop_start_up_naming_the_setting()
     {
-        var ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => SecureServer.StartAsync(new() { ["Auth:PasswordFile"] = "/nonexistent/pw" }));
+        var ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = "/nonexistent/pw" }));
         Assert.Contains("Auth:PasswordFile", ex.Message, StringComparison.Ordinal);
-        ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => SecureServer.StartAsync(new() { ["Auth:Jwt:Algorithm"] = "HS256", ["Auth:Jwt:Secret"] = "short" }));
+        ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:Jwt:Algorithm"] = "HS256", ["Auth:Jwt:Secret"] = "short" }));
         Assert.Contains("Auth:Jwt:Secret", ex.Message, StringComparison.Ordinal);
-        ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => SecureServer.StartAsync(new() { ["Limits:MaxMemoryFraction"] = "2" }));
+        ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => TestServer.StartAsync(new Dictionary<string, string?>() { ["Limits:MaxMemoryFraction"] = "2" }));
         Assert.Contains("Limits:MaxMemoryFraction", ex.Message, StringComparison.Ordinal);
     }
 }

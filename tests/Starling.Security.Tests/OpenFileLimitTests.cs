@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Starling.Security.Tests.Infrastructure;
-using Starling.Storage.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Security.Tests;
 
@@ -14,7 +14,7 @@ public sealed partial class OpenFileLimitTests
     [Fact]
     public async Task Connections_past_MaxOpenConnections_are_closed_before_CONNECT_and_counted()
     {
-        await using var server = await SecureServer.StartAsync(new() { ["Limits:MaxOpenConnections"] = "3" });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Limits:MaxOpenConnections"] = "3" });
         // A socket that has not sent CONNECT counts too: it holds a descriptor all the same.
         var pending = await MqttTestClient.OpenAsync(server.Endpoint);
         await using var one = await MqttTestClient.ConnectOkAsync(server.Endpoint, "one");

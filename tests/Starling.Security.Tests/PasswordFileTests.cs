@@ -1,5 +1,6 @@
 using System.Text;
 using Starling.Security.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Security.Tests;
 
@@ -24,7 +25,7 @@ public sealed class PasswordFileTests
         Assert.Equal(0, (await Tool.RunAsync(passwd, ["-H", "sha512", "-b", file, "old", "legacy"])).Code);
         Assert.Contains("old:$6$", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
 
-        await using var server = await SecureServer.StartAsync(new() { ["Auth:PasswordFile"] = file });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
         foreach (var version in new[] { 4, 5 })
         {
             var v5 = version == 5;
@@ -60,7 +61,7 @@ public sealed class PasswordFileTests
         var passwd = Tool.Require("mosquitto_passwd");
         Assert.Equal(0, (await Tool.RunAsync(passwd, ["-b", file, "carol", "c"])).Code);
         Assert.Equal(0, (await Tool.RunAsync(passwd, ["-D", file, "bob"])).Code);
-        await using var server = await SecureServer.StartAsync(new() { ["Auth:PasswordFile"] = file });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
         Assert.Equal(0, await Code(server, "alice", "changed", 4));
         Assert.Equal(0, await Code(server, "carol", "c", 5));
         Assert.Equal(4, await Code(server, "bob", "pw-of-bob", 4));
@@ -96,7 +97,7 @@ public sealed class PasswordFileTests
         using var dir = new TempDir();
         var file = dir.File("pw");
         Assert.Equal(0, await StarlingPasswd("-c", "-b", file, "alice", "one"));
-        await using var server = await SecureServer.StartAsync(new() { ["Auth:PasswordFile"] = file });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
         await using var connected = await MqttTestClient.ConnectOkAsync(server.Endpoint, "keeper", "alice", "one");
 
         Assert.Equal(0, await StarlingPasswd("-b", file, "alice", "two"));
@@ -131,7 +132,7 @@ public sealed class PasswordFileTests
         return false;
     }
 
-    private static Task<int> Code(SecureServer server, string? user, string? password, int version)
+    private static Task<int> Code(TestServer server, string? user, string? password, int version)
         => Code(server.Endpoint, user, password, version);
 
     internal static async Task<int> Code(System.Net.IPEndPoint endpoint, string? user, string? password, int version = 4)

@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Starling.Security.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Security.Tests;
 
@@ -18,7 +19,7 @@ public sealed class TlsTests
         ["Listeners:0:Tls:UseIdentityAsUsername"] = identity ? "true" : "false",
     };
 
-    private static string[] ClientArgs(TestPki pki, SecureServer server, string cert) =>
+    private static string[] ClientArgs(TestPki pki, TestServer server, string cert) =>
         ["-h", "127.0.0.1", "-p", server.Port.ToString(CultureInfo.InvariantCulture), "--cafile", pki.Cert("ca"), "--cert", pki.Cert(cert), "--key", pki.Key(cert)];
 
     [Fact]
@@ -26,7 +27,7 @@ public sealed class TlsTests
     {
         using var dir = new TempDir();
         var pki = new TestPki(dir.Path);
-        await using var server = await SecureServer.StartAsync(TlsConfig(pki));
+        await using var server = await TestServer.StartAsync(TlsConfig(pki));
 
         var sub = Tool.RunAsync(Tool.Require("mosquitto_sub"), [.. ClientArgs(pki, server, "client"), "-t", "tls/test", "-C", "1", "-W", "15", "-q", "1"]);
         Assert.NotNull(await server.Logs.WaitForAsync(TimeSpan.FromSeconds(10), "connected from"));
@@ -60,7 +61,7 @@ public sealed class TlsTests
     {
         using var dir = new TempDir();
         var pki = new TestPki(dir.Path);
-        await using var server = await SecureServer.StartAsync(TlsConfig(pki));
+        await using var server = await TestServer.StartAsync(TlsConfig(pki));
         string[] args = cert is null
             ? ["-h", "127.0.0.1", "-p", server.Port.ToString(CultureInfo.InvariantCulture), "--cafile", pki.Cert("ca")]
             : ClientArgs(pki, server, cert);
@@ -75,7 +76,7 @@ public sealed class TlsTests
     {
         using var dir = new TempDir();
         var pki = new TestPki(dir.Path);
-        await using var server = await SecureServer.StartAsync(TlsConfig(pki));
+        await using var server = await TestServer.StartAsync(TlsConfig(pki));
         var cli = Path.Combine(AppContext.BaseDirectory, "starling.dll");
         var sub = Tool.RunAsync("dotnet", [cli, "sub", .. ClientArgs(pki, server, "client"), "-t", "tls/cli", "-C", "1", "-W", "15", "-q", "1", "-V", "5"]);
         Assert.NotNull(await server.Logs.WaitForAsync(TimeSpan.FromSeconds(15), "connected from"));
@@ -97,7 +98,7 @@ public sealed class TlsTests
     {
         using var dir = new TempDir();
         var pki = new TestPki(dir.Path);
-        await using var server = await SecureServer.StartAsync(TlsConfig(pki, "none"));
+        await using var server = await TestServer.StartAsync(TlsConfig(pki, "none"));
         var pub = await Tool.RunAsync(Tool.Require("mosquitto_pub"),
             ["-h", "127.0.0.1", "-p", server.Port.ToString(CultureInfo.InvariantCulture), "--cafile", pki.Cert("other-ca"), "-t", "t", "-m", "x"]);
         Assert.NotEqual(0, pub.Code);
@@ -118,7 +119,7 @@ public sealed class TlsTests
         var config = TlsConfig(pki, identity: true);
         config["Auth:PasswordFile"] = passwords;
         config["Auth:AclFile"] = acl;
-        await using var server = await SecureServer.StartAsync(config);
+        await using var server = await TestServer.StartAsync(config);
         var tls = new SslClientAuthenticationOptions
         {
             TargetHost = "localhost",
@@ -142,11 +143,11 @@ public sealed class TlsTests
         var pki = new TestPki(dir.Path);
         var config = TlsConfig(pki);
         config["Listeners:0:Tls:ClientCertificate"] = "sometimes";
-        var ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => SecureServer.StartAsync(config));
+        var ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => TestServer.StartAsync(config));
         Assert.Contains("Listeners:0:Tls:ClientCertificate", ex.Message, StringComparison.Ordinal);
         config = TlsConfig(pki);
         config["Listeners:0:Tls:KeyFile"] = pki.Key("client");
-        ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => SecureServer.StartAsync(config));
+        ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => TestServer.StartAsync(config));
         Assert.Contains("Listeners:0:Tls:CertFile", ex.Message, StringComparison.Ordinal);
     }
 }

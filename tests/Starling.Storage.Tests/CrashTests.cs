@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Starling.Protocol;
 using Starling.Storage.Tests.Infrastructure;
+using Starling.Testing;
 using Xunit.Abstractions;
 
 namespace Starling.Storage.Tests;

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Time.Testing;
 using Starling.Protocol;
 using Starling.Storage.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Storage.Tests;
 
@@ -12,7 +14,7 @@ public sealed class RestartTests
         using var dir = new TempDirectory();
         var subscriber = "sub-" + Guid.NewGuid().ToString("N")[..8];
         var state = new ClientSessionState();
-        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        await using (var server = await TestServer.StartWithStoreAsync(dir.Path))
         {
             await using (var sub = await TestClient.ConnectAsync(server.Endpoint, subscriber, cleanSession: false, state))
             {
@@ -34,9 +36,9 @@ public sealed class RestartTests
             await pub.DisconnectAsync();
         }
 
-        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        await using (var server = await TestServer.StartWithStoreAsync(dir.Path))
         {
-            Assert.Contains(server.Lines, l => l.Contains("Restored from SQLite database", StringComparison.Ordinal));
+            Assert.Contains(server.Logs.Lines, l => l.Contains("Restored from SQLite database", StringComparison.Ordinal));
             var session = server.Server.Broker.GetSession(subscriber);
             Assert.NotNull(session);
             // The subscriber's DISCONNECT may still be in progress when the first messages arrive: those were sent (inflight).
@@ -60,7 +62,7 @@ public sealed class RestartTests
         }
 
         // Everything was delivered and acknowledged: after a third start nothing is queued and no message is left.
-        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        await using (var server = await TestServer.StartWithStoreAsync(dir.Path))
         {
             Assert.Equal(0, server.Server.Broker.GetSession(subscriber)!.QueuedCount);
         }
@@ -83,7 +85,7 @@ public sealed class RestartTests
         using var dir = new TempDirectory();
         var limits = new Dictionary<string, string?> { ["Limits:MaxQueuedMessages"] = "100000" };
         const int Count = 5000;
-        await using (var server = await InProcessServer.StartAsync(dir.Path, limits))
+        await using (var server = await TestServer.StartWithStoreAsync(dir.Path, limits))
         {
             await using (var sub = await TestClient.ConnectAsync(server.Endpoint, "pager", cleanSession: false))
             {
@@ -104,7 +106,7 @@ public sealed class RestartTests
             await Task.WhenAll(sends);
             Assert.Equal(Count, server.Server.Broker.GetSession("pager")!.QueuedCount);
         }
-        await using (var server = await InProcessServer.StartAsync(dir.Path, limits))
+        await using (var server = await TestServer.StartWithStoreAsync(dir.Path, limits))
         {
             Assert.Equal(Count, server.Server.Broker.GetSession("pager")!.QueuedCount);
             await using var sub = await TestClient.ConnectAsync(server.Endpoint, "pager", cleanSession: false);
@@ -118,7 +120,10 @@ public sealed class RestartTests
     public async Task An_expired_session_is_gone_after_a_restart_and_an_unexpired_one_is_kept()
     {
         using var dir = new TempDirectory();
-        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        // Both runs share a fake clock: the store keeps when each session went offline in the broker's time, and the
+        // second start compares with it.
+        var clock = new FakeTimeProvider();
+        await using (var server = await TestServer.StartWithStoreAsync(dir.Path, time: clock))
         {
             foreach (var (id, expiry) in new[] { ("short", 1u), ("long", 3600u) })
             {
@@ -126,9 +131,10 @@ public sealed class RestartTests
                 await c.SubscribeAsync(("e/#", QualityOfService.AtLeastOnce));
                 await c.DisconnectAsync();
             }
+            await Eventually.TrueAsync(() => server.Server.Broker.ConnectedClients == 0, "the broker to see both clients go");
         }
-        await Task.Delay(1500);
-        await using (var server = await InProcessServer.StartAsync(dir.Path))
+        clock.Advance(TimeSpan.FromSeconds(1.5));
+        await using (var server = await TestServer.StartWithStoreAsync(dir.Path, time: clock))
         {
             Assert.Null(server.Server.Broker.GetSession("short"));
             Assert.NotNull(server.Server.Broker.GetSession("long"));
@@ -140,14 +146,14 @@ public sealed class RestartTests
     [Fact]
     public async Task Memory_mode_keeps_nothing()
     {
-        await using (var server = await InProcessServer.StartAsync(null))
+        await using (var server = await TestServer.StartWithStoreAsync(null))
         {
             await using var c = await TestClient.ConnectAsync(server.Endpoint, "m", cleanSession: false);
             await c.SubscribeAsync(("m/#", QualityOfService.AtLeastOnce));
             await c.DisconnectAsync();
-            Assert.Contains(server.Lines, l => l.Contains("Storage: memory only", StringComparison.Ordinal));
+            Assert.Contains(server.Logs.Lines, l => l.Contains("Storage: memory only", StringComparison.Ordinal));
         }
-        await using (var server = await InProcessServer.StartAsync(null))
+        await using (var server = await TestServer.StartWithStoreAsync(null))
         {
             Assert.Null(server.Server.Broker.GetSession("m"));
         }

@@ -3,6 +3,7 @@ using Starling.Protocol;
 using Starling.Server;
 using Starling.Storage.Sqlite;
 using Starling.Storage.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Storage.Tests;
 
@@ -71,7 +72,7 @@ public sealed class SqliteFaultTests
         {
             file.SetLength(file.Length / 3);
         }
-        var ex = await Assert.ThrowsAsync<StarlingStartupException>(() => InProcessServer.StartAsync(dir.Path));
+        var ex = await Assert.ThrowsAsync<StarlingStartupException>(() => TestServer.StartWithStoreAsync(dir.Path));
         Assert.Equal(1, ex.ExitCode);
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
     }

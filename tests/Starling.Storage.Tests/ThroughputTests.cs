@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Starling.Protocol;
 using Starling.Storage.Tests.Infrastructure;
+using Starling.Testing;
 using Xunit.Abstractions;
 
 namespace Starling.Storage.Tests;
@@ -26,7 +27,7 @@ public sealed class ThroughputTests(ITestOutputHelper output)
         };
         var best = new double[scenarios.Length];
         var limits = new Dictionary<string, string?> { ["Limits:MaxQueuedMessages"] = "1000000" }; // the drop policy never hides a slow path
-        await using (var warm = await InProcessServer.StartAsync(null, limits))
+        await using (var warm = await TestServer.StartWithStoreAsync(null, limits))
         {
             await RunAsync(warm, Messages, persistent: true); // JIT and tiered compilation before anything is measured
         }
@@ -37,7 +38,7 @@ public sealed class ThroughputTests(ITestOutputHelper output)
             {
                 var (_, storage, persistent) = scenarios[i];
                 using var dir = new TempDirectory("starling-bench");
-                await using var server = await InProcessServer.StartAsync(storage ? dir.Path : null, limits);
+                await using var server = await TestServer.StartWithStoreAsync(storage ? dir.Path : null, limits);
                 await RunAsync(server, 2_000, persistent);
                 best[i] = Math.Max(best[i], (await RunAsync(server, Messages, persistent)).Rate);
             }
@@ -50,7 +51,7 @@ public sealed class ThroughputTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<(double Rate, double Seconds)> RunAsync(InProcessServer server, int count, bool persistent)
+    private static async Task<(double Rate, double Seconds)> RunAsync(TestServer server, int count, bool persistent)
     {
         var id = "bench-" + Guid.NewGuid().ToString("N")[..8];
         await using var sub = await TestClient.ConnectAsync(server.Endpoint, id, cleanSession: !persistent);

@@ -162,7 +162,7 @@ internal sealed class OperationsRuntime(ServerSettings settings) : IDisposable
         }
         if (Operations.SysInterval > TimeSpan.Zero)
         {
-            _sys = new SysTopicPublisher(broker, Operations.SysInterval, "starling " + ServerCommandLine.VersionText(), TimeProvider.System,
+            _sys = new SysTopicPublisher(broker, Operations.SysInterval, "starling " + ServerCommandLine.VersionText(), app.Services.GetRequiredService<BrokerClock>().Time,
                 app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Broker.Sys"));
             _sys.Start();
         }

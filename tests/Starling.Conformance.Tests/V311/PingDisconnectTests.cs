@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Starling.Conformance.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Conformance.Tests.V311;
 
@@ -60,7 +60,8 @@ public sealed class PingDisconnectTests(ServerFixture fixture) : IClassFixture<S
         var i = 0;
         while (watch.Elapsed < TimeSpan.FromSeconds(3.5))
         {
-            // Pacing, not waiting for a condition: one packet every 0.5 s, alternating kinds.
+            // Pacing, not waiting for a condition: one packet every 0.5 s, alternating kinds. Real time on purpose:
+            // keep-alive over a real socket, end to end (the broker-level case runs on a fake clock in Broker.Tests).
             await Task.Delay(TimeSpan.FromMilliseconds(500));
             if (i++ % 2 == 0)
             {

@@ -1,4 +1,4 @@
-using Starling.Conformance.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Conformance.Tests.V311;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Starling.Conformance.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Conformance.Tests.V311;
 

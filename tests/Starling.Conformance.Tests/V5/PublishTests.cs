@@ -1,5 +1,6 @@
 using System.Text;
-using Starling.Conformance.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
+using Starling.Testing;
 
 namespace Starling.Conformance.Tests.V5;
 
@@ -106,22 +107,25 @@ public sealed class PublishTests(ServerFixture fixture) : IClassFixture<ServerFi
     [Fact]
     public async Task MQTT_3_3_2_6_ForwardedExpiryIsReducedByTimeWaitingInServer()
     {
+        // Own server on a fake clock: the expiry interval passes when the test advances it, not in real time.
+        var clock = new FakeTimeProvider();
+        await using var server = await TestServer.StartAsync(new TestServerOptions { Time = clock });
         var id = Names.ClientId();
         var topic = Names.Topic();
-        await using (var client = await Server.Connect5Async(id, sessionExpiry: 300))
+        await using (var client = await server.Connect5Async(id, sessionExpiry: 300))
         {
             await client.Subscribe5GrantedAsync(topic, 1);
             await client.Disconnect5Async();
         }
 
-        await using (var publisher = await Server.Connect5Async(Names.ClientId("pub")))
+        await using (var publisher = await server.Connect5Async(Names.ClientId("pub")))
         {
             await publisher.Publish5Async(topic, "waited", 1, new Props().U32(Prop.MessageExpiryInterval, 60));
         }
 
         // The interval is in whole seconds: the message has to wait more than one for the reduction to show.
-        await Task.Delay(TimeSpan.FromSeconds(2.1));
-        await using var again = await Server.Connect5Async(id, cleanStart: false, sessionExpiry: 300);
+        clock.Advance(TimeSpan.FromSeconds(2.1));
+        await using var again = await server.Connect5Async(id, cleanStart: false, sessionExpiry: 300);
         var got = await again.ExpectPayload5Async("waited");
         var remaining = got.Properties.Number(Prop.MessageExpiryInterval);
         Assert.NotNull(remaining);
@@ -131,38 +135,44 @@ public sealed class PublishTests(ServerFixture fixture) : IClassFixture<ServerFi
     [Fact]
     public async Task MQTT_3_3_2_5_ExpiredMessageIsNotDeliveredToReconnectingSubscriber()
     {
+        // Own server on a fake clock: the expiry interval passes when the test advances it, not in real time.
+        var clock = new FakeTimeProvider();
+        await using var server = await TestServer.StartAsync(new TestServerOptions { Time = clock });
         var id = Names.ClientId();
         var topic = Names.Topic();
-        await using (var client = await Server.Connect5Async(id, sessionExpiry: 300))
+        await using (var client = await server.Connect5Async(id, sessionExpiry: 300))
         {
             await client.Subscribe5GrantedAsync(topic, 1);
             await client.Disconnect5Async();
         }
 
-        await using (var publisher = await Server.Connect5Async(Names.ClientId("pub")))
+        await using (var publisher = await server.Connect5Async(Names.ClientId("pub")))
         {
             await publisher.Publish5Async(topic, "short-lived", 1, new Props().U32(Prop.MessageExpiryInterval, 1));
             await publisher.Publish5Async(topic, "long-lived", 1, new Props().U32(Prop.MessageExpiryInterval, 600));
         }
 
-        // Time passing is the condition under test: the 1 s interval must run out while the client is away.
-        await Task.Delay(TimeSpan.FromSeconds(2.1));
-        await using var again = await Server.Connect5Async(id, cleanStart: false, sessionExpiry: 300);
+        // The 1 s interval must run out while the client is away.
+        clock.Advance(TimeSpan.FromSeconds(2.1));
+        await using var again = await server.Connect5Async(id, cleanStart: false, sessionExpiry: 300);
         await again.ExpectPayload5Async("long-lived");
     }
 
     [Fact]
     public async Task MQTT_3_3_2_5_ExpiredRetainedMessageIsNotSentToNewSubscribers()
     {
+        // Own server on a fake clock: the expiry interval passes when the test advances it, not in real time.
+        var clock = new FakeTimeProvider();
+        await using var server = await TestServer.StartAsync(new TestServerOptions { Time = clock });
         var topic = Names.Topic();
-        await using (var publisher = await Server.Connect5Async(Names.ClientId("pub")))
+        await using (var publisher = await server.Connect5Async(Names.ClientId("pub")))
         {
             await publisher.Publish5Async(topic, "stale", 1, new Props().U32(Prop.MessageExpiryInterval, 1), retain: true);
             await publisher.Publish5Async(topic + "/fresh", "fresh", 1, new Props().U32(Prop.MessageExpiryInterval, 600), retain: true);
         }
 
-        await Task.Delay(TimeSpan.FromSeconds(2.1));
-        await using var subscriber = await Server.Connect5Async(Names.ClientId("sub"));
+        clock.Advance(TimeSpan.FromSeconds(2.1));
+        await using var subscriber = await server.Connect5Async(Names.ClientId("sub"));
         await subscriber.Subscribe5GrantedAsync(topic + "/#", 1);
         var got = await subscriber.ExpectPayload5Async("fresh");
         Assert.True(got.Retain);

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Starling.Conformance.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Conformance.Tests.V5;
 

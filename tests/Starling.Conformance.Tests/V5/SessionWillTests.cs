@@ -1,20 +1,23 @@
 using System.Diagnostics;
-using Starling.Conformance.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
+using Starling.Testing;
 
 namespace Starling.Conformance.Tests.V5;
 
 /// <summary>
 /// MQTT 5.0 sections 3.1.2.11, 3.1.3.2, 3.14 and 4.1: session expiry (also changed on DISCONNECT), will delay, will
-/// properties and DISCONNECT reason codes from the client. Where time passing is the condition under test, the test
-/// waits for that time (a second or two); nothing else is waited for without a signal.
+/// properties and DISCONNECT reason codes from the client. Where session expiry is the condition under test, the test
+/// runs its own server on a fake clock and advances it; nothing is waited for without a signal.
 /// </summary>
 public sealed class SessionWillTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
     private TestServer Server => fixture.Server;
 
-    private async Task<bool> ReconnectSessionPresentAsync(string id, uint expiry = 300)
+    private Task<bool> ReconnectSessionPresentAsync(string id, uint expiry = 300) => ReconnectSessionPresentAsync(Server, id, expiry);
+
+    private static async Task<bool> ReconnectSessionPresentAsync(TestServer server, string id, uint expiry = 300)
     {
-        var (client, ack) = await Server.ConnectRaw5Async(new Connect5 { ClientId = id, CleanStart = false, Properties = new Props().U32(Prop.SessionExpiryInterval, expiry) });
+        var (client, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = id, CleanStart = false, Properties = new Props().U32(Prop.SessionExpiryInterval, expiry) });
         await using (client)
         {
             Assert.Equal(0, ack.ReasonCode);
@@ -65,26 +68,40 @@ public sealed class SessionWillTests(ServerFixture fixture) : IClassFixture<Serv
     [Fact]
     public async Task MQTT_3_1_2_23_SessionIsKeptForTheExpiryIntervalThenDiscarded()
     {
+        // Own server on a fake clock: the expiry interval passes when the test advances it, not in real time.
+        var clock = new FakeTimeProvider();
+        await using var server = await TestServer.StartAsync(new TestServerOptions { Time = clock });
         var id = Names.ClientId();
         var topic = Names.Topic();
-        await using (var client = await Server.Connect5Async(id, sessionExpiry: 1))
+        await using (var client = await server.Connect5Async(id, sessionExpiry: 1))
         {
             await client.Subscribe5GrantedAsync(topic, 1);
             client.CloseAbruptly();
         }
+        await WaitForNoClientsAsync(server);
 
-        // Still there right away.
-        var (again, ack) = await Server.ConnectRaw5Async(new Connect5 { ClientId = id, CleanStart = false, Properties = new Props().U32(Prop.SessionExpiryInterval, 1) });
+        // Still there after most of the interval.
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        var (again, ack) = await server.ConnectRaw5Async(new Connect5 { ClientId = id, CleanStart = false, Properties = new Props().U32(Prop.SessionExpiryInterval, 1) });
         await using (again)
         {
             Assert.True(ack.SessionPresent, "the session must survive for its expiry interval");
             again.CloseAbruptly();
         }
+        await WaitForNoClientsAsync(server);
 
-        // [MQTT-4.1.0-2]: gone once the interval has passed.
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
-        Assert.False(await ReconnectSessionPresentAsync(id));
+        // [MQTT-4.1.0-2]: gone once the interval has passed (the heartbeat, a timer on the fake clock, expires it).
+        clock.Advance(TimeSpan.FromSeconds(2.5));
+        await Eventually.TrueAsync(() => server.Server.Broker.SessionCount == 0, "the session to expire");
+        Assert.False(await ReconnectSessionPresentAsync(server, id));
     }
+
+    /// <summary>
+    /// Waits until the broker has seen every client go: a session's expiry interval starts then, so the fake clock
+    /// must not be advanced before.
+    /// </summary>
+    private static Task WaitForNoClientsAsync(TestServer server)
+        => Eventually.TrueAsync(() => server.Server.Broker.ConnectedClients == 0, "the broker to see the client go");
 
     [Fact]
     public async Task MQTT_3_1_2_23_MaximumSessionExpiryIsKept()
@@ -123,14 +140,19 @@ public sealed class SessionWillTests(ServerFixture fixture) : IClassFixture<Serv
     public async Task MQTT_3_14_2_SessionExpiryRaisedOnDisconnectKeepsSession()
     {
         var id = Names.ClientId();
-        await using (var client = await Server.Connect5Async(id, sessionExpiry: 1))
+        var clock = new FakeTimeProvider();
+        await using var server = await TestServer.StartAsync(new TestServerOptions { Time = clock });
+        await using (var client = await server.Connect5Async(id, sessionExpiry: 1))
         {
             await client.Subscribe5GrantedAsync(Names.Topic(), 1);
             await client.Disconnect5Async(0, new Props().U32(Prop.SessionExpiryInterval, 600));
         }
+        await WaitForNoClientsAsync(server);
 
-        await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.True(await ReconnectSessionPresentAsync(id));
+        // Past the first interval (1 s), well within the new one (600 s); the heartbeat has run meanwhile.
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(1, server.Server.Broker.SessionCount);
+        Assert.True(await ReconnectSessionPresentAsync(server, id));
     }
 
     [Fact]

@@ -168,7 +168,9 @@ public sealed class Mqtt5InteropTests
         await using var _a = again;
         Assert.True(present, "the session (expiry 60 s) must still be there");
 
-        // Time passing is the condition: the 2 s delay runs out while the client is connected again.
+        // Real time on purpose: the same case runs against the Mosquitto process, which has no fake clock, and the
+        // clients are external processes. Time passing is the condition: the 2 s delay runs out while the client is
+        // connected again.
         await Task.Delay(TimeSpan.FromSeconds(3));
         await Mosquitto5.PublishAsync(broker, willTopic, "sentinel");
         Assert.Equal("sentinel", (await Mosquitto5.ReadAsync(observer))[1]);
@@ -198,7 +200,7 @@ public sealed class Mqtt5InteropTests
             Assert.Equal(0, await again.WaitForExitAsync());
         }
 
-        // Time passing is the condition: the 2 s expiry interval must run out.
+        // Real time on purpose (Mosquitto, a separate process, has no fake clock): the 2 s expiry interval must run out.
         await Task.Delay(TimeSpan.FromSeconds(4));
         var (late, presentLate) = await PahoV5.StartAsync(broker, "hold", "--id", id, "--clean", "0", "--session-expiry", "0");
         await using var _l = late;

@@ -40,7 +40,7 @@ public sealed class OpsServer : IAsyncDisposable
     public string WebSocketUrl => $"ws://{WebSocket}/mqtt";
     public string DashboardUrl => $"http://{Management}/";
 
-    public static async Task<OpsServer> StartAsync(IDictionary<string, string?>? overrides = null)
+    public static async Task<OpsServer> StartAsync(IDictionary<string, string?>? overrides = null, TimeProvider? time = null)
     {
         var config = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
@@ -56,7 +56,7 @@ public sealed class OpsServer : IAsyncDisposable
         }
         var logs = new LogCapture();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var server = await StarlingServer.StartAsync(["--port", "0", "--bind", "127.0.0.1"], config, logs, cts.Token);
+        var server = await StarlingServer.StartAsync(["--port", "0", "--bind", "127.0.0.1"], config, logs, time, cts.Token);
         return new OpsServer(server, logs);
     }
 

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Starling.Broker;
 using Starling.Broker.Storage;
+using Starling.Testing;
 
 namespace Starling.Storage.Tests.Infrastructure;
 
@@ -16,7 +17,7 @@ public sealed class BrokerHost : IAsyncDisposable
 
     public BrokerHost(IStore? store, BrokerOptions? options = null)
     {
-        Logs = new LogCapture();
+        Logs = new CapturingLoggerProvider();
         LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Information));
         Broker = new MqttBroker(options ?? new BrokerOptions(), LoggerFactory, TimeProvider.System, store);
         _listener = new TcpListener(IPAddress.Loopback, 0);
@@ -27,7 +28,7 @@ public sealed class BrokerHost : IAsyncDisposable
 
     public MqttBroker Broker { get; }
 
-    public LogCapture Logs { get; }
+    public CapturingLoggerProvider Logs { get; }
 
     public ILoggerFactory LoggerFactory { get; }
 

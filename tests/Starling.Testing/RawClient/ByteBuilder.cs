@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Starling.Conformance.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>
 /// Hand-written MQTT byte writer. It never validates: tests use it to send exactly the bytes they mean,

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Starling.Conformance.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>Control packet types by their fixed-header nibble (kept local so tests do not lean on the codec).</summary>
 public enum PacketKind : byte

@@ -3,12 +3,12 @@ using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Starling.Storage.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>
 /// starling-server as a child process (<c>dotnet starling-server.dll --port 0 --data-dir DIR</c>), so a test can kill it
 /// with SIGKILL or start it under a small open-file limit. The dll is the one the build copied next to this test
-/// assembly (a project reference). Also compiled into Starling.Security.Tests (a linked file).
+/// assembly (the test project references Starling.Server: the toolkit's reference alone does not copy its runtimeconfig).
 /// </summary>
 public sealed partial class ServerProcess : IAsyncDisposable
 {

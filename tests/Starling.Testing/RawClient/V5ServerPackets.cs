@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Starling.Conformance.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>One MQTT 5 property as the server sent it: numbers in <see cref="Number"/>, strings and binary in <see cref="Data"/>.</summary>
 public sealed record Property5(byte Id, uint Number, byte[] Data, string? Name = null)

@@ -1,4 +1,4 @@
-namespace Starling.Conformance.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>Short-hands for the well-formed exchanges most tests need around the packet they check.</summary>
 public static class ClientExtensions

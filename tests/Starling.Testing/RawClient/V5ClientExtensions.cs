@@ -1,4 +1,4 @@
-namespace Starling.Conformance.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>MQTT 5 short-hands over <see cref="RawMqttClient"/> and <see cref="TestServer"/>.</summary>
 public static class V5ClientExtensions

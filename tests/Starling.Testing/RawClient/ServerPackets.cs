@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Starling.Conformance.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>One packet as the server sent it: the fixed-header byte and the bytes after the remaining length.</summary>
 public sealed class MqttFrame(byte header, byte[] body)

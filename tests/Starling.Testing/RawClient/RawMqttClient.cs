@@ -1,34 +1,52 @@
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
+using Starling.Broker;
+using Starling.Protocol;
 
-namespace Starling.Conformance.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>
-/// A TCP connection that sends whatever bytes a test gives it and splits what the server sends into packets on a
-/// background loop. Every wait has a timeout; the only fixed-length wait is <see cref="ExpectNothingAsync"/>.
+/// The one raw MQTT client of the tests: a connection (TCP socket, or in-memory pipes straight into a broker) that
+/// sends whatever bytes a test gives it, malformed ones included, and splits what the server sends into packets on a
+/// background loop. Packet-level helpers over Starling.Protocol's codec are in RawMqttClient.Packets.cs. Every wait has a timeout; the only fixed-length wait is <see cref="ExpectNothingAsync"/>.
 /// </summary>
-public sealed class RawMqttClient : IAsyncDisposable
+public sealed partial class RawMqttClient : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>How long "the server sends nothing" is watched for.</summary>
     public static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(300);
 
-    private readonly Socket _socket;
+    private readonly RawTransport _transport;
     private readonly Channel<MqttFrame> _frames = Channel.CreateUnbounded<MqttFrame>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _readLoop;
     private readonly Queue<MqttFrame> _deferred = new();
     private int _nextPacketId;
 
-    private RawMqttClient(Socket socket, string name)
+    private RawMqttClient(RawTransport transport, string name, ProtocolVersion version = ProtocolVersion.V311, Task? run = null)
     {
-        _socket = socket;
+        _transport = transport;
         Name = name;
+        Version = version;
+        Run = run ?? Task.CompletedTask;
         _readLoop = Task.Run(ReadLoopAsync);
     }
+
+    /// <summary>
+    /// The protocol version the packet-level helpers (<c>SendAsync(MqttPacket)</c>, <c>ExpectAsync&lt;T&gt;</c>) encode
+    /// and decode with; raw bytes are sent as given whatever it says.
+    /// </summary>
+    public ProtocolVersion Version { get; }
+
+    /// <summary>
+    /// For a client attached to a broker over in-memory pipes (<see cref="Attach"/>): the broker's connection task,
+    /// which ends when the broker is done with the connection. Completed for a socket client.
+    /// </summary>
+    public Task Run { get; }
 
     /// <summary>For failure messages.</summary>
     public string Name { get; }
@@ -50,7 +68,20 @@ public sealed class RawMqttClient : IAsyncDisposable
             throw;
         }
 
-        return new RawMqttClient(socket, name);
+        return new RawMqttClient(new SocketTransport(socket), name);
+    }
+
+    /// <summary>
+    /// A client wired straight to <paramref name="broker"/> through two in-memory pipes (no socket, no server): the
+    /// broker unit tests' way in. <paramref name="version"/> is what the packet-level helpers speak.
+    /// </summary>
+    public static RawMqttClient Attach(MqttBroker broker, ProtocolVersion version = ProtocolVersion.V311, string name = "test")
+    {
+        var toServer = new Pipe();
+        var toClient = new Pipe();
+        var run = broker.RunConnectionAsync(new PipeTransport.Duplex(toServer.Reader, toClient.Writer),
+            new ConnectionInfo(name, null, null, "memory"), CancellationToken.None);
+        return new RawMqttClient(new PipeTransport(toClient.Reader, toServer.Writer), name, version, run);
     }
 
     /// <summary>A fresh non-zero packet id (1, 2, 3, ...) for tests that do not care which.</summary>
@@ -65,7 +96,7 @@ public sealed class RawMqttClient : IAsyncDisposable
         using var cts = new CancellationTokenSource(DefaultTimeout);
         while (!bytes.IsEmpty)
         {
-            var sent = await _socket.SendAsync(bytes, SocketFlags.None, cts.Token);
+            var sent = await _transport.SendAsync(bytes, cts.Token);
             bytes = bytes[sent..];
         }
     }
@@ -294,43 +325,25 @@ public sealed class RawMqttClient : IAsyncDisposable
     }
 
     /// <summary>Closes the socket without DISCONNECT (the server sees end of stream): an abnormal close for MQTT.</summary>
-    public void CloseAbruptly()
-    {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
-        _socket.Close();
-    }
+    public void CloseAbruptly() => _transport.CloseAbruptly();
 
     /// <summary>Resets the connection (RST) without DISCONNECT.</summary>
-    public void Reset()
-    {
-        try
-        {
-            _socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
+    public void Reset() => _transport.Reset();
 
-        _socket.Close();
+    /// <summary>
+    /// Ends the connection without DISCONNECT (a network drop) and, for a client attached over pipes, waits until
+    /// the broker is done with it.
+    /// </summary>
+    public async Task DropAsync()
+    {
+        _transport.CloseAbruptly();
+        await Run.WaitAsync(DefaultTimeout);
     }
 
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        _socket.Dispose();
+        _transport.Dispose();
         try
         {
             await _readLoop;
@@ -340,6 +353,8 @@ public sealed class RawMqttClient : IAsyncDisposable
         }
 
         _stop.Dispose();
+        // Attached over pipes: the broker saw end of stream and ends the connection.
+        await Run.WaitAsync(DefaultTimeout);
     }
 
     private async Task ReadLoopAsync()
@@ -350,7 +365,7 @@ public sealed class RawMqttClient : IAsyncDisposable
         {
             while (true)
             {
-                var read = await _socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, _stop.Token);
+                var read = await _transport.ReceiveAsync(buffer.AsMemory(), _stop.Token);
                 if (read == 0)
                 {
                     CloseReason = "closed by the server (end of stream)";
@@ -382,6 +397,7 @@ public sealed class RawMqttClient : IAsyncDisposable
         }
         finally
         {
+            _transport.ReadEnded();
             _frames.Writer.TryComplete();
         }
     }
@@ -430,5 +446,5 @@ public sealed class RawMqttClient : IAsyncDisposable
 
     public override string ToString() => Name;
 
-    internal static byte[] Utf8(string value) => Encoding.UTF8.GetBytes(value);
+    public static byte[] Utf8(string value) => Encoding.UTF8.GetBytes(value);
 }

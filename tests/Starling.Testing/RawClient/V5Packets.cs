@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Starling.Conformance.Tests.Infrastructure;
+namespace Starling.Testing;
 
 /// <summary>MQTT 5 property identifiers (section 2.2.2.2), kept local so tests do not lean on the codec.</summary>
 public static class Prop
