@@ -1,4 +1,5 @@
 using Starling.Broker;
+using Starling.Server.Logging;
 
 namespace Starling.Server;
 
@@ -21,19 +22,19 @@ internal sealed class BrokerService(ServerSettings settings, BrokerClock clock, 
         {
             return;
         }
-        logger.LogInformation("Stopping the broker");
+        ServerLog.BrokerStopping(logger);
         try
         {
             await Broker.StopAsync(cancellationToken);
-            logger.LogInformation("Broker stopped");
+            ServerLog.BrokerStopped(logger);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            logger.LogWarning("The broker did not stop within the shutdown timeout; closing the remaining connections");
+            ServerLog.BrokerStopTimedOut(logger);
         }
         catch (Exception ex)
         {
-            logger.LogError(ex, "The broker failed to stop cleanly: {Message}", ex.Message);
+            ServerLog.BrokerStopFailed(logger, ex, ex.Message);
         }
     }
 

@@ -6,6 +6,7 @@ using Microsoft.OpenApi;
 using Starling.Broker;
 using Starling.Broker.Sys;
 using Starling.Server.Dashboard;
+using Starling.Server.Logging;
 using Starling.Server.Metrics;
 using Starling.Server.WebSockets;
 
@@ -15,13 +16,12 @@ namespace Starling.Server.Management;
 /// Glue between the host (StarlingServer) and the operations parts: the HTTP listeners (MQTT over WebSockets, the
 /// management port), their request pipeline, the $SYS publisher, metrics exporters. One per server, a singleton.
 /// </summary>
-internal sealed class OperationsRuntime(ServerSettings settings) : IDisposable
+internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListener? webSockets) : IDisposable
 {
     /// <summary>Connection item naming the HTTP listener a connection came in on.</summary>
     public const string ListenerItemKey = "starling.http-listener";
     public const string ManagementListenerName = "management";
 
-    private ListenOptions? _webSocketListen;
     private ListenOptions? _managementListen;
     private SysTopicPublisher? _sys;
     private IDisposable? _otlp;
@@ -31,7 +31,7 @@ internal sealed class OperationsRuntime(ServerSettings settings) : IDisposable
     private bool AnyHttp => Operations.WebSockets.Enabled || Operations.Management.Enabled;
 
     /// <summary>The bound MQTT over WebSockets endpoint (null when disabled or not started).</summary>
-    public IPEndPoint? WebSocketEndpoint => Operations.WebSockets.Enabled ? _webSocketListen?.IPEndPoint : null;
+    public IPEndPoint? WebSocketEndpoint => webSockets is { IsBound: true } ? webSockets.EndPoint : null;
 
     /// <summary>The bound management endpoint (null when disabled or not started).</summary>
     public IPEndPoint? ManagementEndpoint => Operations.Management.Enabled ? _managementListen?.IPEndPoint : null;
@@ -71,22 +71,15 @@ internal sealed class OperationsRuntime(ServerSettings settings) : IDisposable
         }
     }
 
-    /// <summary>Adds the HTTP listeners to Kestrel (called from ConfigureKestrel, possibly more than once).</summary>
-    /// <summary>Whether <see cref="Listen"/> adds any Kestrel endpoint (WebSockets or management).</summary>
-    public bool UsesKestrel => Operations.WebSockets is { Enabled: true } || Operations.Management is { Enabled: true };
+    /// <summary>Whether <see cref="Listen"/> adds a Kestrel endpoint (the management port).</summary>
+    public bool UsesKestrel => Operations.Management is { Enabled: true };
 
+    /// <summary>
+    /// Adds the management listener to Kestrel (called from ConfigureKestrel, possibly more than once). The WebSocket
+    /// listener is an MQTT listener (<see cref="WebSocketListener"/>), added with the others.
+    /// </summary>
     public void Listen(KestrelServerOptions kestrel)
     {
-        if (Operations.WebSockets is { Enabled: true } ws)
-        {
-            kestrel.Listen(ws.Address, ws.Port, lo =>
-            {
-                lo.Protocols = HttpProtocols.Http1;
-                Tag(lo, WebSocketListenerSettings.ListenerName);
-                ws.Tls?.Configure(lo);
-                _webSocketListen = lo;
-            });
-        }
         if (Operations.Management is { Enabled: true } management)
         {
             kestrel.Listen(management.Address, management.Port, lo =>
@@ -98,7 +91,8 @@ internal sealed class OperationsRuntime(ServerSettings settings) : IDisposable
         }
     }
 
-    private static void Tag(ListenOptions listen, string name)
+    /// <summary>Names the HTTP listener on each of its connections (<see cref="ListenerItemKey"/>), for the request pipeline.</summary>
+    public static void Tag(ListenOptions listen, string name)
         => listen.Use(next => connection =>
         {
             connection.Items[ListenerItemKey] = name;
@@ -147,17 +141,14 @@ internal sealed class OperationsRuntime(ServerSettings settings) : IDisposable
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server.Operations");
         if (WebSocketEndpoint is { } ws)
         {
-            logger.LogInformation("MQTT over WebSockets on {Scheme}://{Endpoint}{Path} (subprotocol mqtt)",
-                Operations.WebSockets.Tls is null ? "ws" : "wss", ws, Operations.WebSockets.Path);
+            ManagementLog.WebSocketsListening(logger, Operations.WebSockets.Tls is null ? "ws" : "wss", ws, Operations.WebSockets.Path);
         }
         if (ManagementEndpoint is { } management)
         {
-            logger.LogInformation("Management API{Dashboard} on http://{Endpoint}/ (OpenAPI at /openapi.json, health at /health, metrics at /metrics)",
-                Operations.Management.Dashboard ? " and dashboard" : "", management);
+            ManagementLog.ManagementListening(logger, Operations.Management.Dashboard ? " and dashboard" : "", management);
             if (Operations.Management.ApiKeyGenerated)
             {
-                logger.LogWarning("No Management:ApiKeys configured; the API key of this run is {ApiKey} (set Management:ApiKeys to choose keys that last)",
-                    Operations.Management.ApiKeys[0]);
+                ManagementLog.ApiKeyGenerated(logger, Operations.Management.ApiKeys[0]);
             }
         }
         if (Operations.SysInterval > TimeSpan.Zero)

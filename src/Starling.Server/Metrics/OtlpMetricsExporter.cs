@@ -2,6 +2,7 @@ using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using Starling.Server.Logging;
 using Starling.Server.Management;
 
 namespace Starling.Server.Metrics;
@@ -31,8 +32,7 @@ internal static class OtlpMetricsExporter
                 reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
             })
             .Build();
-        logger.LogInformation("Metrics: exporting over OTLP ({Protocol}) to {Endpoint} every {Interval} s", settings.OtlpProtocol, endpoint,
-            settings.OtlpInterval.TotalSeconds);
+        ManagementLog.OtlpExporting(logger, settings.OtlpProtocol, endpoint, settings.OtlpInterval.TotalSeconds);
         return provider;
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Starling.Security;
+using Starling.Server.Logging;
 
 namespace Starling.Server.Security;
 
@@ -101,12 +102,12 @@ internal sealed class AuthFileReloader : IDisposable
         {
             var summary = load(path);
             Interlocked.Increment(ref _reloads);
-            _logger.LogInformation("Reloaded the {What} {Path} ({Why}): {Summary}", what, path, why, summary);
+            ServerLog.AuthFileReloaded(_logger, what, path, why, summary);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
         {
             Interlocked.Increment(ref _failures);
-            _logger.LogWarning("The {What} {Path} was not reloaded ({Why}); the previous version stays in force: {Message}", what, path, why, ex.Message);
+            ServerLog.AuthFileReloadFailed(_logger, what, path, why, ex.Message);
         }
     }
 

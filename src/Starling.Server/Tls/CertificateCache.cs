@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using Starling.Server.Logging;
 
 namespace Starling.Server.Tls;
 
@@ -72,16 +73,20 @@ internal sealed class CertificateCache : IDisposable
             var cert = Load(_settings);
             var old = _current;
             _current = cert;
-            _logger?.LogInformation("Listener '{Listener}': TLS certificate reloaded from {CertFile} (subject {Subject}, valid until {NotAfter:u})",
-                _settings.ListenerName, _settings.CertFile, cert.Subject, cert.NotAfter.ToUniversalTime());
+            if (_logger is not null)
+            {
+                ServerLog.TlsCertificateReloaded(_logger, _settings.ListenerName, _settings.CertFile, cert.Subject, cert.NotAfter.ToUniversalTime());
+            }
             // The old certificate may still be in use by a handshake in progress: let the GC finalize it.
             GC.KeepAlive(old);
             return true;
         }
         catch (Exception ex)
         {
-            _logger?.LogWarning("Listener '{Listener}': TLS certificate not reloaded, keeping the current one: cannot use {CertFile} / {KeyFile}: {Message}",
-                _settings.ListenerName, _settings.CertFile, _settings.KeyFile, ex.Message);
+            if (_logger is not null)
+            {
+                ServerLog.TlsCertificateReloadFailed(_logger, _settings.ListenerName, _settings.CertFile, _settings.KeyFile, ex.Message);
+            }
             return false;
         }
     }

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Starling.Server.Logging;
 
 namespace Starling.Server.Tls;
 
@@ -88,8 +89,7 @@ internal sealed class TlsListener : IDisposable
         {
             if (_settings.ClientCertificate == ClientCertificateMode.Required)
             {
-                _logger.LogWarning("TLS client certificate refused on listener '{Listener}' from {Remote}: no client certificate presented (Tls:ClientCertificate is required)",
-                    _settings.ListenerName, remote);
+                ServerLog.TlsClientCertificateMissing(_logger, _settings.ListenerName, remote);
                 return false;
             }
             return true;
@@ -98,8 +98,7 @@ internal sealed class TlsListener : IDisposable
         var problem = Check(certificate);
         if (problem is not null)
         {
-            _logger.LogWarning("TLS client certificate refused on listener '{Listener}' from {Remote}: {Problem} (subject {Subject})",
-                _settings.ListenerName, remote, problem, certificate.Subject);
+            ServerLog.TlsClientCertificateRefused(_logger, _settings.ListenerName, remote, problem, certificate.Subject);
             return false;
         }
         return true;

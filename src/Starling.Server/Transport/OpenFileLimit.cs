@@ -6,8 +6,9 @@ namespace Starling.Server.Transport;
 /// How many connections the process can hold open before it runs out of file descriptors. Running out is not a
 /// refused socket but a dead broker: the .NET runtime aborts ("Out of memory.") when it cannot create a thread (each
 /// needs a pipe), and assemblies loaded on first use fail to open. So the default of Limits:MaxOpenConnections is the
-/// soft RLIMIT_NOFILE minus the descriptors open once the server listens (runtime assemblies, listeners, the store)
-/// minus a reserve for what it opens later (threads, assemblies, the store's journal, management and bridge sockets).
+/// soft RLIMIT_NOFILE minus the descriptors open at start-up (runtime assemblies, listeners, the store: counted and
+/// estimated by <see cref="OpenFileBudget"/>) minus a reserve for what it opens later (threads, assemblies, the
+/// store's journal, management and bridge sockets).
 /// </summary>
 internal static class OpenFileLimit
 {

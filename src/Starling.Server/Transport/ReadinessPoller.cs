@@ -8,45 +8,61 @@ namespace Starling.Server.Transport;
 /// so an idle connection waits without any pending .NET socket operation: no <c>SocketAsyncEventArgs</c>, no
 /// per-socket async context (about 600 bytes per connection). Linux x64 only (the packed <c>epoll_event</c> layout);
 /// elsewhere <see cref="IsSupported"/> is false and plain TCP listeners run on Kestrel.
+/// <para>
+/// One per <see cref="StarlingServer"/> (not per process: two servers in one process have their own sets, threads and
+/// slot tables), shared by its <see cref="SocketListener"/>s. The epoll set and its thread are created on the first
+/// <see cref="Register"/>, so a server without Starling's own transport has neither; <see cref="Dispose"/> wakes the
+/// thread through an eventfd in the set, and the thread closes both descriptors on its way out.
+/// </para>
 /// Events carry a slot number; a slot reused by a newer socket may get a stale event, which only costs that socket a
 /// receive that finds nothing (pipes treat every event as a hint).
 /// </summary>
-internal static partial class ReadinessPoller
+internal sealed partial class ReadinessPoller : IDisposable
 {
     private const int EpollCloExec = 0x80000;
+    private const int EfdCloExec = 0x80000;
     private const int EpollCtlAdd = 1;
     private const int EpollCtlDel = 2;
     private const uint EpollIn = 0x001;
     private const uint EpollRdHup = 0x2000;
     private const uint EpollEt = 1u << 31;
     private const int Eintr = 4;
+    // The event data of the eventfd that Dispose writes to: never a slot number.
+    private const ulong StopData = ulong.MaxValue;
 
-    private static readonly Lock s_gate = new();
-    private static readonly Stack<int> s_freeSlots = new();
-    private static SocketPipe?[] s_slots = new SocketPipe?[1024];
-    private static int s_slotCount;
-    private static int s_epoll = -1;
+    private readonly Lock _gate = new();
+    private readonly Stack<int> _freeSlots = new();
+    private SocketPipe?[] _slots = new SocketPipe?[1024];
+    private int _slotCount;
+    // Both -1 until the first Register; under _gate. _disposed: no new registration, no epoll_ctl on a closed set.
+    private int _epoll = -1;
+    private int _stopEvent = -1;
+    private bool _disposed;
 
+    /// <summary>Whether this platform has the poller (Linux x64); elsewhere plain TCP listeners use Kestrel.</summary>
     public static bool IsSupported { get; } = OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
     /// <summary>Watches the socket for readability; returns the slot to pass to <see cref="Unregister"/>.</summary>
-    public static unsafe int Register(Socket socket, SocketPipe pipe)
+    public unsafe int Register(Socket socket, SocketPipe pipe)
     {
         int slot;
-        lock (s_gate)
+        int epoll;
+        lock (_gate)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             EnsureStarted();
-            slot = s_freeSlots.Count > 0 ? s_freeSlots.Pop() : s_slotCount++;
-            if (slot == s_slots.Length)
+            epoll = _epoll;
+            slot = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slotCount++;
+            if (slot == _slots.Length)
             {
-                var grown = new SocketPipe?[s_slots.Length * 2];
-                Array.Copy(s_slots, grown, s_slots.Length);
-                Volatile.Write(ref s_slots, grown);
+                var grown = new SocketPipe?[_slots.Length * 2];
+                Array.Copy(_slots, grown, _slots.Length);
+                Volatile.Write(ref _slots, grown);
             }
-            Volatile.Write(ref s_slots[slot], pipe);
+            Volatile.Write(ref _slots[slot], pipe);
         }
         var ev = new EpollEvent { Events = EpollIn | EpollRdHup | EpollEt, Data = (ulong)slot };
-        if (EpollCtl(s_epoll, EpollCtlAdd, (int)socket.SafeHandle.DangerousGetHandle(), &ev) != 0)
+        if (EpollCtl(epoll, EpollCtlAdd, (int)socket.SafeHandle.DangerousGetHandle(), &ev) != 0)
         {
             var error = Marshal.GetLastPInvokeError();
             Release(slot);
@@ -56,25 +72,38 @@ internal static partial class ReadinessPoller
     }
 
     /// <summary>Stops watching (before the socket closes) and frees the slot.</summary>
-    public static unsafe void Unregister(Socket socket, int slot)
+    public unsafe void Unregister(Socket socket, int slot)
     {
-        var ev = default(EpollEvent);
-        _ = EpollCtl(s_epoll, EpollCtlDel, (int)socket.SafeHandle.DangerousGetHandle(), &ev);
-        Release(slot);
-    }
-
-    private static void Release(int slot)
-    {
-        lock (s_gate)
+        lock (_gate)
         {
-            Volatile.Write(ref s_slots[slot], null);
-            s_freeSlots.Push(slot);
+            // After Dispose the set is closed (its number may belong to another file by now): the socket's own close
+            // takes it out of the set anyway.
+            if (!_disposed)
+            {
+                var ev = default(EpollEvent);
+                _ = EpollCtl(_epoll, EpollCtlDel, (int)socket.SafeHandle.DangerousGetHandle(), &ev);
+            }
+            ReleaseLocked(slot);
         }
     }
 
-    private static void EnsureStarted()
+    private void Release(int slot)
     {
-        if (s_epoll >= 0)
+        lock (_gate)
+        {
+            ReleaseLocked(slot);
+        }
+    }
+
+    private void ReleaseLocked(int slot)
+    {
+        Volatile.Write(ref _slots[slot], null);
+        _freeSlots.Push(slot);
+    }
+
+    private unsafe void EnsureStarted()
+    {
+        if (_epoll >= 0)
         {
             return;
         }
@@ -83,34 +112,83 @@ internal static partial class ReadinessPoller
         {
             throw new SocketException(Marshal.GetLastPInvokeError());
         }
-        s_epoll = epoll;
-        new Thread(Run) { IsBackground = true, Name = "starling-epoll" }.Start();
+        var stopEvent = EventFd(0, EfdCloExec);
+        var ev = new EpollEvent { Events = EpollIn, Data = StopData };
+        if (stopEvent < 0 || EpollCtl(epoll, EpollCtlAdd, stopEvent, &ev) != 0)
+        {
+            var error = Marshal.GetLastPInvokeError();
+            _ = Close(epoll);
+            if (stopEvent >= 0)
+            {
+                _ = Close(stopEvent);
+            }
+            throw new SocketException(error);
+        }
+        _epoll = epoll;
+        _stopEvent = stopEvent;
+        new Thread(Run) { IsBackground = true, Name = "starling-epoll" }.Start((epoll, stopEvent));
     }
 
-    private static unsafe void Run()
+    private unsafe void Run(object? state)
     {
+        var (epoll, stopEvent) = ((int, int))state!;
         const int Max = 256;
         var events = stackalloc EpollEvent[Max];
         while (true)
         {
-            var n = EpollWait(s_epoll, events, Max, -1);
+            var n = EpollWait(epoll, events, Max, -1);
             if (n < 0)
             {
                 if (Marshal.GetLastPInvokeError() == Eintr)
                 {
                     continue;
                 }
-                return;
+                break;
             }
-            var slots = Volatile.Read(ref s_slots);
+            var slots = Volatile.Read(ref _slots);
+            var stop = false;
             for (var i = 0; i < n; i++)
             {
-                var slot = (int)events[i].Data;
-                if ((uint)slot < (uint)slots.Length)
+                var data = events[i].Data;
+                if (data == StopData)
                 {
-                    Volatile.Read(ref slots[slot])?.OnReadinessEvent();
+                    stop = true;
+                }
+                else if (data < (ulong)slots.Length)
+                {
+                    Volatile.Read(ref slots[(int)data])?.OnReadinessEvent();
                 }
             }
+            if (stop)
+            {
+                break;
+            }
+        }
+        // Dispose has marked the poller disposed before waking this thread: nobody uses the set any more.
+        _ = Close(epoll);
+        _ = Close(stopEvent);
+    }
+
+    /// <summary>
+    /// Stops the thread and closes the set. Sockets still registered (lingering closes) get no more events; their
+    /// linger timer closes them.
+    /// </summary>
+    public unsafe void Dispose()
+    {
+        int stopEvent;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            stopEvent = _stopEvent;
+        }
+        if (stopEvent >= 0)
+        {
+            ulong one = 1;
+            _ = Write(stopEvent, &one, sizeof(ulong));
         }
     }
 
@@ -130,69 +208,13 @@ internal static partial class ReadinessPoller
 
     [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
     private static unsafe partial int EpollWait(int epfd, EpollEvent* events, int maxEvents, int timeout);
-}
 
-/// <summary>
-/// Non-blocking <c>recv</c>/<c>send</c> on a socket's descriptor (MSG_DONTWAIT), next to the <see cref="ReadinessPoller"/>
-/// and on the same platforms. Not <see cref="Socket.Receive(Span{byte}, SocketFlags, out SocketError)"/>: on Linux that
-/// needs either a blocking socket (emulated through the socket's async context) or <c>Blocking = false</c>, which
-/// creates that context too (about 230 bytes per connection, finding 2 of docs/performance.md).
-/// </summary>
-internal static partial class NativeSocket
-{
-    private const int MsgDontWait = 0x40;
-    private const int MsgNoSignal = 0x4000;
-    private const int Eagain = 11;
-    private const int Eintr = 4;
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    private static partial int EventFd(uint initval, int flags);
 
-    /// <summary>Bytes received (0 = end of stream), or -1 when nothing is there now; throws on a socket error.</summary>
-    public static unsafe int Receive(Socket socket, Span<byte> buffer)
-    {
-        int result;
-        fixed (byte* p = buffer)
-        {
-            result = Transfer(socket, p, buffer.Length, &Recv, MsgDontWait);
-        }
-        if (result >= 0 || result == -Eagain)
-        {
-            return Math.Max(result, -1);
-        }
-        throw new IOException("receive failed: " + Marshal.GetPInvokeErrorMessage(-result), new SocketException(-result));
-    }
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static unsafe partial nint Write(int fd, void* buffer, nint count);
 
-    /// <summary>Bytes sent, -1 when the kernel's send buffer is full, -2 when the connection is gone.</summary>
-    public static unsafe int Send(Socket socket, ReadOnlySpan<byte> buffer)
-    {
-        int result;
-        fixed (byte* p = buffer)
-        {
-            result = Transfer(socket, p, buffer.Length, &SendNative, MsgDontWait | MsgNoSignal);
-        }
-        return result >= 0 ? result : result == -Eagain ? -1 : -2;
-    }
-
-    /// <summary>One recv/send, retried on EINTR: the byte count, or minus errno.</summary>
-    private static unsafe int Transfer(Socket socket, byte* buffer, int length, delegate*<int, byte*, nint, int, nint> call, int flags)
-    {
-        var fd = (int)socket.SafeHandle.DangerousGetHandle();
-        while (true)
-        {
-            var n = call(fd, buffer, length, flags);
-            if (n >= 0)
-            {
-                return (int)n;
-            }
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno != Eintr)
-            {
-                return -errno;
-            }
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    private static unsafe partial nint Recv(int fd, byte* buffer, nint length, int flags);
-
-    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
-    private static unsafe partial nint SendNative(int fd, byte* buffer, nint length, int flags);
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
 }

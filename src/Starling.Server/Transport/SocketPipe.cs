@@ -2,7 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
-using Starling.Broker;
 
 namespace Starling.Server.Transport;
 
@@ -22,10 +21,10 @@ namespace Starling.Server.Transport;
 /// <see cref="AdvanceTo(SequencePosition, SequencePosition)"/> come from the last buffer returned;
 /// <see cref="CancelPendingRead"/> (any thread) ends reading for good: this read and every later one return
 /// IsCanceled, since the broker cancels only when it closes the connection. The socket is closed once both sides
-/// are completed.
+/// are completed, lingering (SocketPipe.Closing.cs).
 /// </para>
 /// </summary>
-internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
+internal sealed partial class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
 {
     private const int MinimumBuffer = 4096;
     private const int MaximumHint = 64 * 1024;
@@ -37,8 +36,9 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
 
     private readonly Socket _socket;
     private readonly SocketPipeWriter _output;
-    // Told while the socket lingers: it still holds a descriptor (Limits:MaxOpenConnections counts it).
-    private readonly MqttBroker _broker;
+    // The listener that accepted the socket: its poller watches the socket, its broker is told while the socket
+    // lingers (it still holds a descriptor, and Limits:MaxOpenConnections counts it). One field for both: idle memory.
+    private readonly SocketListener _listener;
     private readonly int _pollerSlot;
     // Received bytes are _buffer[_start.._end]; the reader has examined up to _examined. Null when nothing is held.
     private byte[]? _buffer;
@@ -61,12 +61,12 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
     private int _closeState;
     private ManualResetValueTaskSourceCore<ReadResult> _read;
 
-    public SocketPipe(Socket socket, MqttBroker broker)
+    public SocketPipe(Socket socket, SocketListener listener)
     {
         _socket = socket;
-        _broker = broker;
+        _listener = listener;
         _output = new SocketPipeWriter(socket, this);
-        _pollerSlot = ReadinessPoller.Register(socket, this);
+        _pollerSlot = listener.Poller.Register(socket, this);
     }
 
     public PipeReader Input => this;
@@ -290,107 +290,6 @@ internal sealed class SocketPipe : PipeReader, IDuplexPipe, IValueTaskSource<Rea
             _buffer = null;
         }
         SideCompleted();
-    }
-
-    /// <summary>
-    /// Reader and writer each call this once; the second closes the socket, lingering. Closing a socket whose receive
-    /// buffer still holds bytes makes the kernel send RST, and an RST can discard what the peer has not read yet:
-    /// the DISCONNECT with its reason code, or the last acks (a client that kept publishing after the broker decided
-    /// to close, e.g. past Receive Maximum, would see "connection reset" instead of DISCONNECT 0x93). So: FIN after
-    /// the last written byte, then read and discard what the peer still sends until it closes too, at most
-    /// <see cref="LingerBytes"/> or <see cref="LingerTime"/>, whichever comes first. A connection that never sent a
-    /// byte (refused at admission, or the peer left first) has nothing to lose to a reset and closes at once: a flood
-    /// of refused sockets must give its descriptors back now, not a second later.
-    /// </summary>
-    internal void SideCompleted()
-    {
-        if (Interlocked.Increment(ref _completedSides) != 2)
-        {
-            return;
-        }
-        if (!_output.SentAny)
-        {
-            CloseNow();
-            return;
-        }
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (SocketException)
-        {
-            CloseNow(); // the peer is gone already
-            return;
-        }
-        // Counted before the state says lingering, so the CloseNow that ends it always has a count to take back.
-        _broker.TransportLingering();
-        Volatile.Write(ref _closeState, 1);
-        if (!Drain())
-        {
-            _ = Task.Delay(LingerTime).ContinueWith(static (_, pipe) => ((SocketPipe)pipe!).CloseNow(), this,
-                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-    }
-
-    private const int LingerBytes = 64 * 1024;
-    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(1);
-    [ThreadStatic] private static byte[]? t_discard;
-
-    /// <summary>Reads and discards what is there; true once the socket is closed (end of stream, error or the byte cap).</summary>
-    private bool Drain()
-    {
-        if (Volatile.Read(ref _closeState) == 2)
-        {
-            return true;
-        }
-        var added = false;
-        try
-        {
-            // The reference keeps the descriptor open (and so its number from being reused) while we read from it.
-            _socket.SafeHandle.DangerousAddRef(ref added);
-            var scratch = t_discard ??= new byte[4096];
-            for (var total = 0; total < LingerBytes;)
-            {
-                var n = NativeSocket.Receive(_socket, scratch);
-                if (n < 0)
-                {
-                    return false; // nothing more for now: the next readiness event (or the timer) continues
-                }
-                if (n == 0)
-                {
-                    break; // the peer closed its side
-                }
-                total += n;
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
-        {
-            // Reset by the peer, or closed already.
-        }
-        finally
-        {
-            if (added)
-            {
-                _socket.SafeHandle.DangerousRelease();
-            }
-        }
-        CloseNow();
-        return true;
-    }
-
-    private void CloseNow()
-    {
-        var previous = Interlocked.Exchange(ref _closeState, 2);
-        if (previous == 2)
-        {
-            return;
-        }
-        if (previous == 1)
-        {
-            _broker.TransportClosed();
-        }
-        ReadinessPoller.Unregister(_socket, _pollerSlot);
-        _socket.Dispose();
     }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _read.GetResult(token);

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections.Features;
-using Starling.Broker;
+using Starling.Server.Listeners;
+using Starling.Server.Logging;
 using Starling.Server.Management;
 using ConnectionInfo = Starling.Broker.ConnectionInfo;
 
@@ -11,7 +12,7 @@ namespace Starling.Server.WebSockets;
 /// <c>mqtt</c> (or the MQTT 3.1 name <c>mqttv3.1</c>) and runs the broker over the socket, exactly like a TCP
 /// connection (listener name "ws" in logs and in the management API).
 /// </summary>
-internal sealed class MqttWebSocketHandler(BrokerService brokerService, ServerSettings settings, ILogger<MqttWebSocketHandler> logger)
+internal sealed class MqttWebSocketHandler(ConnectionAdmission admission, ServerSettings settings, ILogger<MqttWebSocketHandler> logger)
 {
     private static readonly string[] s_subProtocols = ["mqtt", "mqttv3.1"];
 
@@ -35,8 +36,7 @@ internal sealed class MqttWebSocketHandler(BrokerService brokerService, ServerSe
         if (protocol is null && requested.Count > 0)
         {
             // [MQTT-6.0.0-3]/[MQTT-6.0.0-4]: the subprotocol is "mqtt"; a client offering only others is refused.
-            logger.LogInformation("WebSocket from {Remote} refused: subprotocol {Offered} offered, mqtt needed",
-                context.Connection.RemoteIpAddress, string.Join(", ", requested));
+            ServerLog.WebSocketSubprotocolRefused(logger, context.Connection.RemoteIpAddress, string.Join(", ", requested));
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync("The WebSocket subprotocol must be mqtt.\n");
             return;
@@ -49,24 +49,13 @@ internal sealed class MqttWebSocketHandler(BrokerService brokerService, ServerSe
         {
             ClientCertificate = context.Connection.ClientCertificate,
         };
-        logger.LogDebug("WebSocket connection {ConnectionId} from {Remote} (subprotocol {Protocol})", info.ConnectionId, remote, protocol ?? "none");
+        ServerLog.WebSocketAccepted(logger, info.ConnectionId, remote, protocol ?? "none");
 
-        var broker = brokerService.Broker;
         var pipe = new WebSocketPipe(socket, settings.Broker.MaxPacketSize + 64L * 1024);
+        // The client going away and the server stopping both abort the request.
         var aborted = context.RequestAborted;
-        try
-        {
-            await pipe.RunAsync(transport => broker.RunConnectionAsync(transport, info, aborted), aborted);
-        }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
-        {
-            // The client went away or the server is stopping.
-        }
-        catch (Exception ex)
-        {
-            logger.LogError(ex, "WebSocket connection {ConnectionId} from {Remote} failed: {Message}", info.ConnectionId, remote, ex.Message);
-        }
-        logger.LogDebug("WebSocket connection {ConnectionId} closed: {Cause}", info.ConnectionId, pipe.CloseCause ?? "closed by the broker");
+        await admission.ObserveAsync(pipe.RunAsync(transport => admission.Admit(transport, info, aborted), aborted), info, aborted, aborted);
+        ServerLog.WebSocketClosed(logger, info.ConnectionId, pipe.CloseCause ?? "closed by the broker");
     }
 
     /// <summary>The name of the HTTP listener a request came in on ("ws" or "management"), set by a connection middleware.</summary>

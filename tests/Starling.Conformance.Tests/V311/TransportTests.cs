@@ -81,4 +81,25 @@ public sealed class TransportTests
         await bystander.PingAsync();
         await server.AssertStillServingAsync();
     }
+
+    [Fact]
+    public async Task Two_servers_in_one_process_each_keep_their_own_transport_running()
+    {
+        // Each server owns its ReadinessPoller (epoll set and thread): stopping one must leave the other's idle
+        // connections woken by readiness events and its accept path working. A poller shared by the process and
+        // stopped with the second server would leave the first client's SUBSCRIBE unread.
+        await using var first = await StartAsync("starling");
+        var second = await StartAsync("starling");
+        await using var subscriber = await first.ConnectAsync(Names.ClientId("sub"));
+        await using (await second.ConnectAsync(Names.ClientId("other")))
+        {
+        }
+        await second.DisposeAsync();
+
+        var topic = Names.Topic();
+        await subscriber.SubscribeGrantedAsync((topic, 1));
+        await using var publisher = await first.ConnectAsync(Names.ClientId("pub"));
+        await publisher.PublishAsync(topic, "still here", qos: 1);
+        Assert.Equal("still here", (await subscriber.ReceiveAndAckAsync()).Text);
+    }
 }

@@ -1,4 +1,5 @@
 using Starling.Broker.Storage;
+using Starling.Server.Logging;
 using Starling.Storage.Sqlite;
 
 namespace Starling.Server;
@@ -21,12 +22,12 @@ internal sealed record StorageSettings(string Mode, string DataDirectory, Sqlite
     {
         if (IsMemory)
         {
-            logger.LogInformation("Storage: memory only (sessions, queued and retained messages do not survive a restart)");
+            ServerLog.StorageMemoryOnly(logger);
             return null;
         }
         var store = SqliteStore.Open(DataDirectory, new SqliteStoreOptions { Durability = Durability });
-        logger.LogInformation("Storage: {Store} (WAL, synchronous={Sync}: acknowledged messages survive {What})", store.Description,
-            Durability == SqliteDurability.PowerLoss ? "FULL" : "NORMAL", Durability == SqliteDurability.PowerLoss ? "power loss" : "a crash or kill of the process");
+        ServerLog.StorageOpened(logger, store.Description, Durability == SqliteDurability.PowerLoss ? "FULL" : "NORMAL",
+            Durability == SqliteDurability.PowerLoss ? "power loss" : "a crash or kill of the process");
         return store;
     }
 }
