@@ -83,7 +83,7 @@ public sealed class SysTopicPublisher : IDisposable
         }
         catch (Exception ex)
         {
-            _logger.LogWarning(ex, "Publishing the $SYS topics failed: {Message}", ex.Message);
+            BrokerLog.SysPublishFailed(_logger, ex, ex.Message);
         }
     }
 

@@ -131,7 +131,7 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
     private ReasonCode CheckSecurity(ref ConnectionState state, string topic)
     {
         var limits = security.Options;
-        if (topic.Length > limits.MaxTopicLength || TopicMatcher.Levels(topic) > limits.MaxTopicLevels)
+        if (topic.Length > limits.MaxTopicLength || TopicFilter.Levels(topic) > limits.MaxTopicLevels)
         {
             Interlocked.Increment(ref security.Counters.TopicLimitExceeded);
             security.Log.Write(RejectionCause.TopicLimit, $"PUBLISH of client '{state.ClientId}' dropped: topic longer than Limits:MaxTopicLength ({limits.MaxTopicLength}) or deeper than Limits:MaxTopicLevels ({limits.MaxTopicLevels})");

@@ -122,7 +122,7 @@ internal sealed class SubscribeHandler(BrokerOptions options, TimeProvider time,
     private ReasonCode CheckSecurity(ref ConnectionState state, string filter, string topicFilter, Session session)
     {
         var limits = security.Options;
-        if (topicFilter.Length > limits.MaxTopicLength || TopicMatcher.Levels(topicFilter) > limits.MaxTopicLevels)
+        if (topicFilter.Length > limits.MaxTopicLength || TopicFilter.Levels(topicFilter) > limits.MaxTopicLevels)
         {
             Interlocked.Increment(ref security.Counters.TopicLimitExceeded);
             security.Log.Write(RejectionCause.TopicLimit, $"SUBSCRIBE of client '{state.ClientId}' to a filter longer than Limits:MaxTopicLength or deeper than Limits:MaxTopicLevels refused");
