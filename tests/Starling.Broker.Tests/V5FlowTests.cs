@@ -208,7 +208,9 @@ public class V5FlowTests
         await pub.ConnectAsync("p");
         await pub.PublishPacketAsync("props/x", "m", QualityOfService.AtLeastOnce, 1, properties: new MqttProperties
         {
-            ContentType = "text/plain", UserProperties = [new UserProperty("k", "v")], TopicAlias = 1,
+            ContentType = "text/plain",
+            UserProperties = [new UserProperty("k", "v")],
+            TopicAlias = 1,
         });
         await pub.PublishPacketAsync("props/x", "plain");
         for (var i = 1; i <= 3; i++)

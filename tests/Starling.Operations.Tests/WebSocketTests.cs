@@ -103,8 +103,13 @@ public sealed class WebSocketTests : IAsyncLifetime
     {
         NodeTools.RequireChromium();
         var output = await NodeTools.RunScriptAsync("chromium-mqttjs.mjs",
-            new Dictionary<string, string> { ["WS_URL"] = _server.WebSocketUrl, ["TOPIC"] = Names.Topic("chromium"),
-                ["PAGE_URL"] = _server.DashboardUrl + "health", ["CHROMIUM"] = NodeTools.ChromiumPath },
+            new Dictionary<string, string>
+            {
+                ["WS_URL"] = _server.WebSocketUrl,
+                ["TOPIC"] = Names.Topic("chromium"),
+                ["PAGE_URL"] = _server.DashboardUrl + "health",
+                ["CHROMIUM"] = NodeTools.ChromiumPath
+            },
             TimeSpan.FromSeconds(120));
         Assert.Contains("OK hello from chromium", output, StringComparison.Ordinal);
     }

@@ -30,7 +30,11 @@ public class GoldenBytesTests
         }, V4, "10 1C 00 04 4D 51 54 54 04 EE 00 3C 00 02 63 31 00 01 77 00 03 62 79 65 00 01 75 00 01 70"),
         ["v3 MQIsdp CONNECT"] = (() => new ConnectPacket
         {
-            ProtocolName = "MQIsdp", ProtocolVersion = V3, ClientId = "abc", KeepAliveSeconds = 10, CleanSession = true,
+            ProtocolName = "MQIsdp",
+            ProtocolVersion = V3,
+            ClientId = "abc",
+            KeepAliveSeconds = 10,
+            CleanSession = true,
         }, V3, "10 11 00 06 4D 51 49 73 64 70 03 02 00 0A 00 03 61 62 63"),
         ["v5 CONNECT properties+will properties"] = (() => new ConnectPacket
         {
@@ -58,11 +62,18 @@ public class GoldenBytesTests
         ["v3 PUBLISH QoS0"] = (() => new PublishPacket { Topic = "a/b", Payload = Bytes("hi") }, V3, "30 07 00 03 61 2F 62 68 69"),
         ["v4 PUBLISH QoS1 retain"] = (() => new PublishPacket
         {
-            Topic = "a", Payload = Bytes("x"), QoS = QualityOfService.AtLeastOnce, Retain = true, PacketId = 10,
+            Topic = "a",
+            Payload = Bytes("x"),
+            QoS = QualityOfService.AtLeastOnce,
+            Retain = true,
+            PacketId = 10,
         }, V4, "33 06 00 01 61 00 0A 78"),
         ["v4 PUBLISH QoS2 dup empty payload"] = (() => new PublishPacket
         {
-            Topic = "a", QoS = QualityOfService.ExactlyOnce, Dup = true, PacketId = 0x1234,
+            Topic = "a",
+            QoS = QualityOfService.ExactlyOnce,
+            Dup = true,
+            PacketId = 0x1234,
         }, V4, "3C 05 00 01 61 12 34"),
         ["v5 PUBLISH QoS0 no properties"] = (() => new PublishPacket { Topic = "a", Payload = Bytes("x") }, V5, "30 05 00 01 61 00 78"),
         ["v5 PUBLISH QoS1 properties"] = (() => new PublishPacket
@@ -75,7 +86,10 @@ public class GoldenBytesTests
         }, V5, "32 17 00 01 74 00 01 0F 01 01 02 00 00 00 3C 0B 01 0B C8 01 23 00 03 68 69"),
         ["v5 PUBLISH QoS2 topic alias only"] = (() => new PublishPacket
         {
-            Topic = "", QoS = QualityOfService.ExactlyOnce, PacketId = 7, Properties = new MqttProperties { TopicAlias = 5 },
+            Topic = "",
+            QoS = QualityOfService.ExactlyOnce,
+            PacketId = 7,
+            Properties = new MqttProperties { TopicAlias = 5 },
         }, V5, "34 08 00 00 00 07 03 23 00 05"),
         ["v4 PUBACK"] = (() => new PubAckPacket(PacketType.PubAck, 5), V4, "40 02 00 05"),
         ["v4 PUBREC"] = (() => new PubAckPacket(PacketType.PubRec, 5), V4, "50 02 00 05"),
@@ -116,7 +130,8 @@ public class GoldenBytesTests
         ["v5 DISCONNECT reason only"] = (() => new DisconnectPacket { ReasonCode = ReasonCode.SessionTakenOver }, V5, "E0 01 8E"),
         ["v5 DISCONNECT reason string"] = (() => new DisconnectPacket
         {
-            ReasonCode = ReasonCode.ServerShuttingDown, Properties = new MqttProperties { ReasonString = "bye" },
+            ReasonCode = ReasonCode.ServerShuttingDown,
+            Properties = new MqttProperties { ReasonString = "bye" },
         }, V5, "E0 08 8B 06 1F 00 03 62 79 65"),
         ["v5 AUTH continue"] = (() => new AuthPacket
         {

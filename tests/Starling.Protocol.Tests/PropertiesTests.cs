@@ -28,7 +28,9 @@ public class PropertiesTests
         // And the encoder refuses to write two on a SUBSCRIBE.
         var subscribe = new SubscribePacket
         {
-            PacketId = 1, Subscriptions = [new("a", default)], Properties = new MqttProperties { SubscriptionIdentifiers = [1, 2] },
+            PacketId = 1,
+            Subscriptions = [new("a", default)],
+            Properties = new MqttProperties { SubscriptionIdentifiers = [1, 2] },
         };
         Assert.Throws<ArgumentException>(() => Encode(subscribe, ProtocolVersion.V500));
     }
@@ -55,10 +57,23 @@ public class PropertiesTests
         {
             Properties = new MqttProperties
             {
-                SessionExpiryInterval = 1, AssignedClientIdentifier = "a", ServerKeepAlive = 2, AuthenticationMethod = "m", AuthenticationData = [1],
-                ResponseInformation = "ri", ServerReference = "sr", ReasonString = "rs", ReceiveMaximum = 3, TopicAliasMaximum = 4, MaximumQoS = 0,
-                RetainAvailable = 1, UserProperties = [new("u", "v")], MaximumPacketSize = 5, WildcardSubscriptionAvailable = 0,
-                SubscriptionIdentifierAvailable = 1, SharedSubscriptionAvailable = 0,
+                SessionExpiryInterval = 1,
+                AssignedClientIdentifier = "a",
+                ServerKeepAlive = 2,
+                AuthenticationMethod = "m",
+                AuthenticationData = [1],
+                ResponseInformation = "ri",
+                ServerReference = "sr",
+                ReasonString = "rs",
+                ReceiveMaximum = 3,
+                TopicAliasMaximum = 4,
+                MaximumQoS = 0,
+                RetainAvailable = 1,
+                UserProperties = [new("u", "v")],
+                MaximumPacketSize = 5,
+                WildcardSubscriptionAvailable = 0,
+                SubscriptionIdentifierAvailable = 1,
+                SharedSubscriptionAvailable = 0,
             },
         };
         var decoded = Decode(Encode(connack, ProtocolVersion.V500), ProtocolVersion.V500);

@@ -88,7 +88,11 @@ public class PublishEncoderTests
         var big = Split(new byte[50_000], 20_000);
         var properties = new MqttProperties
         {
-            MessageExpiryInterval = 10, ContentType = "text/plain", SubscriptionIdentifiers = [1, 2], UserProperties = [new("a", "b")], TopicAlias = 4,
+            MessageExpiryInterval = 10,
+            ContentType = "text/plain",
+            SubscriptionIdentifiers = [1, 2],
+            UserProperties = [new("a", "b")],
+            TopicAlias = 4,
         };
         var writer = new ArrayBufferWriter<byte>(1 << 20);
         void Once()

@@ -75,7 +75,10 @@ public class RoundTripTests
             var tag = $"v{(int)v}";
             yield return ($"{tag} CONNECT minimal", v, () => new ConnectPacket
             {
-                ProtocolName = v == ProtocolVersion.V310 ? "MQIsdp" : "MQTT", ProtocolVersion = v, ClientId = "client-ü", CleanSession = false,
+                ProtocolName = v == ProtocolVersion.V310 ? "MQIsdp" : "MQTT",
+                ProtocolVersion = v,
+                ClientId = "client-ü",
+                CleanSession = false,
             });
             yield return ($"{tag} CONNECT full", v, () => new ConnectPacket
             {
@@ -87,7 +90,10 @@ public class RoundTripTests
                 Password = [0, 255, 1],
                 Will = new WillMessage
                 {
-                    Topic = "will/€", Payload = new byte[300], QoS = QualityOfService.ExactlyOnce, Retain = true,
+                    Topic = "will/€",
+                    Payload = new byte[300],
+                    QoS = QualityOfService.ExactlyOnce,
+                    Retain = true,
                     Properties = v5 ? AllWillProperties() : null,
                 },
                 Properties = v5 ? AllConnectProperties() : null,
@@ -144,7 +150,9 @@ public class RoundTripTests
             });
             yield return ($"{tag} UNSUBSCRIBE", v, () => new UnsubscribePacket
             {
-                PacketId = 8, TopicFilters = ["a/b", "+/+", "#"], Properties = v5 ? new MqttProperties { UserProperties = [new("q", "r")] } : null,
+                PacketId = 8,
+                TopicFilters = ["a/b", "+/+", "#"],
+                Properties = v5 ? new MqttProperties { UserProperties = [new("q", "r")] } : null,
             });
             yield return ($"{tag} UNSUBACK", v, () => new UnsubAckPacket
             {
@@ -212,7 +220,10 @@ public class RoundTripTests
         var payload = Enumerable.Range(0, 300_000).Select(i => (byte)(i * 7)).ToArray();
         var packet = new PublishPacket
         {
-            Topic = "big", QoS = QualityOfService.AtLeastOnce, PacketId = 1, Payload = Split(payload, 1, 70_000, 200_000),
+            Topic = "big",
+            QoS = QualityOfService.AtLeastOnce,
+            PacketId = 1,
+            Payload = Split(payload, 1, 70_000, 200_000),
         };
         var bytes = Encode(packet, ProtocolVersion.V500);
         var decoded = Assert.IsType<PublishPacket>(Decode(bytes, ProtocolVersion.V500));

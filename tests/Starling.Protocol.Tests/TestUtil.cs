@@ -51,8 +51,13 @@ internal static class TestUtil
         topic = view.Topic ?? topic;
         return new PublishPacket
         {
-            Topic = view.Topic?.Name ?? "", QoS = view.QoS, Dup = view.Dup, Retain = view.Retain, PacketId = view.PacketId,
-            Properties = view.Properties, Payload = view.Payload,
+            Topic = view.Topic?.Name ?? "",
+            QoS = view.QoS,
+            Dup = view.Dup,
+            Retain = view.Retain,
+            PacketId = view.PacketId,
+            Properties = view.Properties,
+            Payload = view.Payload,
         };
     }
 

@@ -77,34 +77,34 @@ public sealed class HostileClientTests
         switch (iteration % 4)
         {
             case 0:
-            {
-                // Pure noise.
-                var noise = new byte[random.Next(1, 300)];
-                random.NextBytes(noise);
-                return noise;
-            }
-            case 1:
-            {
-                // A valid CONNECT followed by a mutated valid packet.
-                var packet = (byte[])valid[random.Next(2, valid.Length)].Clone();
-                for (var i = random.Next(1, 4); i > 0; i--)
                 {
-                    packet[random.Next(packet.Length)] = (byte)random.Next(256);
+                    // Pure noise.
+                    var noise = new byte[random.Next(1, 300)];
+                    random.NextBytes(noise);
+                    return noise;
                 }
-                return [.. valid[random.Next(2)], .. packet];
-            }
+            case 1:
+                {
+                    // A valid CONNECT followed by a mutated valid packet.
+                    var packet = (byte[])valid[random.Next(2, valid.Length)].Clone();
+                    for (var i = random.Next(1, 4); i > 0; i--)
+                    {
+                        packet[random.Next(packet.Length)] = (byte)random.Next(256);
+                    }
+                    return [.. valid[random.Next(2)], .. packet];
+                }
             case 2:
-            {
-                // A mutated CONNECT, sometimes truncated.
-                var packet = (byte[])valid[random.Next(2)].Clone();
-                packet[random.Next(packet.Length)] ^= (byte)(1 << random.Next(8));
-                return random.Next(3) == 0 ? packet[..random.Next(1, packet.Length)] : packet;
-            }
+                {
+                    // A mutated CONNECT, sometimes truncated.
+                    var packet = (byte[])valid[random.Next(2)].Clone();
+                    packet[random.Next(packet.Length)] ^= (byte)(1 << random.Next(8));
+                    return random.Next(3) == 0 ? packet[..random.Next(1, packet.Length)] : packet;
+                }
             default:
-            {
-                // Huge declared lengths and odd fixed headers.
-                return [(byte)random.Next(256), 0xFF, 0xFF, 0xFF, (byte)random.Next(0x80), .. Encoding.ASCII.GetBytes("junk")];
-            }
+                {
+                    // Huge declared lengths and odd fixed headers.
+                    return [(byte)random.Next(256), 0xFF, 0xFF, 0xFF, (byte)random.Next(0x80), .. Encoding.ASCII.GetBytes("junk")];
+                }
         }
     }
 
