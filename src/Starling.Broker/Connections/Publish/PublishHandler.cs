@@ -93,13 +93,16 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         }
         var reason = refused ? refusal : route.Delivered == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         ticket = Storage.CommitTicket.Latest(ticket, route.Ticket);
-        // With a store: sent once the message (for durable subscribers, retained) and QoS 2 id are committed.
-        storage.Acknowledge(session, connection.Writer, ticket, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
         if (qos == QualityOfService.ExactlyOnce && refused && state.Version == ProtocolVersion.V500)
         {
-            // A PUBREC with a failure code ends the flow: no PUBREL will come for this id.
-            session.CompleteInboundQoS2(publish.PacketId, out _);
+            // A PUBREC with a failure code ends the flow: no PUBREL will come for this id. Forget it before the PUBREC
+            // leaves (with a store: after the removal is committed), or a crash in between would leave the id pending
+            // and a later PUBLISH reusing it would be taken for a re-send and lost.
+            session.CompleteInboundQoS2(publish.PacketId, out var removal);
+            ticket = Storage.CommitTicket.Latest(ticket, removal);
         }
+        // With a store: sent once the message (for durable subscribers, retained) and QoS 2 id are committed.
+        storage.Acknowledge(session, connection.Writer, ticket, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
         return congested;
     }
 
