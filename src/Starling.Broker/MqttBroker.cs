@@ -134,7 +134,8 @@ public sealed class MqttBroker : IAsyncDisposable
         }
         try
         {
-            await _connections.WhenAllConnectionsEnded().WaitAsync(TimeSpan.FromSeconds(10), _time, cancellationToken).ConfigureAwait(false);
+            // Real time on purpose (waiting for sockets, not MQTT time): a test's fake clock must not make a stop hang.
+            await _connections.WhenAllConnectionsEnded().WaitAsync(TimeSpan.FromSeconds(10), TimeProvider.System, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

@@ -267,8 +267,9 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         {
             try
             {
-                // A client that stopped reading must not keep the connection open: give the last flushes 5 s.
-                await finish.WaitAsync(TimeSpan.FromSeconds(5), _owner.Services.Time).ConfigureAwait(false);
+                // A client that stopped reading must not keep the connection open: give the last flushes 5 s. Real
+                // time on purpose (an I/O timeout, not MQTT time): a test's fake clock must not make a close hang.
+                await finish.WaitAsync(TimeSpan.FromSeconds(5), TimeProvider.System).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
