@@ -105,6 +105,7 @@ public sealed class StarlingServer : IAsyncDisposable
             {
                 listener.Start();
             }
+            openFiles?.CheckAfterStart(logger);
             var server = new StarlingServer(app, broker, listeners, poller);
             Security.SecurityHost.Start(app, settings.Security);
             operations.Start(app, broker);

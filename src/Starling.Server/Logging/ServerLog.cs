@@ -31,6 +31,11 @@ internal static partial class ServerLog
         + "{Capacity} connections: past that the process runs out of file descriptors and the .NET runtime aborts. Raise the limit or remove the setting")]
     public static partial void OpenFileLimitTooLow(ILogger logger, object configured, int limit, int capacity);
 
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Start-up opened {Opened} file descriptors after Limits:MaxOpenConnections was decided, "
+        + "{Allowance} were allowed for: {Open} of the open-file limit {Limit} are in use, so the {Capacity} connections it allows eat into the runtime's reserve. "
+        + "Raise the limit (ulimit -n) or set Limits:MaxOpenConnections lower")]
+    public static partial void OpenFileAllowanceExceeded(ILogger logger, int opened, int allowance, int open, int limit, int capacity);
+
     [LoggerMessage(EventId = 4020, Level = LogLevel.Information, Message = "Stopping the broker")]
     public static partial void BrokerStopping(ILogger logger);
 

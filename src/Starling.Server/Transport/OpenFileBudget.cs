@@ -36,6 +36,19 @@ internal sealed record OpenFileBudget(int Limit, int Open, int Capacity, bool Fr
         return new OpenFileBudget(limit, open, capacity, settings.MaxOpenConnectionsFromFileLimit, security.MaxOpenConnections);
     }
 
+    /// <summary>
+    /// Once every listener is started: counts the descriptors again and warns when start-up opened more than
+    /// <see cref="StartupAllowance"/> (more listeners, TLS, management) and the decided limit therefore overlaps the
+    /// runtime's reserve. The limit itself stays (options do not change once the broker runs).
+    /// </summary>
+    public void CheckAfterStart(ILogger logger)
+    {
+        if (OpenFileLimit.CountOpen() is { } now && now - Open > StartupAllowance && Configured > OpenFileLimit.ConnectionCapacity(Limit, now))
+        {
+            ServerLog.OpenFileAllowanceExceeded(logger, now - Open, StartupAllowance, now, Limit, Configured);
+        }
+    }
+
     /// <summary>Says what was decided: the capacity when it became the limit, a warning when the configured limit does not fit.</summary>
     public void Log(ILogger logger)
     {
