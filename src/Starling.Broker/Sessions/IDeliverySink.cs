@@ -4,8 +4,9 @@ namespace Starling.Broker;
 
 /// <summary>
 /// What a session's outbound flow needs from the connection it is bound to: a place to put PUBLISH and ack packets.
-/// The session side never names the connection class; the connection's writer implements this. Every member is called
-/// under the outbound flow's lock (or from a store commit callback) and must not block: it only queues.
+/// The session side never names the connection class; the connection's writer implements this. Members are called
+/// under the outbound flow's lock, from store commit callbacks, and (<see cref="SendAck"/>) from the client's own read
+/// loop through BrokerStorage.Acknowledge; none may block or take a session lock: they only queue.
 /// </summary>
 internal interface IDeliverySink
 {

@@ -46,9 +46,6 @@ internal sealed partial class Session
 
     public string ClientId { get; }
 
-    /// <summary>The broker-to-client half of the session.</summary>
-    public OutboundFlow Flow => _flow;
-
     /// <summary>
     /// What the attached client may receive (set at CONNECT by the security layer; null = everything). Read without
     /// a lock by the Router on every delivery (volatile, kept by the flow, which re-checks queued messages with it).
@@ -64,9 +61,6 @@ internal sealed partial class Session
 
     /// <summary>True while a connection is attached or is about to attach (the session is not expirable then).</summary>
     public bool IsConnected => _owner is not null || _pendingOwner is not null;
-
-    /// <summary>Whether this session's state is written to the store.</summary>
-    public bool IsDurable => Volatile.Read(ref _journal) is not null;
 
     /// <summary>True once an offline session has outlived its expiry interval.</summary>
     public bool IsExpired(long now)

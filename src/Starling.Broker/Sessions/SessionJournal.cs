@@ -26,8 +26,6 @@ internal sealed class SessionJournal(BrokerStorage storage, string clientId)
     private int _pagedSinceRequest;
     private int _generation;
 
-    public BrokerStorage Storage => storage;
-
     // ---- session state (called under the session's monitor) ----
 
     public void UpsertSession(StoredSession stored) => storage.Enqueue(StoreOperation.UpsertSession(stored));
