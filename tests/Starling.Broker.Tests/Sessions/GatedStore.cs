@@ -16,6 +16,19 @@ internal sealed class GatedStore : IStore
 
     public void Open() => _open.Set();
 
+    /// <summary>
+    /// Holds the next transactions at the gate again. Call it only while the writer is idle (everything queued so far
+    /// was committed and its callbacks ran): it also forgets the transactions that started before, so that
+    /// <see cref="WaitForApplyAsync"/> waits for one that starts after this call.
+    /// </summary>
+    public void Close()
+    {
+        _open.Reset();
+        while (_applying.Wait(0))
+        {
+        }
+    }
+
     /// <summary>Waits until a transaction has started (and is held at the gate unless it is open).</summary>
     public async Task WaitForApplyAsync() => Assert.True(await _applying.WaitAsync(TimeSpan.FromSeconds(10)), "no store transaction started");
 

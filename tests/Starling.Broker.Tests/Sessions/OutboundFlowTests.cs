@@ -272,6 +272,103 @@ public class OutboundFlowTests
     }
 
     [Fact]
+    public async Task MQTT_4_3_3_4_PUBREL_to_a_durable_session_leaves_only_after_PUBREC_received_is_committed()
+    {
+        using var store = new GatedStore();
+        var storage = new BrokerStorage(store, _time, NullLogger.Instance);
+        try
+        {
+            var flow = NewFlow();
+            flow.SetJournal(new SessionJournal(storage, "durable"));
+            var sink = new RecordingSink();
+            flow.Attach(sink, sendWindow: 10);
+            store.Open();
+            Deliver(flow, NewMessage("q2", QualityOfService.ExactlyOnce));
+            await sink.WaitForCountAsync(1);
+            var publish = sink.Records.Single();
+            // The PUBLISH's callback ran: the writer is idle, and the next transaction is held at the gate.
+            store.Close();
+
+            flow.OnPubRec(sink, publish.PacketId, ReasonCode.Success);
+
+            // "PUBREC received" is being written (held at the gate): the PUBREL has not left, the flow awaits PUBCOMP.
+            await store.WaitForApplyAsync();
+            Assert.Equal([PacketType.Publish], sink.Records.Select(r => r.Type));
+            Assert.Equal(1, flow.InflightCount);
+
+            store.Open();
+            await sink.WaitForCountAsync(2);
+            Assert.Equal([(PacketType.Publish, publish.PacketId), (PacketType.PubRel, publish.PacketId)],
+                sink.Records.Select(r => (r.Type, r.PacketId)));
+            Assert.Equal(ReasonCode.Success, sink.Records[1].Reason);
+            flow.OnPubComp(sink, publish.PacketId);
+            Assert.Equal(0, flow.InflightCount);
+        }
+        finally
+        {
+            store.Open();
+            await storage.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task MQTT_4_4_0_1_resends_to_a_reattached_durable_session_leave_only_after_the_next_commit_in_order()
+    {
+        using var store = new GatedStore();
+        var storage = new BrokerStorage(store, _time, NullLogger.Instance);
+        try
+        {
+            var flow = NewFlow();
+            flow.SetJournal(new SessionJournal(storage, "durable"));
+            var first = new RecordingSink();
+            flow.Attach(first, sendWindow: 10);
+            store.Open();
+            // Unacknowledged: "a" (QoS 1, no PUBACK), "b" (QoS 2, PUBREC received: PUBREL sent), "c" (QoS 2, no PUBREC).
+            Deliver(flow, NewMessage("a", QualityOfService.AtLeastOnce));
+            Deliver(flow, NewMessage("b", QualityOfService.ExactlyOnce));
+            Deliver(flow, NewMessage("c", QualityOfService.ExactlyOnce));
+            await first.WaitForCountAsync(3);
+            var sent = first.Records.ToDictionary(r => r.Topic, r => r.PacketId);
+            flow.OnPubRec(first, sent["b"], ReasonCode.Success);
+            await first.WaitForCountAsync(4);
+            Assert.Equal(PacketType.PubRel, first.Records[^1].Type);
+            flow.Detach();
+            // Everything so far is committed and the writer is idle; a message arrives while the client is away, and
+            // its transaction is held at the gate.
+            store.Close();
+            Deliver(flow, NewMessage("d", QualityOfService.AtLeastOnce));
+            await store.WaitForApplyAsync();
+
+            var second = new RecordingSink();
+            flow.Attach(second, sendWindow: 10);
+
+            // Nothing is re-sent before the store's next commit.
+            Assert.Empty(second.Records);
+            Assert.Equal(3, flow.InflightCount);
+
+            store.Open();
+            await second.WaitForCountAsync(4);
+            var records = second.Records;
+            // [MQTT-4.4.0-1] original packet ids, in the original order: DUP PUBLISH, PUBREL (not the PUBLISH
+            // [MQTT-4.3.3-6]), DUP PUBLISH; only then the message that was queued meanwhile, as a new PUBLISH.
+            Assert.Equal(
+                [
+                    (PacketType.Publish, "a", true, sent["a"]),
+                    (PacketType.PubRel, "", false, sent["b"]),
+                    (PacketType.Publish, "c", true, sent["c"]),
+                    (PacketType.Publish, "d", false, records[3].PacketId),
+                ],
+                records.Select(r => (r.Type, r.Topic, r.Dup, r.PacketId)));
+            Assert.DoesNotContain(records[3].PacketId, sent.Values);
+        }
+        finally
+        {
+            store.Open();
+            await storage.StopAsync();
+        }
+    }
+
+    [Fact]
     public void In_memory_flow_returns_no_commit_ticket()
     {
         var flow = NewFlow();
