@@ -1,22 +1,17 @@
 using System.Net;
 using Starling.Cli.Bench;
 using Starling.Protocol;
-using Starling.Server;
+using Starling.Testing;
 
 namespace Starling.Cli.Tests;
 
 /// <summary>`starling bench` against an in-process server: a few hundred messages, counts checked end to end.</summary>
 public sealed class BenchSmokeTests : IAsyncLifetime
 {
-    private StarlingServer _server = null!;
-    private int _port;
+    private TestServer _server = null!;
 
-    public async Task InitializeAsync()
-    {
-        var config = new Dictionary<string, string?> { ["Storage:Mode"] = "memory", ["Logging:LogLevel:Default"] = "Warning" };
-        _server = await StarlingServer.StartAsync(["--port", "0"], config);
-        _port = _server.MqttEndpoints.First(e => e.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork).Port;
-    }
+    // The toolkit's server: memory store, port 0, its log captured (not written to the console) and checked for errors at teardown.
+    public async Task InitializeAsync() => _server = await TestServer.StartAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
@@ -24,7 +19,7 @@ public sealed class BenchSmokeTests : IAsyncLifetime
     {
         Mode = mode,
         Host = "127.0.0.1",
-        Port = _port,
+        Port = _server.Port,
         Clients = clients,
         QoS = qos,
         Topic = topic,

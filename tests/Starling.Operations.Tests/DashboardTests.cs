@@ -1,5 +1,6 @@
 using System.Text;
 using Starling.Operations.Tests.Infrastructure;
+using Starling.Testing;
 using Starling.Protocol;
 
 namespace Starling.Operations.Tests;
@@ -7,7 +8,7 @@ namespace Starling.Operations.Tests;
 /// <summary>The web dashboard in headless Chromium; screenshots go to artifacts/screenshots.</summary>
 public sealed class DashboardTests : IAsyncLifetime
 {
-    private OpsServer _server = null!;
+    private TestServer _server = null!;
 
     public async Task InitializeAsync() => _server = await OpsServer.StartAsync(new Dictionary<string, string?> { ["SysInterval"] = "2" });
 
@@ -33,14 +34,14 @@ public sealed class DashboardTests : IAsyncLifetime
         NodeTools.RequireChromium();
         var clientId = Names.ClientId("dash");
         var topic = Names.Topic("dashboard");
-        await using var client = await _server.ConnectAsync(clientId, cleanSession: false);
+        await using var client = await _server.ConnectClientAsync(clientId, cleanSession: false);
         await client.SubscribeAsync(topic + "/#", QualityOfService.AtLeastOnce);
         await client.PublishAsync(topic, Encoding.UTF8.GetBytes("hello from .NET"), QualityOfService.AtLeastOnce, retain: true);
 
         // Some traffic for the overview's charts while the browser runs.
         using var stop = new CancellationTokenSource();
-        await using var sender = await _server.ConnectAsync(Names.ClientId("load"));
-        await using var receiver = await _server.ConnectAsync(Names.ClientId("sink"));
+        await using var sender = await _server.ConnectClientAsync(Names.ClientId("load"));
+        await using var receiver = await _server.ConnectClientAsync(Names.ClientId("sink"));
         await receiver.SubscribeAsync(topic + "/load", QualityOfService.AtMostOnce);
         var traffic = Task.Run(async () =>
         {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Starling.Client;
 using Starling.Operations.Tests.Infrastructure;
+using Starling.Testing;
 
 namespace Starling.Operations.Tests;
 

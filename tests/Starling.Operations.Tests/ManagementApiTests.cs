@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Starling.Operations.Tests.Infrastructure;
+using Starling.Testing;
 using Starling.Protocol;
 using Starling.Server.Management;
 
@@ -12,7 +13,7 @@ namespace Starling.Operations.Tests;
 /// <summary>The management HTTP API: API keys, clients and sessions, retained messages, publish, stats, health.</summary>
 public sealed class ManagementApiTests : IAsyncLifetime
 {
-    private OpsServer _server = null!;
+    private TestServer _server = null!;
 
     public async Task InitializeAsync() => _server = await OpsServer.StartAsync();
 
@@ -69,7 +70,7 @@ public sealed class ManagementApiTests : IAsyncLifetime
     {
         var clientId = Names.ClientId("mgmt");
         var topic = Names.Topic("mgmt");
-        await using var client = await _server.ConnectAsync(clientId, cleanSession: false);
+        await using var client = await _server.ConnectClientAsync(clientId, cleanSession: false);
         await client.SubscribeAsync(topic, QualityOfService.AtLeastOnce);
         await client.SubscribeAsync(topic + "/+", QualityOfService.AtMostOnce);
 
@@ -111,7 +112,7 @@ public sealed class ManagementApiTests : IAsyncLifetime
     public async Task Publish_retained_list_and_delete()
     {
         var topic = Names.Topic("pub");
-        await using var client = await _server.ConnectAsync(Names.ClientId("sub"));
+        await using var client = await _server.ConnectClientAsync(Names.ClientId("sub"));
         await client.SubscribeAsync(topic, QualityOfService.AtLeastOnce);
 
         var response = await _server.Api.PostAsJsonAsync("api/publish", new PublishRequest(topic, "from the API", QoS: 1, Retain: true));
@@ -150,8 +151,8 @@ public sealed class ManagementApiTests : IAsyncLifetime
     public async Task Stats_reflect_a_known_workload()
     {
         var topic = Names.Topic("stats");
-        await using var sub = await _server.ConnectAsync(Names.ClientId("s"));
-        await using var pub = await _server.ConnectAsync(Names.ClientId("p"));
+        await using var sub = await _server.ConnectClientAsync(Names.ClientId("s"));
+        await using var pub = await _server.ConnectClientAsync(Names.ClientId("p"));
         await sub.SubscribeAsync(topic, QualityOfService.AtMostOnce);
         for (var i = 0; i < 3; i++)
         {

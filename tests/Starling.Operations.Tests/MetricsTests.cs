@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using Starling.Operations.Tests.Infrastructure;
+using Starling.Testing;
 using Starling.Protocol;
 
 namespace Starling.Operations.Tests;
@@ -9,7 +10,7 @@ namespace Starling.Operations.Tests;
 /// <summary>/metrics in the Prometheus text format after a known workload.</summary>
 public sealed partial class MetricsTests : IAsyncLifetime
 {
-    private OpsServer _server = null!;
+    private TestServer _server = null!;
 
     public async Task InitializeAsync() => _server = await OpsServer.StartAsync(new Dictionary<string, string?> { ["AllowAnonymous"] = "false" });
 
@@ -25,7 +26,7 @@ public sealed partial class MetricsTests : IAsyncLifetime
             var ack = await refused.ConnectAsync(new Starling.Client.MqttClientOptions
             {
                 Host = "127.0.0.1",
-                Port = _server.Mqtt.Port,
+                Port = _server.Port,
                 ClientId = Names.ClientId("anon"),
             });
             Assert.NotEqual(ReasonCode.Success, ack.ReasonCode);
@@ -41,8 +42,8 @@ public sealed partial class MetricsTests : IAsyncLifetime
         // ... then the metrics of a workload over a server that lets clients in.
         await using var open = await OpsServer.StartAsync();
         var topic = Names.Topic("metrics");
-        await using var sub = await open.ConnectAsync(Names.ClientId("s"), cleanSession: false);
-        await using var pub = await open.ConnectAsync(Names.ClientId("p"));
+        await using var sub = await open.ConnectClientAsync(Names.ClientId("s"), cleanSession: false);
+        await using var pub = await open.ConnectClientAsync(Names.ClientId("p"));
         await sub.SubscribeAsync(topic, QualityOfService.AtLeastOnce);
         for (var i = 0; i < 5; i++)
         {

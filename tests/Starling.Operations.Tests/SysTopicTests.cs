@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using Starling.Broker.Sys;
 using Starling.Client;
 using Starling.Operations.Tests.Infrastructure;
+using Starling.Testing;
 using Starling.Protocol;
 
 namespace Starling.Operations.Tests;
@@ -18,8 +19,8 @@ public sealed class SysTopicTests
         using var sys = new SysTopicPublisher(server.Server.Broker, TimeSpan.FromSeconds(10), "starling test", time);
 
         var topic = Names.Topic("sys");
-        await using var sub = await server.ConnectAsync(Names.ClientId("s"), cleanSession: false);
-        await using var pub = await server.ConnectAsync(Names.ClientId("p"));
+        await using var sub = await server.ConnectClientAsync(Names.ClientId("s"), cleanSession: false);
+        await using var pub = await server.ConnectClientAsync(Names.ClientId("p"));
         await sub.SubscribeAsync(topic, QualityOfService.AtLeastOnce);
         for (var i = 0; i < 60; i++)
         {
@@ -64,7 +65,7 @@ public sealed class SysTopicTests
             values["$SYS/broker/load/publish/received/1min"][..3]);
 
         // Published retained: a new subscriber to $SYS/# gets them.
-        await using var reader = await server.ConnectAsync(Names.ClientId("r"));
+        await using var reader = await server.ConnectClientAsync(Names.ClientId("r"));
         await reader.SubscribeAsync("$SYS/broker/#", QualityOfService.AtMostOnce);
         var got = new Dictionary<string, string>();
         using var readTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -83,7 +84,7 @@ public sealed class SysTopicTests
     public async Task Server_publishes_sys_topics_every_interval_and_clients_cannot_publish_there()
     {
         await using var server = await OpsServer.StartAsync(new Dictionary<string, string?> { ["SysInterval"] = "1" });
-        await using var client = await server.ConnectAsync(Names.ClientId("sys"));
+        await using var client = await server.ConnectClientAsync(Names.ClientId("sys"));
         await client.SubscribeAsync("$SYS/broker/uptime", QualityOfService.AtMostOnce);
         await client.SubscribeAsync("$SYS/broker/version", QualityOfService.AtMostOnce);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using Starling.Operations.Tests.Infrastructure;
+using Starling.Testing;
 using Starling.Protocol;
 
 namespace Starling.Operations.Tests;
@@ -9,7 +10,7 @@ namespace Starling.Operations.Tests;
 /// <summary>MQTT over WebSockets: raw frames from .NET, MQTT.js in Node and MQTT.js in Chromium.</summary>
 public sealed class WebSocketTests : IAsyncLifetime
 {
-    private OpsServer _server = null!;
+    private TestServer _server = null!;
 
     public async Task InitializeAsync() => _server = await OpsServer.StartAsync();
 
@@ -19,7 +20,7 @@ public sealed class WebSocketTests : IAsyncLifetime
     public async Task Raw_websocket_client_selects_mqtt_subprotocol_and_reaches_a_tcp_subscriber()
     {
         var topic = Names.Topic("raw");
-        await using var tcp = await _server.ConnectAsync(Names.ClientId("tcp"));
+        await using var tcp = await _server.ConnectClientAsync(Names.ClientId("tcp"));
         await tcp.SubscribeAsync(topic, QualityOfService.AtMostOnce);
 
         using var ws = new ClientWebSocket();

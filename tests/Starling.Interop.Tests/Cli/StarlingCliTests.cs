@@ -81,9 +81,8 @@ public sealed class StarlingCliTests
     [Fact]
     public async Task Refused_connection_names_the_reason_code()
     {
-        await using var server = await Starling.Server.StarlingServer.StartAsync(["--port", "0", "--memory"],
-            new Dictionary<string, string?> { ["Auth:AllowAnonymous"] = "false" });
-        var port = server.MqttEndpoints[0].Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using var server = await Starling.Testing.TestServer.StartAsync(new Dictionary<string, string?> { ["Auth:AllowAnonymous"] = "false" });
+        var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var version in new[] { "311", "5" })
         {
             await using var pub = StarlingCli.Start("pub", "-h", "127.0.0.1", "-p", port, "-V", version, "-t", "x", "-m", "y");

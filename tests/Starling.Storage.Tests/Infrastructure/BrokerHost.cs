@@ -9,6 +9,13 @@ using Starling.Testing;
 namespace Starling.Storage.Tests.Infrastructure;
 
 /// <summary>An <see cref="MqttBroker"/> with a given store behind a bare TCP listener (no Kestrel), for store fault tests.</summary>
+/// <remarks>
+/// Not the toolkit's <c>TestServer</c>, on purpose: these tests hand the broker a store <em>instance</em> and then
+/// inspect it, which <c>StarlingServer</c> (it builds its store from configuration) cannot do. MemoryBoundTests keeps
+/// one <see cref="MemoryStore"/> across two broker lifetimes (a restart of the memory store) and reads its statistics;
+/// SqliteFaultTests opens a <c>SqliteStore</c> with <c>MaxDatabaseSizeBytes</c>, which has no configuration key, to
+/// make the disk fill up.
+/// </remarks>
 public sealed class BrokerHost : IAsyncDisposable
 {
     private readonly TcpListener _listener;

@@ -7,8 +7,10 @@ namespace Starling.Testing;
 /// Keeps the server's log lines (Information and above) in memory instead of the console, so tests can check them
 /// and a test server can check at teardown that nothing was logged at error level.
 /// </summary>
-public sealed class CapturingLoggerProvider : ILoggerProvider
+/// <param name="minimum">The lowest level kept (Information by default).</param>
+public sealed class CapturingLoggerProvider(LogLevel minimum = LogLevel.Information) : ILoggerProvider
 {
+    private readonly LogLevel _minimum = minimum;
     private readonly ConcurrentQueue<(LogLevel Level, string Category, string Message)> _entries = new();
     // Completed (and replaced) whenever an entry is added: what WaitForAsync awaits.
     private TaskCompletionSource _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -21,6 +23,9 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
 
     /// <summary>Every captured entry as "Level Category: message".</summary>
     public IReadOnlyList<string> Lines => [.. _entries.Select(e => $"{e.Level} {e.Category}: {e.Message}")];
+
+    /// <summary>The last <paramref name="count"/> lines, one per line, for a failure message.</summary>
+    public string Tail(int count = 60) => string.Join("\n", Lines.TakeLast(count));
 
     public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, this);
 
@@ -57,7 +62,7 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= owner._minimum && logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
 using Starling.Server;
 
 namespace Starling.Testing;
@@ -11,7 +13,12 @@ namespace Starling.Testing;
 /// </summary>
 public sealed class TestServer : IAsyncDisposable
 {
+    /// <summary>The management API key a server started with <see cref="TestServerOptions.Management"/> accepts.</summary>
+    public const string ApiKey = "test-api-key-0123456789abcdef";
+
     private readonly TestServerOptions _options;
+    private readonly Lazy<HttpClient> _http;
+    private readonly Lazy<HttpClient> _api;
 
     private TestServer(StarlingServer server, CapturingLoggerProvider logs, TestServerOptions options)
     {
@@ -21,6 +28,8 @@ public sealed class TestServer : IAsyncDisposable
         var endpoint = server.MqttEndpoints.FirstOrDefault(e => e.AddressFamily == AddressFamily.InterNetwork)
             ?? server.MqttEndpoints[0];
         Endpoint = Loopback(endpoint);
+        _http = new(() => ManagementClient(apiKey: null));
+        _api = new(() => ManagementClient(ApiKey));
     }
 
     public StarlingServer Server { get; }
@@ -39,6 +48,18 @@ public sealed class TestServer : IAsyncDisposable
 
     /// <summary>The MQTT over WebSockets endpoint as loopback; null when WebSockets is off.</summary>
     public IPEndPoint? WebSocket => Server.WebSocketEndpoint is { } e ? Loopback(e) : null;
+
+    /// <summary>MQTT over WebSockets URL (<c>ws://host:port/mqtt</c>); throws when WebSockets is off.</summary>
+    public string WebSocketUrl => $"ws://{WebSocket ?? throw new InvalidOperationException("WebSocket port not bound")}/mqtt";
+
+    /// <summary>The dashboard's URL (the management port's root); throws when Management is off.</summary>
+    public string DashboardUrl => $"http://{Management ?? throw new InvalidOperationException("management port not bound")}/";
+
+    /// <summary>An HTTP client for the management port without credentials (disposed with the server).</summary>
+    public HttpClient Http => _http.Value;
+
+    /// <summary>An HTTP client for the management port sending <see cref="ApiKey"/> as a bearer token (disposed with the server).</summary>
+    public HttpClient Api => _api.Value;
 
     /// <summary>The clock the broker runs on (the one passed in <see cref="TestServerOptions.Time"/>, else the system's).</summary>
     public TimeProvider Time => _options.Time ?? TimeProvider.System;
@@ -69,6 +90,15 @@ public sealed class TestServer : IAsyncDisposable
     {
         // Memory mode unless a test asks for storage: tests stay fast, independent, and write nothing to the working directory.
         var config = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase) { ["Storage:Mode"] = "memory" };
+        if (options.Management)
+        {
+            config["Management:Port"] = "0";
+            config["Management:ApiKeys:0"] = ApiKey;
+        }
+        if (options.WebSockets)
+        {
+            config["WebSockets:Port"] = "0";
+        }
         if (options.DataDirectory is not null)
         {
             config.Remove("Storage:Mode"); // the default mode: the embedded SQLite store
@@ -79,11 +109,21 @@ public sealed class TestServer : IAsyncDisposable
             config[key] = value;
         }
 
-        var logs = new CapturingLoggerProvider();
+        var logs = new CapturingLoggerProvider(options.LogLevel);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         string[] args = ["--port", "0", .. options.Args];
         var server = await StarlingServer.StartAsync(args, config, logs, options.Time, cts.Token);
         return new TestServer(server, logs, options);
+    }
+
+    private HttpClient ManagementClient(string? apiKey)
+    {
+        var client = new HttpClient { BaseAddress = new Uri(DashboardUrl), Timeout = TimeSpan.FromSeconds(30) };
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+        return client;
     }
 
     public Task<RawMqttClient> OpenAsync(string name = "client") => RawMqttClient.OpenAsync(Endpoint, name);
@@ -136,6 +176,14 @@ public sealed class TestServer : IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (_http.IsValueCreated)
+        {
+            _http.Value.Dispose();
+        }
+        if (_api.IsValueCreated)
+        {
+            _api.Value.Dispose();
+        }
         await Server.DisposeAsync();
         Logs.Dispose();
         if (!_options.ExpectErrors)
@@ -159,6 +207,15 @@ public sealed record TestServerOptions
 
     /// <summary>The broker's clock, e.g. a <c>FakeTimeProvider</c> the test advances; null is the system clock.</summary>
     public TimeProvider? Time { get; init; }
+
+    /// <summary>Opens the management port (API, dashboard, /metrics) on port 0, accepting <see cref="TestServer.ApiKey"/>.</summary>
+    public bool Management { get; init; }
+
+    /// <summary>Opens the MQTT over WebSockets port on port 0.</summary>
+    public bool WebSockets { get; init; }
+
+    /// <summary>The lowest level <see cref="TestServer.Logs"/> keeps (Information unless a test wants Debug lines in its diagnostics).</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
     /// <summary>The test provokes errors on purpose: do not fail at teardown when the server logged some.</summary>
     public bool ExpectErrors { get; init; }
