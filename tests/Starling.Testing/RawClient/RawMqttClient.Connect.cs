@@ -44,4 +44,37 @@ public sealed partial class RawMqttClient
         }
         return client;
     }
+
+    /// <summary>
+    /// The topics of the PUBLISHes received until <paramref name="quiet"/> passes without a packet or the connection
+    /// ends (QoS 1 ones are acknowledged; other packets are skipped).
+    /// </summary>
+    public async Task<List<string>> DrainPublishesAsync(TimeSpan quiet)
+    {
+        var topics = new List<string>();
+        while (true)
+        {
+            if (!_deferred.TryDequeue(out var frame))
+            {
+                using var cts = new CancellationTokenSource(quiet);
+                try
+                {
+                    frame = await _frames.Reader.ReadAsync(cts.Token);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+                {
+                    return topics;
+                }
+            }
+            if (frame.Kind == PacketKind.Publish)
+            {
+                var publish = ReceivedPublish.Parse(frame);
+                topics.Add(publish.Topic);
+                if (publish.Qos == 1)
+                {
+                    await SendAsync(RawPackets.PubAck(publish.PacketId));
+                }
+            }
+        }
+    }
 }
