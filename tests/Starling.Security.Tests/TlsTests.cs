@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Starling.Protocol;
 using Starling.Security.Tests.Infrastructure;
 using Starling.Testing;
 
@@ -127,13 +128,10 @@ public sealed class TlsTests
             ClientCertificates = [X509Certificate2.CreateFromPemFile(pki.Cert("client"), pki.Key("client"))],
             RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && new X509Certificate2(c).Issuer == pki.Ca.Subject,
         };
-        var (client, code) = await MqttTestClient.ConnectAsync(server.Endpoint, "cert-client", version: 5, tls: tls);
-        await using (client)
-        {
-            Assert.Equal(0, code);
-            Assert.Equal(0x10, await client.PublishAsync("alice/x", "ok", qos: 1)); // allowed; no subscribers
-            Assert.Equal(0x87, await client.PublishAsync("bob/x", "no", qos: 1));
-        }
+        await using var client = await RawMqttClient.OpenTlsAsync(server.Endpoint, tls, "cert-client", ProtocolVersion.V500);
+        Assert.Equal(0, (int)(await client.ConnectAsync("cert-client", keepAlive: 60)).ReasonCode);
+        Assert.Equal(0x10, await PublishQoS1Async(client, "alice/x", "ok")); // allowed; no subscribers
+        Assert.Equal(0x87, await PublishQoS1Async(client, "bob/x", "no"));
     }
 
     [Fact]
@@ -149,5 +147,15 @@ public sealed class TlsTests
         config["Listeners:0:Tls:KeyFile"] = pki.Key("client");
         ex = await Assert.ThrowsAsync<Starling.Server.StarlingStartupException>(() => TestServer.StartAsync(config));
         Assert.Contains("Listeners:0:Tls:CertFile", ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>QoS 1 PUBLISH; returns the PUBACK's reason code.</summary>
+    private static async Task<int> PublishQoS1Async(RawMqttClient client, string topic, string payload)
+    {
+        var id = client.NextPacketId();
+        await client.PublishPacketAsync(topic, payload, QualityOfService.AtLeastOnce, id);
+        var ack = await client.ExpectAsync<PubAckPacket>();
+        Assert.Equal(id, ack.PacketId);
+        return (int)ack.ReasonCode;
     }
 }

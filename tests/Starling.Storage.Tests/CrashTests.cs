@@ -37,11 +37,11 @@ public sealed class CrashTests(ITestOutputHelper output)
         {
             foreach (var (id, state) in new[] { ("offline", offlineState), ("online", onlineState) })
             {
-                var c = await TestClient.ConnectAsync(server.Endpoint, id, cleanSession: false, state);
-                await c.SubscribeAsync(("c/q1/#", QualityOfService.AtLeastOnce), ("c/q2/#", QualityOfService.ExactlyOnce));
+                var c = await RawMqttClient.ConnectSessionAsync(server.Endpoint, id, cleanSession: false, state);
+                await c.SubscribeAllAsync(("c/q1/#", QualityOfService.AtLeastOnce), ("c/q2/#", QualityOfService.ExactlyOnce));
                 await c.DisconnectAsync();
             }
-            var onlineSub = await TestClient.ConnectAsync(server.Endpoint, "online", cleanSession: false, onlineState);
+            var onlineSub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "online", cleanSession: false, onlineState);
             var collector = Task.Run(async () =>
             {
                 await foreach (var m in onlineSub.Messages.ReadAllAsync())
@@ -50,17 +50,17 @@ public sealed class CrashTests(ITestOutputHelper output)
                 }
             });
 
-            await using (var setup = await TestClient.ConnectAsync(server.Endpoint, "setup", cleanSession: true))
+            await using (var setup = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "setup", cleanSession: true))
             {
                 for (var i = 1; i <= 5; i++)
                 {
-                    await setup.PublishAsync($"c/ret/{i}", $"r-{i}", QualityOfService.AtLeastOnce, retain: true);
+                    await setup.PublishAckedAsync($"c/ret/{i}", $"r-{i}", QualityOfService.AtLeastOnce, retain: true);
                 }
                 await setup.DisconnectAsync();
             }
 
-            var p1 = await TestClient.ConnectAsync(server.Endpoint, "p1", cleanSession: true);
-            var p2 = await TestClient.ConnectAsync(server.Endpoint, "p2", cleanSession: true);
+            var p1 = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "p1", cleanSession: true);
+            var p2 = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "p2", cleanSession: true);
             var acked1 = new ConcurrentDictionary<int, bool>();
             var acked2 = new ConcurrentDictionary<int, bool>();
             var ackedLive = 0;
@@ -80,7 +80,7 @@ public sealed class CrashTests(ITestOutputHelper output)
                 // Every 50th message also updates a retained topic: its last acknowledged value must survive.
                 if (n % 50 == 0)
                 {
-                    _ = p1.PublishAsync("c/ret/live", n.ToString(CultureInfo.InvariantCulture), QualityOfService.AtLeastOnce, retain: true)
+                    _ = p1.PublishAckedAsync("c/ret/live", n.ToString(CultureInfo.InvariantCulture), QualityOfService.AtLeastOnce, retain: true)
                         .ContinueWith(t => { if (t.IsCompletedSuccessfully) { InterlockedMax(ref ackedLive, n); } }, TaskScheduler.Default);
                 }
             }, stop.Token);
@@ -101,16 +101,16 @@ public sealed class CrashTests(ITestOutputHelper output)
 
             // Restart on the same directory; both subscribers resume their sessions.
             server = await ServerProcess.StartAsync(dir.Path);
-            var onlineAgain = await TestClient.ConnectAsync(server.Endpoint, "online", cleanSession: false, onlineState);
-            var offlineAgain = await TestClient.ConnectAsync(server.Endpoint, "offline", cleanSession: false, offlineState);
+            var onlineAgain = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "online", cleanSession: false, onlineState);
+            var offlineAgain = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "offline", cleanSession: false, offlineState);
             Assert.True(onlineAgain.SessionPresent && offlineAgain.SessionPresent, "sessions must be present after the restart");
             var expected = acked1.Count + acked2.Count;
-            var fromOnline = await onlineAgain.ReceiveAsync(int.MaxValue, TimeSpan.FromSeconds(2));
-            var fromOffline = await offlineAgain.ReceiveAsync(int.MaxValue, TimeSpan.FromSeconds(2));
+            var fromOnline = await onlineAgain.ReceiveMessagesAsync(int.MaxValue, TimeSpan.FromSeconds(2));
+            var fromOffline = await offlineAgain.ReceiveMessagesAsync(int.MaxValue, TimeSpan.FromSeconds(2));
 
-            await using var checker = await TestClient.ConnectAsync(server.Endpoint, "checker", cleanSession: true);
-            await checker.SubscribeAsync(("c/ret/#", QualityOfService.AtLeastOnce));
-            var retained = (await checker.ReceiveAsync(6, TimeSpan.FromSeconds(1))).ToDictionary(m => m.Topic, m => m.Text);
+            await using var checker = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "checker", cleanSession: true);
+            await checker.SubscribeAllAsync(("c/ret/#", QualityOfService.AtLeastOnce));
+            var retained = (await checker.ReceiveMessagesAsync(6, TimeSpan.FromSeconds(1))).ToDictionary(m => m.Topic, m => m.Text);
 
             var onlineAll = online.Concat(fromOnline).ToList();
             var reports = new[]
@@ -148,7 +148,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task PublishAsync(TestClient client, string topic, QualityOfService qos, ConcurrentDictionary<int, bool> acked,
+    private static async Task PublishAsync(RawMqttClient client, string topic, QualityOfService qos, ConcurrentDictionary<int, bool> acked,
         Action onAck, Action<int>? each, CancellationToken stop)
     {
         using var window = new SemaphoreSlim(Window);
@@ -175,7 +175,7 @@ public sealed class CrashTests(ITestOutputHelper output)
             {
                 try
                 {
-                    var reason = await client.PublishAsync(topic, Encoding.UTF8.GetBytes(number.ToString(CultureInfo.InvariantCulture)), qos);
+                    var reason = await client.PublishAckedAsync(topic, Encoding.UTF8.GetBytes(number.ToString(CultureInfo.InvariantCulture)), qos);
                     if (reason == ReasonCode.Success)
                     {
                         acked[number] = true;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Starling.Broker.Storage;
 using Starling.Protocol;
+using Starling.Testing;
 using Starling.Storage.Tests.Infrastructure;
 
 namespace Starling.Storage.Tests;
@@ -17,16 +18,16 @@ public sealed class MemoryBoundTests
         var options = new Starling.Broker.BrokerOptions { MaxQueuedMessages = 1_000_000 };
         await using (var host = new BrokerHost(store, options))
         {
-            await using (var sub = await TestClient.ConnectAsync(host.Endpoint, "far", cleanSession: false))
+            await using (var sub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "far", cleanSession: false))
             {
-                await sub.SubscribeAsync(("m/#", QualityOfService.AtLeastOnce));
+                await sub.SubscribeAllAsync(("m/#", QualityOfService.AtLeastOnce));
                 await sub.DisconnectAsync();
             }
-            await using var pub = await TestClient.ConnectAsync(host.Endpoint, "pub", cleanSession: true);
+            await using var pub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "pub", cleanSession: true);
             var batch = new List<Task<ReasonCode>>();
             for (var i = 1; i <= Count; i++)
             {
-                batch.Add(pub.PublishAsync("m/x", Encoding.UTF8.GetBytes(i.ToString(CultureInfo.InvariantCulture)), QualityOfService.AtLeastOnce));
+                batch.Add(pub.PublishAckedAsync("m/x", Encoding.UTF8.GetBytes(i.ToString(CultureInfo.InvariantCulture)), QualityOfService.AtLeastOnce));
                 if (batch.Count == 200)
                 {
                     await Task.WhenAll(batch);
@@ -39,12 +40,12 @@ public sealed class MemoryBoundTests
             Assert.Equal(0, session.InMemoryQueuedCount);
             Assert.Equal(Count, store.GetStatistics().Messages); // each message stored once
 
-            await using var again = await TestClient.ConnectAsync(host.Endpoint, "far", cleanSession: false);
+            await using var again = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "far", cleanSession: false);
             var maxInMemory = 0;
             var got = new List<string>();
             while (got.Count < Count)
             {
-                var page = await again.ReceiveAsync(500, TimeSpan.FromSeconds(5));
+                var page = await again.ReceiveMessagesAsync(500, TimeSpan.FromSeconds(5));
                 Assert.NotEmpty(page);
                 got.AddRange(page.Select(m => m.Text));
                 maxInMemory = Math.Max(maxInMemory, session.InMemoryQueuedCount);

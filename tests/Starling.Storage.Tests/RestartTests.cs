@@ -16,23 +16,23 @@ public sealed class RestartTests
         var state = new ClientSessionState();
         await using (var server = await TestServer.StartWithStoreAsync(dir.Path))
         {
-            await using (var sub = await TestClient.ConnectAsync(server.Endpoint, subscriber, cleanSession: false, state))
+            await using (var sub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, subscriber, cleanSession: false, state))
             {
                 Assert.False(sub.SessionPresent);
-                Assert.Equal([ReasonCode.GrantedQoS1, ReasonCode.GrantedQoS2], await sub.SubscribeAsync(("r/q1/#", QualityOfService.AtLeastOnce), ("r/q2/#", QualityOfService.ExactlyOnce)));
+                Assert.Equal([ReasonCode.GrantedQoS1, ReasonCode.GrantedQoS2], await sub.SubscribeAllAsync(("r/q1/#", QualityOfService.AtLeastOnce), ("r/q2/#", QualityOfService.ExactlyOnce)));
                 await sub.DisconnectAsync();
             }
-            await using var pub = await TestClient.ConnectAsync(server.Endpoint, "pub", cleanSession: true);
+            await using var pub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "pub", cleanSession: true);
             for (var i = 1; i <= 50; i++)
             {
-                await pub.PublishAsync("r/q1/a", $"one-{i}", QualityOfService.AtLeastOnce);
-                await pub.PublishAsync("r/q2/a", $"two-{i}", QualityOfService.ExactlyOnce);
+                await pub.PublishAckedAsync("r/q1/a", $"one-{i}", QualityOfService.AtLeastOnce);
+                await pub.PublishAckedAsync("r/q2/a", $"two-{i}", QualityOfService.ExactlyOnce);
             }
-            await pub.PublishAsync("r/ret/1", "kept-1", QualityOfService.AtLeastOnce, retain: true);
-            await pub.PublishAsync("r/ret/2", "old-2", QualityOfService.AtMostOnce, retain: true);
-            await pub.PublishAsync("r/ret/2", "kept-2", QualityOfService.ExactlyOnce, retain: true);
-            await pub.PublishAsync("r/ret/3", "deleted", QualityOfService.AtLeastOnce, retain: true);
-            await pub.PublishAsync("r/ret/3", "", QualityOfService.AtLeastOnce, retain: true);
+            await pub.PublishAckedAsync("r/ret/1", "kept-1", QualityOfService.AtLeastOnce, retain: true);
+            await pub.PublishAckedAsync("r/ret/2", "old-2", QualityOfService.AtMostOnce, retain: true);
+            await pub.PublishAckedAsync("r/ret/2", "kept-2", QualityOfService.ExactlyOnce, retain: true);
+            await pub.PublishAckedAsync("r/ret/3", "deleted", QualityOfService.AtLeastOnce, retain: true);
+            await pub.PublishAckedAsync("r/ret/3", "", QualityOfService.AtLeastOnce, retain: true);
             await pub.DisconnectAsync();
         }
 
@@ -45,16 +45,16 @@ public sealed class RestartTests
             Assert.Equal(100, session.QueuedCount + session.InflightCount);
             Assert.Equal(["r/q1/#", "r/q2/#"], server.Server.Broker.GetSubscriptions(subscriber).Select(s => s.TopicFilter).Order(StringComparer.Ordinal));
 
-            await using var sub = await TestClient.ConnectAsync(server.Endpoint, subscriber, cleanSession: false, state);
+            await using var sub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, subscriber, cleanSession: false, state);
             Assert.True(sub.SessionPresent);
-            var got = await sub.ReceiveAsync(100, TimeSpan.FromSeconds(5));
+            var got = await sub.ReceiveMessagesAsync(100, TimeSpan.FromSeconds(5));
             Assert.Equal(Enumerable.Range(1, 50).Select(i => $"one-{i}"), got.Where(m => m.Topic == "r/q1/a").Select(m => m.Text));
             Assert.Equal(Enumerable.Range(1, 50).Select(i => $"two-{i}"), got.Where(m => m.Topic == "r/q2/a").Select(m => m.Text));
             Assert.All(got.Where(m => m.Topic == "r/q2/a"), m => Assert.Equal(QualityOfService.ExactlyOnce, m.QoS));
 
-            await using var fresh = await TestClient.ConnectAsync(server.Endpoint, "fresh", cleanSession: true);
-            await fresh.SubscribeAsync(("r/ret/#", QualityOfService.AtLeastOnce));
-            var retained = await fresh.ReceiveAsync(3, TimeSpan.FromSeconds(1));
+            await using var fresh = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "fresh", cleanSession: true);
+            await fresh.SubscribeAllAsync(("r/ret/#", QualityOfService.AtLeastOnce));
+            var retained = await fresh.ReceiveMessagesAsync(3, TimeSpan.FromSeconds(1));
             Assert.Equal(["r/ret/1=kept-1", "r/ret/2=kept-2"], retained.Select(m => $"{m.Topic}={m.Text}").Order(StringComparer.Ordinal));
             Assert.All(retained, m => Assert.True(m.Retain));
             await WaitUntil(() => server.Server.Broker.GetSession(subscriber)!.InflightCount == 0); // last PUBACK / PUBCOMP in
@@ -87,16 +87,16 @@ public sealed class RestartTests
         const int Count = 5000;
         await using (var server = await TestServer.StartWithStoreAsync(dir.Path, limits))
         {
-            await using (var sub = await TestClient.ConnectAsync(server.Endpoint, "pager", cleanSession: false))
+            await using (var sub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "pager", cleanSession: false))
             {
-                await sub.SubscribeAsync(("p/#", QualityOfService.AtLeastOnce));
+                await sub.SubscribeAllAsync(("p/#", QualityOfService.AtLeastOnce));
                 await sub.DisconnectAsync();
             }
-            await using var pub = await TestClient.ConnectAsync(server.Endpoint, "pub", cleanSession: true);
+            await using var pub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "pub", cleanSession: true);
             var sends = new List<Task<ReasonCode>>();
             for (var i = 1; i <= Count; i++)
             {
-                sends.Add(pub.PublishAsync("p/x", System.Text.Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), QualityOfService.AtLeastOnce));
+                sends.Add(pub.PublishAckedAsync("p/x", System.Text.Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), QualityOfService.AtLeastOnce));
                 if (sends.Count == 100)
                 {
                     await Task.WhenAll(sends);
@@ -109,8 +109,8 @@ public sealed class RestartTests
         await using (var server = await TestServer.StartWithStoreAsync(dir.Path, limits))
         {
             Assert.Equal(Count, server.Server.Broker.GetSession("pager")!.QueuedCount);
-            await using var sub = await TestClient.ConnectAsync(server.Endpoint, "pager", cleanSession: false);
-            var got = await sub.ReceiveAsync(Count, TimeSpan.FromSeconds(5));
+            await using var sub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "pager", cleanSession: false);
+            var got = await sub.ReceiveMessagesAsync(Count, TimeSpan.FromSeconds(5));
             Assert.Equal(Enumerable.Range(1, Count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), got.Select(m => m.Text));
             await sub.DisconnectAsync();
         }
@@ -127,8 +127,8 @@ public sealed class RestartTests
         {
             foreach (var (id, expiry) in new[] { ("short", 1u), ("long", 3600u) })
             {
-                await using var c = await TestClient.ConnectAsync(server.Endpoint, id, cleanSession: false, version: ProtocolVersion.V500, sessionExpiry: expiry);
-                await c.SubscribeAsync(("e/#", QualityOfService.AtLeastOnce));
+                await using var c = await RawMqttClient.ConnectSessionAsync(server.Endpoint, id, cleanSession: false, version: ProtocolVersion.V500, sessionExpiry: expiry);
+                await c.SubscribeAllAsync(("e/#", QualityOfService.AtLeastOnce));
                 await c.DisconnectAsync();
             }
             await Eventually.TrueAsync(() => server.Server.Broker.ConnectedClients == 0, "the broker to see both clients go");
@@ -138,7 +138,7 @@ public sealed class RestartTests
         {
             Assert.Null(server.Server.Broker.GetSession("short"));
             Assert.NotNull(server.Server.Broker.GetSession("long"));
-            await using var c = await TestClient.ConnectAsync(server.Endpoint, "long", cleanSession: false, version: ProtocolVersion.V500, sessionExpiry: 3600);
+            await using var c = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "long", cleanSession: false, version: ProtocolVersion.V500, sessionExpiry: 3600);
             Assert.True(c.SessionPresent);
         }
     }
@@ -148,8 +148,8 @@ public sealed class RestartTests
     {
         await using (var server = await TestServer.StartWithStoreAsync(null))
         {
-            await using var c = await TestClient.ConnectAsync(server.Endpoint, "m", cleanSession: false);
-            await c.SubscribeAsync(("m/#", QualityOfService.AtLeastOnce));
+            await using var c = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "m", cleanSession: false);
+            await c.SubscribeAllAsync(("m/#", QualityOfService.AtLeastOnce));
             await c.DisconnectAsync();
             Assert.Contains(server.Logs.Lines, l => l.Contains("Storage: memory only", StringComparison.Ordinal));
         }

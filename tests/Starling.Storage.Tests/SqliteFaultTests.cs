@@ -125,18 +125,18 @@ public sealed class SqliteFaultTests
         using var dir = new TempDirectory();
         var store = SqliteStore.Open(dir.Path, new SqliteStoreOptions { MaxDatabaseSizeBytes = 160 * 1024 });
         await using var host = new BrokerHost(store);
-        await using (var sub = await TestClient.ConnectAsync(host.Endpoint, "slow", cleanSession: false))
+        await using (var sub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "slow", cleanSession: false))
         {
-            await sub.SubscribeAsync(("f/#", QualityOfService.AtLeastOnce));
+            await sub.SubscribeAllAsync(("f/#", QualityOfService.AtLeastOnce));
             await sub.DisconnectAsync();
         }
-        await using var pub = await TestClient.ConnectAsync(host.Endpoint, "pub", cleanSession: true);
+        await using var pub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "pub", cleanSession: true);
         var payload = new byte[16 * 1024];
         var acked = 0;
         Task<ReasonCode>? stuck = null;
         for (var i = 0; i < 40; i++)
         {
-            var publish = pub.PublishAsync("f/x", payload, QualityOfService.AtLeastOnce);
+            var publish = pub.PublishAckedAsync("f/x", payload, QualityOfService.AtLeastOnce);
             if (await Task.WhenAny(publish, Task.Delay(2000)) != publish)
             {
                 stuck = publish;

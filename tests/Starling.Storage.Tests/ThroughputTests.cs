@@ -54,17 +54,17 @@ public sealed class ThroughputTests(ITestOutputHelper output)
     private static async Task<(double Rate, double Seconds)> RunAsync(TestServer server, int count, bool persistent)
     {
         var id = "bench-" + Guid.NewGuid().ToString("N")[..8];
-        await using var sub = await TestClient.ConnectAsync(server.Endpoint, id, cleanSession: !persistent);
-        await sub.SubscribeAsync(("bench/" + id, QualityOfService.AtLeastOnce));
-        await using var pub = await TestClient.ConnectAsync(server.Endpoint, id + "-pub", cleanSession: true);
+        await using var sub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, id, cleanSession: !persistent);
+        await sub.SubscribeAllAsync(("bench/" + id, QualityOfService.AtLeastOnce));
+        await using var pub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, id + "-pub", cleanSession: true);
         var payload = new byte[64];
         var clock = Stopwatch.StartNew();
-        var receiving = sub.ReceiveAsync(count, TimeSpan.FromSeconds(10));
+        var receiving = sub.ReceiveMessagesAsync(count, TimeSpan.FromSeconds(10));
         using var window = new SemaphoreSlim(Window);
         for (var i = 0; i < count; i++)
         {
             await window.WaitAsync();
-            _ = pub.PublishAsync("bench/" + id, payload, QualityOfService.AtLeastOnce).ContinueWith(_ => window.Release(), TaskScheduler.Default);
+            _ = pub.PublishAckedAsync("bench/" + id, payload, QualityOfService.AtLeastOnce).ContinueWith(_ => window.Release(), TaskScheduler.Default);
         }
         var received = await receiving;
         clock.Stop();

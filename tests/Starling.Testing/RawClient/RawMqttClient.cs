@@ -26,6 +26,7 @@ public sealed partial class RawMqttClient : IAsyncDisposable
     private readonly Task _readLoop;
     private readonly Queue<MqttFrame> _deferred = new();
     private int _nextPacketId;
+    private int _disposed;
 
     private RawMqttClient(RawTransport transport, string name, ProtocolVersion version = ProtocolVersion.V311, Task? run = null)
     {
@@ -54,7 +55,7 @@ public sealed partial class RawMqttClient : IAsyncDisposable
     /// <summary>Why the read side ended ("closed by server", "reset", ...), once it has.</summary>
     public string? CloseReason { get; private set; }
 
-    public static async Task<RawMqttClient> OpenAsync(IPEndPoint endpoint, string name = "client")
+    public static async Task<RawMqttClient> OpenAsync(IPEndPoint endpoint, string name = "client", ProtocolVersion version = ProtocolVersion.V311)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -68,7 +69,7 @@ public sealed partial class RawMqttClient : IAsyncDisposable
             throw;
         }
 
-        return new RawMqttClient(new SocketTransport(socket), name);
+        return new RawMqttClient(new SocketTransport(socket), name, version);
     }
 
     /// <summary>
@@ -178,83 +179,6 @@ public sealed partial class RawMqttClient : IAsyncDisposable
         return frame;
     }
 
-    /// <summary>
-    /// Like <see cref="ExpectAckAsync"/>, but PUBLISH packets that arrive first are kept, in order, for the next
-    /// receive: a subscriber's PUBREL may legitimately come after further deliveries.
-    /// </summary>
-    public async Task<MqttFrame> ExpectAckDeferringPublishesAsync(PacketKind kind, ushort packetId, TimeSpan? timeout = null)
-    {
-        var wait = timeout ?? DefaultTimeout;
-        using var cts = new CancellationTokenSource(wait);
-        while (true)
-        {
-            MqttFrame frame;
-            try
-            {
-                frame = await _frames.Reader.ReadAsync(cts.Token);
-            }
-            catch (ChannelClosedException)
-            {
-                Assert.Fail($"{Name}: expected {kind}, but the connection was closed ({CloseReason})");
-                throw;
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail($"{Name}: no {kind} from the server within {wait.TotalSeconds:0.###} s");
-                throw;
-            }
-
-            if (frame.Kind == PacketKind.Publish && kind != PacketKind.Publish)
-            {
-                _deferred.Enqueue(frame);
-                continue;
-            }
-
-            var expectedHeader = kind == PacketKind.PubRel ? 0x62 : (int)kind << 4;
-            Assert.True(frame.Header == expectedHeader, $"{Name}: expected {kind} (header 0x{expectedHeader:X2}), got {frame}");
-            Assert.True(frame.Body.Length == 2, $"{Name}: {kind} must have remaining length 2: {frame}");
-            Assert.Equal(packetId, frame.PacketId);
-            return frame;
-        }
-    }
-
-    /// <summary>
-    /// The next packet that is not a PUBLISH, asserted to be of <paramref name="kind"/>; PUBLISH packets that arrive
-    /// first are kept, in order, for the next receive. Used for MQTT 5 acknowledgements, whose length varies.
-    /// </summary>
-    public async Task<MqttFrame> ExpectDeferringPublishesAsync(PacketKind kind, TimeSpan? timeout = null)
-    {
-        var wait = timeout ?? DefaultTimeout;
-        using var cts = new CancellationTokenSource(wait);
-        while (true)
-        {
-            MqttFrame frame;
-            try
-            {
-                frame = await _frames.Reader.ReadAsync(cts.Token);
-            }
-            catch (ChannelClosedException)
-            {
-                Assert.Fail($"{Name}: expected {kind}, but the connection was closed ({CloseReason})");
-                throw;
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail($"{Name}: no {kind} from the server within {wait.TotalSeconds:0.###} s");
-                throw;
-            }
-
-            if (frame.Kind == PacketKind.Publish && kind != PacketKind.Publish)
-            {
-                _deferred.Enqueue(frame);
-                continue;
-            }
-
-            Assert.True(frame.Kind == kind, $"{Name}: expected {kind}, got {frame}");
-            return frame;
-        }
-    }
-
     /// <summary>Puts a packet a test peeked at back in front of the packets not yet read.</summary>
     public void Requeue(MqttFrame frame) => _deferred.Enqueue(frame);
 
@@ -342,6 +266,11 @@ public sealed partial class RawMqttClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         _transport.Dispose();
         try
