@@ -12,7 +12,7 @@ namespace Starling.Security.Tests;
 /// </summary>
 public sealed class EnhancedAuthTests
 {
-    private const int Auth = 15;
+    private const PacketKind Auth = (PacketKind)15; // AUTH (PacketKind names it Reserved15)
     private const int ContinueAuthentication = 0x18, ReAuthenticate = 0x19;
 
     /// <summary>alice: $s256$ (SCRAM-SHA-256); bob: $7$ by starling passwd; carol: $7$ by the real mosquitto_passwd.</summary>
@@ -42,9 +42,9 @@ public sealed class EnhancedAuthTests
         await using (client)
         {
             // The client can work now, and its identity drives the ACL (user/<name>/# is allowed, others not).
-            Assert.Equal(1, await client.SubscribeAsync($"user/{user}/#", 1));
-            Assert.Equal(0, await client.PublishAsync($"user/{user}/x", "hi", 1));
-            Assert.Equal(0x87, await client.PublishAsync("user/nobody/x", "hi", 1));
+            Assert.Equal(1, await client.SubscribeForCodeAsync($"user/{user}/#", 1));
+            Assert.Equal(0, await client.PublishForCodeAsync($"user/{user}/x", "hi", 1));
+            Assert.Equal(0x87, await client.PublishForCodeAsync("user/nobody/x", "hi", 1));
         }
         Assert.NotNull(scram);
     }
@@ -115,16 +115,16 @@ public sealed class EnhancedAuthTests
         var (dir, file) = await UsersAsync();
         using var _ = dir;
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
-        foreach (var intruder in new[] { new byte[] { 0xC0, 0x00 }, Packets.Subscribe(1, "a", 0, 5) })
+        foreach (var intruder in new[] { new byte[] { 0xC0, 0x00 }, Packets5.Subscribe(1, new Sub("a", 0)) })
         {
-            await using var client = await MqttTestClient.OpenAsync(server.Endpoint, 5);
+            await using var client = await RawMqttClient.OpenAsync(server.Endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
             var scram = new ScramClient("SCRAM-SHA-256", "alice", "alice-pw");
             await client.SendAsync(ConnectWithAuth("x", scram.Method, scram.ClientFirst()));
             var challenge = await client.ReceiveAsync();
-            Assert.Equal(Auth, challenge?.Type);
+            Assert.Equal(Auth, challenge?.Kind);
             await client.SendAsync(intruder);
             var ack = await client.ReceiveAsync();
-            Assert.Equal(Packets5.ConnAckType, ack?.Type);
+            Assert.Equal(PacketKind.ConnAck, ack?.Kind);
             Assert.Equal(0x82, ack!.Body[1]);
             Assert.Null(await client.ReceiveAsync());
         }
@@ -136,16 +136,16 @@ public sealed class EnhancedAuthTests
         var (dir, file) = await UsersAsync();
         using var _ = dir;
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
-        await using (var client = await MqttTestClient.OpenAsync(server.Endpoint, 5))
+        await using (var client = await RawMqttClient.OpenAsync(server.Endpoint, "client", Starling.Protocol.ProtocolVersion.V500))
         {
             var scram = new ScramClient("SCRAM-SHA-256", "alice", "alice-pw");
             await client.SendAsync(ConnectWithAuth("x", scram.Method, scram.ClientFirst()));
             var challenge = await client.ReceiveAsync();
-            Assert.Equal(Auth, challenge?.Type);
+            Assert.Equal(Auth, challenge?.Kind);
             var final = scram.ClientFinal(Props(challenge!.Body, 1).Data!);
             await client.SendAsync(AuthPacket(ContinueAuthentication, "SCRAM-SHA-512", final));
             var ack = await client.ReceiveAsync();
-            Assert.Equal(Packets5.ConnAckType, ack?.Type);
+            Assert.Equal(PacketKind.ConnAck, ack?.Kind);
             Assert.Equal(0x82, ack!.Body[1]);
             Assert.Null(await client.ReceiveAsync());
         }
@@ -155,7 +155,7 @@ public sealed class EnhancedAuthTests
             var other = new ScramClient("SCRAM-SHA-512", "bob", "bob-pw");
             await connected.SendAsync(AuthPacket(ReAuthenticate, other.Method, other.ClientFirst()));
             var disconnect = await connected.ReceiveAsync();
-            Assert.Equal(Packet.Disconnect, disconnect?.Type);
+            Assert.Equal(PacketKind.Disconnect, disconnect?.Kind);
             Assert.Equal(0x82, disconnect!.Body[0]);
             Assert.Null(await connected.ReceiveAsync());
         }
@@ -165,7 +165,7 @@ public sealed class EnhancedAuthTests
         {
             await idle.SendAsync(AuthPacket(ContinueAuthentication, "SCRAM-SHA-256", "c=biws"u8.ToArray()));
             var disconnect = await idle.ReceiveAsync();
-            Assert.Equal(Packet.Disconnect, disconnect?.Type);
+            Assert.Equal(PacketKind.Disconnect, disconnect?.Kind);
             Assert.Equal(0x82, disconnect!.Body[0]);
         }
     }
@@ -179,27 +179,27 @@ public sealed class EnhancedAuthTests
         var (client, _) = await ScramConnectAsync(server.Endpoint, "SCRAM-SHA-512", "bob", "bob-pw", "re");
         await using (client)
         {
-            Assert.Equal(0x10, await client.PublishAsync("user/bob/x", "1", 1)); // accepted, no subscribers
-            Assert.Equal(0x87, await client.PublishAsync("user/carol/x", "1", 1));
+            Assert.Equal(0x10, await client.PublishForCodeAsync("user/bob/x", "1", 1)); // accepted, no subscribers
+            Assert.Equal(0x87, await client.PublishForCodeAsync("user/carol/x", "1", 1));
             // Re-authenticate as carol (same method): server AUTH 0x18, then AUTH 0x00 with the server signature.
             var scram = new ScramClient("SCRAM-SHA-512", "carol", "carol-pw");
             await client.SendAsync(AuthPacket(ReAuthenticate, scram.Method, scram.ClientFirst()));
             var challenge = await client.ReceiveAsync();
-            Assert.Equal(Auth, challenge?.Type);
+            Assert.Equal(Auth, challenge?.Kind);
             Assert.Equal(ContinueAuthentication, challenge!.Body[0]);
             Assert.Equal("SCRAM-SHA-512", Props(challenge.Body, 1).Method);
             // Other packets may flow during a re-authentication.
-            Assert.NotNull(await client.PingAsync());
+            Assert.NotNull(await client.PingTimeAsync());
             await client.SendAsync(AuthPacket(ContinueAuthentication, scram.Method, scram.ClientFinal(Props(challenge.Body, 1).Data!)));
-            var done = await client.ExpectAsync(Auth);
+            var done = await client.ExpectDeferringPublishesAsync(Auth);
             Assert.NotNull(done);
             Assert.Equal(0x00, done!.Body[0]);
             var (method, data) = Props(done.Body, 1);
             Assert.Equal("SCRAM-SHA-512", method);
             Assert.True(scram.VerifyServerFinal(data!));
             // The new identity's permissions apply.
-            Assert.Equal(0x10, await client.PublishAsync("user/carol/x", "2", 1));
-            Assert.Equal(0x87, await client.PublishAsync("user/bob/x", "2", 1));
+            Assert.Equal(0x10, await client.PublishForCodeAsync("user/carol/x", "2", 1));
+            Assert.Equal(0x87, await client.PublishForCodeAsync("user/bob/x", "2", 1));
         }
         Assert.NotNull(await server.Logs.WaitForAsync(TimeSpan.FromSeconds(1), "re-authenticated with SCRAM-SHA-512 as 'carol'"));
     }
@@ -216,10 +216,10 @@ public sealed class EnhancedAuthTests
             var scram = new ScramClient("SCRAM-SHA-256", "alice", "wrong");
             await client.SendAsync(AuthPacket(ReAuthenticate, scram.Method, scram.ClientFirst()));
             var challenge = await client.ReceiveAsync();
-            Assert.Equal(Auth, challenge?.Type);
+            Assert.Equal(Auth, challenge?.Kind);
             await client.SendAsync(AuthPacket(ContinueAuthentication, scram.Method, scram.ClientFinal(Props(challenge!.Body, 1).Data!)));
             var disconnect = await client.ReceiveAsync();
-            Assert.Equal(Packet.Disconnect, disconnect?.Type);
+            Assert.Equal(PacketKind.Disconnect, disconnect?.Kind);
             Assert.Equal(0x87, disconnect!.Body[0]); // 0x86 is no DISCONNECT code
             Assert.Null(await client.ReceiveAsync());
         }
@@ -232,13 +232,13 @@ public sealed class EnhancedAuthTests
         var (dir, file) = await UsersAsync();
         using var _ = dir;
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Limits:ConnectTimeoutSeconds"] = "1" });
-        await using var client = await MqttTestClient.OpenAsync(server.Endpoint, 5);
+        await using var client = await RawMqttClient.OpenAsync(server.Endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         var scram = new ScramClient("SCRAM-SHA-256", "alice", "alice-pw");
         await client.SendAsync(ConnectWithAuth("slow", scram.Method, scram.ClientFirst()));
-        Assert.Equal(Auth, (await client.ReceiveAsync())?.Type);
+        Assert.Equal(Auth, (await client.ReceiveAsync())?.Kind);
         // No answer to the challenge: closed without CONNACK after the connect timeout.
         Assert.Null(await client.ReceiveAsync(TimeSpan.FromSeconds(6)));
-        Assert.True(client.Closed);
+        Assert.NotNull(client.CloseReason);
     }
 
     [Fact]
@@ -265,19 +265,19 @@ public sealed class EnhancedAuthTests
     }
 
     /// <summary>Full SCRAM exchange that must succeed; checks the CONNACK's method and the server signature.</summary>
-    private static async Task<(MqttTestClient Client, ScramClient Scram)> ScramConnectAsync(IPEndPoint endpoint, string method, string user, string password, string clientId)
+    private static async Task<(RawMqttClient Client, ScramClient Scram)> ScramConnectAsync(IPEndPoint endpoint, string method, string user, string password, string clientId)
     {
-        var client = await MqttTestClient.OpenAsync(endpoint, 5);
+        var client = await RawMqttClient.OpenAsync(endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         var scram = new ScramClient(method, user, password);
         await client.SendAsync(ConnectWithAuth(clientId, method, scram.ClientFirst()));
         var challenge = await client.ReceiveAsync();
-        Assert.True(challenge?.Type == Auth, $"expected AUTH, got {challenge}");
+        Assert.True(challenge?.Kind == Auth, $"expected AUTH, got {challenge}");
         Assert.Equal(ContinueAuthentication, challenge!.Body[0]);
         var (challengeMethod, serverFirst) = Props(challenge.Body, 1);
         Assert.Equal(method, challengeMethod);
         await client.SendAsync(AuthPacket(ContinueAuthentication, method, scram.ClientFinal(serverFirst!)));
         var ack = await client.ReceiveAsync();
-        Assert.True(ack?.Type == Packets5.ConnAckType, $"expected CONNACK, got {ack}");
+        Assert.True(ack?.Kind == PacketKind.ConnAck, $"expected CONNACK, got {ack}");
         Assert.Equal(0, ack!.Body[1]);
         var (ackMethod, serverFinal) = Props(ack.Body, 2);
         Assert.Equal(method, ackMethod);
@@ -288,15 +288,15 @@ public sealed class EnhancedAuthTests
     /// <summary>Full SCRAM exchange expected to fail at the proof: the CONNACK code and the server-first message.</summary>
     private static async Task<(int Code, string ServerFirst)> ScramFailAsync(IPEndPoint endpoint, string method, string user, string password)
     {
-        await using var client = await MqttTestClient.OpenAsync(endpoint, 5);
+        await using var client = await RawMqttClient.OpenAsync(endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         var scram = new ScramClient(method, user, password);
         await client.SendAsync(ConnectWithAuth("f-" + user, method, scram.ClientFirst()));
         var challenge = await client.ReceiveAsync();
-        Assert.True(challenge?.Type == Auth, $"expected AUTH, got {challenge}");
+        Assert.True(challenge?.Kind == Auth, $"expected AUTH, got {challenge}");
         var serverFirst = Props(challenge!.Body, 1).Data!;
         await client.SendAsync(AuthPacket(ContinueAuthentication, method, scram.ClientFinal(serverFirst)));
         var ack = await client.ReceiveAsync();
-        Assert.True(ack?.Type == Packets5.ConnAckType, $"expected CONNACK, got {ack}");
+        Assert.True(ack?.Kind == PacketKind.ConnAck, $"expected CONNACK, got {ack}");
         Assert.Null(Props(ack!.Body, 2).Method); // no method on a failed CONNACK
         Assert.Null(await client.ReceiveAsync()); // closed
         return (ack.Body[1], Encoding.UTF8.GetString(serverFirst));
@@ -304,10 +304,10 @@ public sealed class EnhancedAuthTests
 
     private static async Task<int> FirstConnAckCodeAsync(IPEndPoint endpoint, string method, byte[] data)
     {
-        await using var client = await MqttTestClient.OpenAsync(endpoint, 5);
+        await using var client = await RawMqttClient.OpenAsync(endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         await client.SendAsync(ConnectWithAuth("m", method, data));
         var ack = await client.ReceiveAsync();
-        Assert.True(ack?.Type == Packets5.ConnAckType, $"expected CONNACK, got {ack}");
+        Assert.True(ack?.Kind == PacketKind.ConnAck, $"expected CONNACK, got {ack}");
         Assert.Null(await client.ReceiveAsync());
         return ack!.Body[1];
     }
@@ -319,43 +319,14 @@ public sealed class EnhancedAuthTests
         => (Convert.FromBase64String(Attribute(serverFirst, 's')).Length, Attribute(serverFirst, 'i'), Attribute(serverFirst, 'r').Length);
 
     private static byte[] ConnectWithAuth(string clientId, string method, byte[] data)
-    {
-        var body = new List<byte>();
-        Packets.Str(body, "MQTT");
-        body.Add(5);
-        body.Add(0x02);
-        body.Add(0);
-        body.Add(60);
-        AddProperties(body, method, data);
-        Packets.Str(body, clientId);
-        return Packets.Frame(0x10, body);
-    }
+        => ByteBuilder.Frame(0x10, new ByteBuilder().Str("MQTT").U8(5).U8(0x02).U16(60).Raw(AuthProperties(method, data)).Str(clientId).ToArray());
 
     private static byte[] AuthPacket(int reason, string method, byte[] data)
-    {
-        var body = new List<byte> { (byte)reason };
-        AddProperties(body, method, data);
-        return Packets.Frame(0xF0, body);
-    }
+        => ByteBuilder.Frame(0xF0, new ByteBuilder().U8(reason).Raw(AuthProperties(method, data)).ToArray());
 
-    private static void AddProperties(List<byte> body, string method, byte[] data)
-    {
-        var props = new List<byte> { 0x15 };
-        Packets.Str(props, method);
-        props.Add(0x16);
-        props.Add((byte)(data.Length >> 8));
-        props.Add((byte)data.Length);
-        props.AddRange(data);
-        var length = props.Count;
-        do
-        {
-            var digit = (byte)(length % 128);
-            length /= 128;
-            body.Add(length > 0 ? (byte)(digit | 0x80) : digit);
-        }
-        while (length > 0);
-        body.AddRange(props);
-    }
+    /// <summary>Authentication Method (0x15) and Authentication Data (0x16), with the property length in front.</summary>
+    private static byte[] AuthProperties(string method, byte[] data)
+        => new Starling.Testing.Props().Str(0x15, method).Bin(0x16, data).Encode();
 
     /// <summary>Authentication Method and Data from the properties starting at <paramref name="at"/> (CONNACK: 2, AUTH: 1).</summary>
     private static (string? Method, byte[]? Data) Props(byte[] body, int at)
@@ -411,11 +382,6 @@ public sealed class EnhancedAuthTests
             }
         }
         return (method, data);
-    }
-
-    private static class Packets5
-    {
-        public const int ConnAckType = 2;
     }
 }
 

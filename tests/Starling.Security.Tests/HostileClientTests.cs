@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
-using Starling.Security.Tests.Infrastructure;
 using Starling.Testing;
 
 namespace Starling.Security.Tests;
@@ -15,16 +14,16 @@ public sealed class HostileClientTests
     public async Task Fuzzed_packets_never_take_the_server_down_or_grow_its_memory()
     {
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Limits:ConnectTimeoutSeconds"] = "2" });
-        await using var probe = await MqttTestClient.ConnectOkAsync(server.Endpoint, "probe", version: 5);
-        Assert.Equal(1, await probe.SubscribeAsync("fuzz/probe", 1));
+        await using var probe = await RawMqttClient.ConnectOkAsync(server.Endpoint, "probe", version: 5);
+        Assert.Equal(1, await probe.SubscribeForCodeAsync("fuzz/probe", 1));
         var random = new Random(Seed);
         var valid = new[]
         {
-            Packets.Connect("fz", null, null, 4),
-            Packets.Connect("fz5", "u", "p"u8.ToArray(), 5),
-            Packets.Subscribe(1, "a/+/#", 1, 4),
-            Packets.Publish("a/b", "payload"u8.ToArray(), 1, 7, 4),
-            Packets.Publish("a/b", "payload"u8.ToArray(), 2, 8, 5, retain: true),
+            RawPackets.Connect("fz"),
+            Packets5.Connect(new Connect5 { ClientId = "fz5", UserName = "u", Password = "p"u8.ToArray() }),
+            RawPackets.Subscribe(1, ("a/+/#", 1)),
+            RawPackets.Publish("a/b", "payload"u8.ToArray(), 1, packetId: 7),
+            Packets5.Publish("a/b", "payload"u8.ToArray(), 2, 8, retain: true),
         };
         GC.Collect();
         var memoryBefore = GC.GetTotalMemory(forceFullCollection: true);
@@ -59,13 +58,13 @@ public sealed class HostileClientTests
             }
             if (iterations % 200 == 0)
             {
-                Assert.NotNull(await probe.PingAsync());
-                Assert.Equal(0, await probe.PublishAsync("fuzz/probe", "alive", qos: 1));
+                Assert.NotNull(await probe.PingTimeAsync());
+                Assert.Equal(0, await probe.PublishForCodeAsync("fuzz/probe", "alive", qos: 1));
                 Assert.Contains("fuzz/probe", await probe.DrainPublishesAsync(TimeSpan.FromMilliseconds(200)));
             }
         }
         Assert.True(iterations >= 500, $"only {iterations} iterations ran");
-        Assert.NotNull(await probe.PingAsync());
+        Assert.NotNull(await probe.PingTimeAsync());
         Assert.True(await PasswordFileTests.Eventually(() => Task.FromResult(server.Server.Broker.PendingConnections == 0 && server.Server.Broker.ConnectedClients == 1)),
             $"connections left behind: {server.Server.Broker.PendingConnections} pending, {server.Server.Broker.ConnectedClients} connected");
         var memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
@@ -117,12 +116,12 @@ public sealed class HostileClientTests
             ["Limits:MaxPendingConnections"] = "1500",
             ["Limits:MaxQueuedMessages"] = "100",
         });
-        await using var good = await MqttTestClient.ConnectOkAsync(server.Endpoint, "good", version: 5);
-        Assert.Equal(1, await good.SubscribeAsync("good/echo", 1));
+        await using var good = await RawMqttClient.ConnectOkAsync(server.Endpoint, "good", version: 5);
+        Assert.Equal(1, await good.SubscribeForCodeAsync("good/echo", 1));
         // Connected before the flood: while the pending limit is saturated new sockets are closed at once (by design).
-        await using var slow = await MqttTestClient.ConnectOkAsync(server.Endpoint, "slow", version: 4);
-        Assert.Equal(1, await slow.SubscribeAsync("flood/#", 1));
-        await using var publisher = await MqttTestClient.ConnectOkAsync(server.Endpoint, "fast", version: 4);
+        await using var slow = await RawMqttClient.ConnectOkAsync(server.Endpoint, "slow", version: 4);
+        Assert.Equal(1, await slow.SubscribeForCodeAsync("flood/#", 1));
+        await using var publisher = await RawMqttClient.ConnectOkAsync(server.Endpoint, "fast", version: 4);
 
         // 2,000 sockets that never send CONNECT: 1,500 are held, the rest are closed at once by the pending limit.
         var idle = new List<Socket>();
@@ -137,7 +136,7 @@ public sealed class HostileClientTests
             Assert.True(await PasswordFileTests.Eventually(() => Task.FromResult(server.Server.Broker.SecurityCounters.PendingConnectionsExceeded >= 400)),
                 $"pending limit refusals: {server.Server.Broker.SecurityCounters.PendingConnectionsExceeded}");
             Assert.True(server.Server.Broker.PendingConnections <= 1500);
-            var rtt = await good.PingAsync(TimeSpan.FromSeconds(2));
+            var rtt = await good.PingTimeAsync(TimeSpan.FromSeconds(2));
             Assert.NotNull(rtt);
             Assert.NotNull(await server.Logs.WaitForAsync(TimeSpan.FromSeconds(2), "PendingConnections", "Limits:MaxPendingConnections"));
 
@@ -151,16 +150,16 @@ public sealed class HostileClientTests
                 var batch = new List<byte>();
                 for (var i = 0; i < 100; i++)
                 {
-                    batch.AddRange(Packets.Publish("flood/x", payload, 0, 0, 4));
+                    batch.AddRange(RawPackets.Publish("flood/x", payload));
                 }
-                await publisher.SendAsync([.. batch]);
+                await publisher.SendAsync(batch.ToArray());
                 sent += 100;
                 if (sent % 2000 == 0)
                 {
-                    var ping = await good.PingAsync(TimeSpan.FromSeconds(2));
+                    var ping = await good.PingTimeAsync(TimeSpan.FromSeconds(2));
                     Assert.True(ping is not null, $"the good client got no PINGRESP after {sent} flood messages");
                     worstPing = ping.Value > worstPing ? ping.Value : worstPing;
-                    Assert.Equal(0, await good.PublishAsync("good/echo", "still here", qos: 1));
+                    Assert.Equal(0, await good.PublishForCodeAsync("good/echo", "still here", qos: 1));
                 }
             }
             Assert.True(sent >= 2000, $"only {sent} messages sent");

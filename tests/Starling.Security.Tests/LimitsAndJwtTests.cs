@@ -23,14 +23,14 @@ public sealed class LimitsAndJwtTests
             ["Auth:Jwt:Issuer"] = "starling-tests",
         });
         var good = Token($$"""{"sub":"dev1","iss":"starling-tests","exp":{{Now + 600}},"clientid":"dev1","pub":["devices/dev1/#"],"subs":["commands/dev1/+"]}""");
-        var (client, code) = await MqttTestClient.ConnectAsync(server.Endpoint, "dev1", "anything", Encoding.UTF8.GetBytes(good), version: 5);
+        var (client, code) = await RawMqttClient.ConnectForCodeAsync(server.Endpoint, "dev1", "anything", Encoding.UTF8.GetBytes(good), version: 5);
         await using (client)
         {
             Assert.Equal(0, code);
-            Assert.Equal(0x10, await client.PublishAsync("devices/dev1/temp", "21", qos: 1)); // no subscribers: allowed
-            Assert.Equal(0x87, await client.PublishAsync("devices/dev2/temp", "21", qos: 1));
-            Assert.Equal(1, await client.SubscribeAsync("commands/dev1/reboot", 1));
-            Assert.Equal(0x87, await client.SubscribeAsync("commands/#", 1));
+            Assert.Equal(0x10, await client.PublishForCodeAsync("devices/dev1/temp", "21", qos: 1)); // no subscribers: allowed
+            Assert.Equal(0x87, await client.PublishForCodeAsync("devices/dev2/temp", "21", qos: 1));
+            Assert.Equal(1, await client.SubscribeForCodeAsync("commands/dev1/reboot", 1));
+            Assert.Equal(0x87, await client.SubscribeForCodeAsync("commands/#", 1));
         }
 
         var header = JwtAuthenticator.EncodeBase64Url("""{"alg":"none","typ":"JWT"}"""u8);
@@ -46,12 +46,12 @@ public sealed class LimitsAndJwtTests
         };
         foreach (var token in refused)
         {
-            var (c, refusedCode) = await MqttTestClient.ConnectAsync(server.Endpoint, "dev1", "anything", Encoding.UTF8.GetBytes(token), version: 5);
+            var (c, refusedCode) = await RawMqttClient.ConnectForCodeAsync(server.Endpoint, "dev1", "anything", Encoding.UTF8.GetBytes(token), version: 5);
             await c.DisposeAsync();
             Assert.True(refusedCode == 0x86, $"token {token} got CONNACK {refusedCode}");
         }
         // The client id claim binds the token to one client.
-        var (other, otherCode) = await MqttTestClient.ConnectAsync(server.Endpoint, "dev2", "anything", Encoding.UTF8.GetBytes(good), version: 4);
+        var (other, otherCode) = await RawMqttClient.ConnectForCodeAsync(server.Endpoint, "dev2", "anything", Encoding.UTF8.GetBytes(good), version: 4);
         await other.DisposeAsync();
         Assert.Equal(5, otherCode);
     }
@@ -83,24 +83,24 @@ public sealed class LimitsAndJwtTests
             ["Limits:PublishBurst"] = "5",
             ["Limits:MaxConnectionsPerAddress"] = "3",
         });
-        await using var client = await MqttTestClient.ConnectOkAsync(server.Endpoint, "limited", version: 5);
-        Assert.Equal(0, await client.SubscribeAsync("a", 0));
-        Assert.Equal(0, await client.SubscribeAsync("b", 0));
-        Assert.Equal(0, await client.SubscribeAsync("a", 0)); // re-subscribing an existing filter is not a new one
-        Assert.Equal(0x97, await client.SubscribeAsync("c", 0));
-        Assert.Equal(0x90, await client.PublishAsync("1/2/3/4/5", "deep", qos: 1));
+        await using var client = await RawMqttClient.ConnectOkAsync(server.Endpoint, "limited", version: 5);
+        Assert.Equal(0, await client.SubscribeForCodeAsync("a", 0));
+        Assert.Equal(0, await client.SubscribeForCodeAsync("b", 0));
+        Assert.Equal(0, await client.SubscribeForCodeAsync("a", 0)); // re-subscribing an existing filter is not a new one
+        Assert.Equal(0x97, await client.SubscribeForCodeAsync("c", 0));
+        Assert.Equal(0x90, await client.PublishForCodeAsync("1/2/3/4/5", "deep", qos: 1));
         var codes = new List<int>();
         for (var i = 0; i < 10; i++)
         {
-            codes.Add(await client.PublishAsync("rate/x", "r", qos: 1));
+            codes.Add(await client.PublishForCodeAsync("rate/x", "r", qos: 1));
         }
         Assert.Contains(0x97, codes);
         Assert.True(server.Server.Broker.SecurityCounters.PublishRateExceeded > 0);
 
         // Per address: the fourth connection from 127.0.0.1 is closed before CONNECT is answered.
-        await using var two = await MqttTestClient.ConnectOkAsync(server.Endpoint, "two");
-        await using var three = await MqttTestClient.ConnectOkAsync(server.Endpoint, "three");
-        var (four, code) = await MqttTestClient.ConnectAsync(server.Endpoint, "four");
+        await using var two = await RawMqttClient.ConnectOkAsync(server.Endpoint, "two");
+        await using var three = await RawMqttClient.ConnectOkAsync(server.Endpoint, "three");
+        var (four, code) = await RawMqttClient.ConnectForCodeAsync(server.Endpoint, "four");
         await four.DisposeAsync();
         Assert.Equal(-1, code);
         Assert.NotNull(await server.Logs.WaitForAsync(TimeSpan.FromSeconds(2), "ConnectionsPerAddress", "Limits:MaxConnectionsPerAddress"));

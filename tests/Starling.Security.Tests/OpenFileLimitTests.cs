@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Starling.Security.Tests.Infrastructure;
 using Starling.Testing;
 
 namespace Starling.Security.Tests;
@@ -16,10 +15,10 @@ public sealed partial class OpenFileLimitTests
     {
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Limits:MaxOpenConnections"] = "3" });
         // A socket that has not sent CONNECT counts too: it holds a descriptor all the same.
-        var pending = await MqttTestClient.OpenAsync(server.Endpoint);
-        await using var one = await MqttTestClient.ConnectOkAsync(server.Endpoint, "one");
-        await using var two = await MqttTestClient.ConnectOkAsync(server.Endpoint, "two");
-        var (refused, code) = await MqttTestClient.ConnectAsync(server.Endpoint, "three");
+        var pending = await RawMqttClient.OpenAsync(server.Endpoint, "pending");
+        await using var one = await RawMqttClient.ConnectOkAsync(server.Endpoint, "one");
+        await using var two = await RawMqttClient.ConnectOkAsync(server.Endpoint, "two");
+        var (refused, code) = await RawMqttClient.ConnectForCodeAsync(server.Endpoint, "three");
         await refused.DisposeAsync();
         Assert.Equal(-1, code);
         Assert.Equal(1, server.Server.Broker.SecurityCounters.OpenConnectionsExceeded);
@@ -28,7 +27,7 @@ public sealed partial class OpenFileLimitTests
         // Room again once a connection is gone: the next attempt that finds it connects.
         await pending.DisposeAsync();
         Assert.True(await ConnectsWithinAsync(server.Endpoint, TimeSpan.FromSeconds(5)), "no connection was admitted after one closed");
-        Assert.True(await one.PingAsync() is not null, "an admitted client lost its connection");
+        Assert.True(await one.PingTimeAsync() is not null, "an admitted client lost its connection");
     }
 
     [Fact]
@@ -38,7 +37,7 @@ public sealed partial class OpenFileLimitTests
         // connections. Without it the 400th accept fails, the next thread the runtime creates cannot get its pipe and
         // the process aborts with "Out of memory.".
         var dir = Directory.CreateTempSubdirectory("starling-fd-");
-        var clients = new List<MqttTestClient>();
+        var clients = new List<RawMqttClient>();
         try
         {
             await using var server = await ServerProcess.StartAsync(dir.FullName, openFileLimit: 400);
@@ -51,7 +50,7 @@ public sealed partial class OpenFileLimitTests
             {
                 try
                 {
-                    var (client, code) = await MqttTestClient.ConnectAsync(endpoint, "fd" + i);
+                    var (client, code) = await RawMqttClient.ConnectForCodeAsync(endpoint, "fd" + i);
                     clients.Add(client);
                     if (code == 0)
                     {
@@ -73,17 +72,17 @@ public sealed partial class OpenFileLimitTests
 
             // Still serving the clients it has, and new ones once some leave.
             var subscriber = clients[0];
-            Assert.Equal(0, await subscriber.SubscribeAsync("fd/t", 0));
+            Assert.Equal(0, await subscriber.SubscribeForCodeAsync("fd/t", 0));
             foreach (var c in clients.Skip(1))
             {
                 await c.DisposeAsync();
             }
             clients.RemoveRange(1, clients.Count - 1);
             Assert.True(await ConnectsWithinAsync(endpoint, TimeSpan.FromSeconds(10)), "no new connection after the flood:\n" + server.Output);
-            await using var publisher = await MqttTestClient.ConnectOkAsync(endpoint, "fd-pub");
+            await using var publisher = await RawMqttClient.ConnectOkAsync(endpoint, "fd-pub");
             await publisher.PublishAsync("fd/t", "still here");
-            var delivery = await subscriber.ExpectAsync(Packet.Publish);
-            Assert.Equal("fd/t", delivery?.Topic);
+            var delivery = await subscriber.ExpectPublishAsync();
+            Assert.Equal("fd/t", delivery.Topic);
             Assert.False(server.HasExited, server.Output);
             Assert.Contains("Refused (OpenConnections)", server.Output, StringComparison.Ordinal);
         }
@@ -106,7 +105,7 @@ public sealed partial class OpenFileLimitTests
         var clock = Stopwatch.StartNew();
         for (var attempt = 0; clock.Elapsed < timeout; attempt++)
         {
-            var (client, code) = await MqttTestClient.ConnectAsync(endpoint, "again" + attempt);
+            var (client, code) = await RawMqttClient.ConnectForCodeAsync(endpoint, "again" + attempt);
             await client.DisposeAsync();
             if (code == 0)
             {
