@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Globalization;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
 using Microsoft.Extensions.Configuration.Json;
@@ -7,26 +8,19 @@ namespace Starling.Server;
 /// <summary>Typed reads of single keys, and messages that name a bad key, its value and where it came from.</summary>
 internal sealed partial class ServerConfiguration
 {
-    private int ReadInt(string key, int fallback)
-    {
-        var value = Root[key];
-        if (value is null)
-        {
-            return fallback;
-        }
-        return int.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var result)
-            ? result
-            : throw Bad(key, "must be a whole number");
-    }
+    private int ReadInt(string key, int fallback) => ReadWhole(key, fallback);
 
-    private long ReadLong(string key, long fallback)
+    private long ReadLong(string key, long fallback) => ReadWhole(key, fallback);
+
+    /// <summary>A whole number of any width: the key's value, <paramref name="fallback"/> when absent, an error naming the key when not a number.</summary>
+    private T ReadWhole<T>(string key, T fallback) where T : IBinaryInteger<T>
     {
         var value = Root[key];
         if (value is null)
         {
             return fallback;
         }
-        return long.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var result)
+        return T.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var result)
             ? result
             : throw Bad(key, "must be a whole number");
     }
