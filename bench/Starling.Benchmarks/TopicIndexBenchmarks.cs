@@ -35,10 +35,11 @@ public class TopicIndexBenchmarks
         var options = new BrokerOptions();
         var counters = new BrokerCounters();
         var storage = new Starling.Broker.Storage.BrokerStorage(null, TimeProvider.System, NullLogger.Instance);
+        var services = new SessionServices(options, counters, TimeProvider.System, storage);
         var sessions = new Session[1000];
         for (var i = 0; i < sessions.Length; i++)
         {
-            sessions[i] = new Session("client-" + i, options, counters, TimeProvider.System, storage);
+            sessions[i] = new Session("client-" + i, services);
         }
         var before = GC.GetTotalMemory(true);
         _index = new TopicIndex();

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Xml.Linq;
 
 namespace Starling.Broker.Tests;
@@ -128,9 +129,18 @@ public class ArchitectureTests
     private static IEnumerable<string> SrcProjects()
         => Directory.EnumerateDirectories(Path.Combine(RepoRoot(), "src")).SelectMany(d => Directory.EnumerateFiles(d, "*.csproj"));
 
-    /// <summary>The folder holding Starling.slnx, found by walking up from the test assembly (artifacts/bin/... in a build).</summary>
+    /// <summary>
+    /// The folder holding Starling.slnx: the one recorded at build time (the build may write elsewhere with
+    /// --artifacts-path), else found by walking up from the test assembly (artifacts/bin/... in a default build).
+    /// </summary>
     private static string RepoRoot()
     {
+        var recorded = typeof(ArchitectureTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
+        if (recorded is not null && File.Exists(Path.Combine(recorded, "Starling.slnx")))
+        {
+            return recorded;
+        }
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "Starling.slnx")))

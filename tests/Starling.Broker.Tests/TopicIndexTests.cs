@@ -5,8 +5,10 @@ namespace Starling.Broker.Tests;
 
 public class TopicIndexTests
 {
-    private static Session NewSession(string clientId)
-        => new(clientId, new BrokerOptions(), new BrokerCounters(), TimeProvider.System, new Storage.BrokerStorage(null, TimeProvider.System, NullLogger.Instance));
+    private static readonly SessionServices s_services = new(
+        new BrokerOptions(), new BrokerCounters(), TimeProvider.System, new Storage.BrokerStorage(null, TimeProvider.System, NullLogger.Instance));
+
+    private static Session NewSession(string clientId) => new(clientId, s_services);
 
     private readonly TopicIndex _index = new();
 

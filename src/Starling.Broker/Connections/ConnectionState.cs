@@ -43,15 +43,6 @@ internal struct ConnectionState
     /// <summary>Null without enhanced authentication (nearly always); once set, it stays for the connection's life.</summary>
     public EnhancedAuthState? EnhancedAuth;
 
-    /// <summary>Limits:MaxPublishRate's bucket, created by the first PUBLISH when a rate is configured.</summary>
-    public TokenBucket? PublishBucket;
-
-    /// <summary>Inbound topic aliases of a v5 client (index = alias); created on first use.</summary>
-    public TopicName?[]? TopicAliases;
-
-    /// <summary>The topic of the last PUBLISH read: the decoder reuses it while the client repeats it.</summary>
-    public TopicName? LastTopic;
-
-    /// <summary>v5: the last PUBLISH's properties, reused while the client repeats their bytes (created on first use).</summary>
-    public PublishPropertiesCache? PublishProperties;
+    /// <summary>What only a publishing client needs (aliases, caches, rate bucket); created by its first PUBLISH.</summary>
+    public PublisherState? Publisher;
 }

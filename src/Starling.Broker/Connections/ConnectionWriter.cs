@@ -153,7 +153,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
             while (!TryStopWriter());
             failed = false;
         }
-        catch (Exception ex) when (MqttConnection.IsTransportFault(ex))
+        catch (Exception ex) when (TransportFaults.IsTransportFault(ex))
         {
             ConnectionLog.WriteFailed(_owner.Services.Log, _owner.DisplayId, ex.Message);
         }
@@ -277,7 +277,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
                 await finish.ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (MqttConnection.IsTransportFault(ex))
+        catch (Exception ex) when (TransportFaults.IsTransportFault(ex))
         {
             ConnectionLog.FinalWriteFailed(_owner.Services.Log, _owner.DisplayId, ex.Message);
         }

@@ -98,9 +98,9 @@ internal sealed partial class OutboundFlow
         {
             var count = (_queue?.Count ?? 0) + journal.PagedCount + (_offlineQoS0?.Count ?? 0);
             var bytes = _queuedBytes + journal.PagedBytes + _offlineQoS0Bytes;
-            if (count >= (long)_options.MaxQueuedMessages + extraRoom || (_options.MaxQueuedBytes > 0 && bytes + size > _options.MaxQueuedBytes))
+            if (count >= (long)Options.MaxQueuedMessages + extraRoom || (Options.MaxQueuedBytes > 0 && bytes + size > Options.MaxQueuedBytes))
             {
-                Interlocked.Increment(ref _counters.MessagesDroppedQueueFull);
+                Interlocked.Increment(ref Counters.MessagesDroppedQueueFull);
                 return default;
             }
         }
@@ -128,9 +128,9 @@ internal sealed partial class OutboundFlow
         var size = delivery.Message.Payload.Length;
         var count = (_queue?.Count ?? 0) + PagedCount + (_offlineQoS0?.Count ?? 0);
         var bytes = _queuedBytes + (_journal?.PagedBytes ?? 0) + _offlineQoS0Bytes;
-        if (count >= _options.MaxQueuedMessages || (_options.MaxQueuedBytes > 0 && bytes + size > _options.MaxQueuedBytes))
+        if (count >= Options.MaxQueuedMessages || (Options.MaxQueuedBytes > 0 && bytes + size > Options.MaxQueuedBytes))
         {
-            Interlocked.Increment(ref _counters.MessagesDroppedQueueFull);
+            Interlocked.Increment(ref Counters.MessagesDroppedQueueFull);
             return;
         }
         delivery.Message.Pin();
@@ -144,10 +144,10 @@ internal sealed partial class OutboundFlow
         {
             return;
         }
-        var now = _time.GetTimestamp();
+        var now = Time.GetTimestamp();
         while (queue.TryDequeue(out var d))
         {
-            if (!d.Message.IsExpired(_time, now))
+            if (!d.Message.IsExpired(Time, now))
             {
                 sink.SendQoS0(d);
             }

@@ -25,9 +25,8 @@ internal sealed partial class OutboundFlow
 {
     private static readonly Dictionary<ushort, Delivery> s_noInflight = [];
 
-    private readonly BrokerOptions _options;
-    private readonly BrokerCounters _counters;
-    private readonly TimeProvider _time;
+    // Limits, counters and clock: one shared reference (SessionServices), not three per flow.
+    private readonly SessionServices _services;
     // Created on first use (an idle session that never received anything holds neither); counts are read as
     // _inflight?.Count / _queue?.Count so that looking does not allocate.
     private Dictionary<ushort, Delivery>? _inflight;
@@ -42,13 +41,17 @@ internal sealed partial class OutboundFlow
     private bool _ended;
     private volatile IClientAuthorization? _authorization;
 
-    public OutboundFlow(BrokerOptions options, BrokerCounters counters, TimeProvider time)
+    public OutboundFlow(SessionServices services)
     {
-        _options = options;
-        _counters = counters;
-        _time = time;
-        _sendWindow = options.MaxInflightMessages;
+        _services = services;
+        _sendWindow = services.Options.MaxInflightMessages;
     }
+
+    private BrokerOptions Options => _services.Options;
+
+    private BrokerCounters Counters => _services.Counters;
+
+    private TimeProvider Time => _services.Time;
 
     private Dictionary<ushort, Delivery> Inflight => _inflight ??= [];
 
@@ -96,7 +99,7 @@ internal sealed partial class OutboundFlow
                 {
                     return new DeliverResult(sink.SendQoS0(delivery, extraRoom) ? sink : null, default);
                 }
-                if (_options.QueueQoS0Messages)
+                if (Options.QueueQoS0Messages)
                 {
                     if (_journal is not null)
                     {
@@ -275,9 +278,9 @@ internal sealed partial class OutboundFlow
     private void Enqueue(in Delivery delivery, int extraRoom = 0)
     {
         var size = delivery.Message.Payload.Length;
-        if ((_queue?.Count ?? 0) >= (long)_options.MaxQueuedMessages + extraRoom || (_options.MaxQueuedBytes > 0 && _queuedBytes + size > _options.MaxQueuedBytes))
+        if ((_queue?.Count ?? 0) >= (long)Options.MaxQueuedMessages + extraRoom || (Options.MaxQueuedBytes > 0 && _queuedBytes + size > Options.MaxQueuedBytes))
         {
-            Interlocked.Increment(ref _counters.MessagesDroppedQueueFull);
+            Interlocked.Increment(ref Counters.MessagesDroppedQueueFull);
             return;
         }
         // A queue entry is a counted holder: Drain releases it once the delivery has moved on (to the inflight table
@@ -311,11 +314,11 @@ internal sealed partial class OutboundFlow
     {
         if (next.Message.Properties?.MessageExpiryInterval is not null)
         {
-            now = now == 0 ? _time.GetTimestamp() : now;
-            if (next.Message.IsExpired(_time, now))
+            now = now == 0 ? Time.GetTimestamp() : now;
+            if (next.Message.IsExpired(Time, now))
             {
                 // [MQTT-3.3.2-5]: a message whose expiry interval has passed is not sent.
-                Interlocked.Increment(ref _counters.MessagesExpired);
+                Interlocked.Increment(ref Counters.MessagesExpired);
                 Completed(next);
                 return;
             }
@@ -344,7 +347,7 @@ internal sealed partial class OutboundFlow
         if (!sink.Fits(delivery))
         {
             // Larger than the client's Maximum Packet Size: discard as if sent and acknowledged [MQTT-3.1.2-25].
-            Interlocked.Increment(ref _counters.MessagesDroppedTooLarge);
+            Interlocked.Increment(ref Counters.MessagesDroppedTooLarge);
             Completed(delivery);
             return default;
         }

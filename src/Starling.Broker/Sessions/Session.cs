@@ -21,8 +21,7 @@ namespace Starling.Broker;
 /// </summary>
 internal sealed partial class Session
 {
-    private readonly TimeProvider _time;
-    private readonly BrokerStorage _storage;
+    private readonly SessionServices _services;
     private readonly OutboundFlow _flow;
     // Durable sessions only (set once the expiry interval is above 0 with a store; cleared at End).
     private SessionJournal? _journal;
@@ -32,16 +31,15 @@ internal sealed partial class Session
     private volatile ISessionOwner? _owner;
     // The connection that has opened this session but not attached yet (between CONNECT and CONNACK).
     private volatile ISessionOwner? _pendingOwner;
-    private WillMessage? _delayedWill;
-    private long _willDue;
+    // A v5 will waiting for its Will Delay Interval; one object (rare) instead of two fields on every session.
+    private DelayedWill? _delayedWill;
 
-    public Session(string clientId, BrokerOptions options, BrokerCounters counters, TimeProvider time, BrokerStorage storage)
+    public Session(string clientId, SessionServices services)
     {
-        _time = time;
-        _storage = storage;
-        _flow = new OutboundFlow(options, counters, time);
+        _services = services;
+        _flow = new OutboundFlow(services);
         ClientId = clientId;
-        DisconnectedTimestamp = time.GetTimestamp();
+        DisconnectedTimestamp = services.Time.GetTimestamp();
     }
 
     public string ClientId { get; }
@@ -65,7 +63,7 @@ internal sealed partial class Session
     /// <summary>True once an offline session has outlived its expiry interval.</summary>
     public bool IsExpired(long now)
         => !IsConnected && ExpiryInterval != uint.MaxValue
-           && _time.GetElapsedTime(DisconnectedTimestamp, now) >= TimeSpan.FromSeconds(ExpiryInterval);
+           && _services.Time.GetElapsedTime(DisconnectedTimestamp, now) >= TimeSpan.FromSeconds(ExpiryInterval);
 
     /// <summary>When the last connection ended (<see cref="TimeProvider.GetTimestamp"/>), for expiry.</summary>
     public long DisconnectedTimestamp { get; private set; }
@@ -102,7 +100,7 @@ internal sealed partial class Session
             _pendingOwner = newOwner;
             // Deliveries queue from now on; the old connection's acks no longer match the flow's sink.
             _flow.Detach();
-            DisconnectedTimestamp = _time.GetTimestamp();
+            DisconnectedTimestamp = _services.Time.GetTimestamp();
             return previous;
         }
     }
@@ -146,7 +144,7 @@ internal sealed partial class Session
                 return false;
             }
             _flow.Detach();
-            DisconnectedTimestamp = _time.GetTimestamp();
+            DisconnectedTimestamp = _services.Time.GetTimestamp();
             _journal?.UpsertSession(ToStoredSession());
             return true;
         }
@@ -165,13 +163,13 @@ internal sealed partial class Session
             {
                 AssertLockOrder();
                 _expiryInterval = value;
-                if (!_storage.Enabled || IsEnded)
+                if (!_services.Storage.Enabled || IsEnded)
                 {
                     return;
                 }
                 if (_journal is null && value > 0)
                 {
-                    _journal = new SessionJournal(_storage, ClientId);
+                    _journal = new SessionJournal(_services.Storage, ClientId);
                     _flow.SetJournal(_journal);
                 }
                 _journal?.UpsertSession(ToStoredSession());
@@ -265,8 +263,7 @@ internal sealed partial class Session
     {
         lock (this)
         {
-            _delayedWill = will;
-            _willDue = _time.GetTimestamp() + (long)(delaySeconds * (double)_time.TimestampFrequency);
+            _delayedWill = new DelayedWill(will, _services.Time.GetTimestamp() + (long)(delaySeconds * (double)_services.Time.TimestampFrequency));
             _journal?.SetWill(will, delaySeconds);
         }
     }
@@ -276,13 +273,13 @@ internal sealed partial class Session
     {
         lock (this)
         {
-            if (_delayedWill is not { } will || (!force && now < _willDue))
+            if (_delayedWill is not { } delayed || (!force && now < delayed.Due))
             {
                 return null;
             }
             _delayedWill = null;
             _journal?.ClearWill();
-            return will;
+            return delayed.Will;
         }
     }
 
@@ -328,15 +325,15 @@ internal sealed partial class Session
     {
         lock (this)
         {
-            _journal = new SessionJournal(_storage, ClientId);
+            _journal = new SessionJournal(_services.Storage, ClientId);
             _flow.SetJournal(_journal);
             _expiryInterval = stored.ExpiryInterval;
             // A session that was connected when the broker stopped counts its expiry from the restart.
-            DisconnectedTimestamp = stored.DisconnectedAtMs is { } at ? nowTimestamp - _storage.MsToTicks(Math.Max(0, nowMs - at)) : nowTimestamp;
+            DisconnectedTimestamp = stored.DisconnectedAtMs is { } at ? nowTimestamp - _services.Storage.MsToTicks(Math.Max(0, nowMs - at)) : nowTimestamp;
             if (stored.Will is { } w)
             {
-                _delayedWill = new WillMessage { Topic = w.Topic, Payload = w.Payload, QoS = w.QoS, Retain = w.Retain, Properties = StoredProperties.Decode(w.Properties) };
-                _willDue = nowTimestamp + _storage.MsToTicks(w.DueAtMs - nowMs);
+                var will = new WillMessage { Topic = w.Topic, Payload = w.Payload, QoS = w.QoS, Retain = w.Retain, Properties = StoredProperties.Decode(w.Properties) };
+                _delayedWill = new DelayedWill(will, nowTimestamp + _services.Storage.MsToTicks(w.DueAtMs - nowMs));
             }
         }
     }
@@ -373,8 +370,11 @@ internal sealed partial class Session
         long? disconnectedAt = null;
         if (_owner is null && _pendingOwner is null)
         {
-            disconnectedAt = _storage.NowMs - (long)_time.GetElapsedTime(DisconnectedTimestamp).TotalMilliseconds;
+            disconnectedAt = _services.Storage.NowMs - (long)_services.Time.GetElapsedTime(DisconnectedTimestamp).TotalMilliseconds;
         }
         return new StoredSession(ClientId, _expiryInterval, disconnectedAt);
     }
 }
+
+/// <summary>A will held for its Will Delay Interval: the message and when it is due (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+internal sealed record DelayedWill(WillMessage Will, long Due);

@@ -14,6 +14,7 @@ internal sealed class SessionRegistry(
     Action<Protocol.WillMessage, string> publishWill)
 {
     private readonly Lock _gate = new();
+    private readonly SessionServices _sessionServices = new(options, counters, time, storage);
     private readonly ConcurrentDictionary<string, Session> _byClientId = new(StringComparer.Ordinal);
 
     public int Count => _byClientId.Count;
@@ -69,7 +70,7 @@ internal sealed class SessionRegistry(
     }
 
     /// <summary>A new, unregistered session with the broker's limits, counters, clock and store.</summary>
-    public Session NewSession(string clientId) => new(clientId, options, counters, time, storage);
+    public Session NewSession(string clientId) => new(clientId, _sessionServices);
 
     /// <summary>Recovery: registers a session read back from the store (before any connection exists).</summary>
     public void Restore(Session session) => _byClientId[session.ClientId] = session;

@@ -20,7 +20,7 @@ public class AcknowledgeTests
         var storage = new BrokerStorage(store, time, NullLogger.Instance);
         try
         {
-            var session = new Session("publisher", new BrokerOptions(), new BrokerCounters(), time, storage);
+            var session = new Session("publisher", new SessionServices(new BrokerOptions(), new BrokerCounters(), time, storage));
             var connection = new RecordingSink();
             var ticket = storage.Enqueue(StoreOperation.UpsertSession(new StoredSession("publisher", 60, null)));
             Assert.True(ticket.IsPending);
@@ -52,7 +52,7 @@ public class AcknowledgeTests
     {
         var time = new FakeTimeProvider();
         var storage = new BrokerStorage(null, time, NullLogger.Instance);
-        var session = new Session("publisher", new BrokerOptions(), new BrokerCounters(), time, storage);
+        var session = new Session("publisher", new SessionServices(new BrokerOptions(), new BrokerCounters(), time, storage));
         var connection = new RecordingSink();
 
         storage.Acknowledge(session, connection, storage.Enqueue(StoreOperation.ClearWill("publisher")), PacketType.PubRec, 9, ReasonCode.Success);

@@ -15,7 +15,8 @@ public class OutboundFlowTests
     private readonly FakeTimeProvider _time = new();
     private readonly BrokerCounters _counters = new();
 
-    private OutboundFlow NewFlow(BrokerOptions? options = null) => new(options ?? new BrokerOptions(), _counters, _time);
+    private OutboundFlow NewFlow(BrokerOptions? options = null)
+        => new(new SessionServices(options ?? new BrokerOptions(), _counters, _time, new BrokerStorage(null, _time, NullLogger.Instance)));
 
     private Message NewMessage(string topic, QualityOfService qos, int payload = 4, uint? expirySeconds = null)
         => new(topic, new byte[payload], qos, false,

@@ -60,7 +60,7 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         var route = default(RouteResult);
         if (!refused)
         {
-            var properties = ForwardedProperties(publish.Properties, state.PublishProperties);
+            var properties = ForwardedProperties(publish.Properties, state.Publisher?.Properties);
             var now = time.GetTimestamp();
             if (publish.Retain)
             {
@@ -142,8 +142,8 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         }
         if (limits.MaxPublishRate > 0)
         {
-            state.PublishBucket ??= new TokenBucket(limits.MaxPublishRate, limits.PublishBurst, time);
-            if (!state.PublishBucket.TryTake())
+            var bucket = (state.Publisher ??= new PublisherState()).Bucket ??= new TokenBucket(limits.MaxPublishRate, limits.PublishBurst, time);
+            if (!bucket.TryTake())
             {
                 Interlocked.Increment(ref security.Counters.PublishRateExceeded);
                 security.Log.Write(RejectionCause.PublishRate, $"PUBLISH of client '{state.ClientId}' dropped: above Limits:MaxPublishRate ({limits.MaxPublishRate}/s)");
@@ -185,13 +185,13 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         {
             throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, $"topic alias {alias} outside 1..{options.TopicAliasMaximum} [MQTT-3.3.2-9]");
         }
-        state.TopicAliases ??= new TopicName?[options.TopicAliasMaximum + 1];
+        var aliases = (state.Publisher ??= new PublisherState()).TopicAliases ??= new TopicName?[options.TopicAliasMaximum + 1];
         if (publish.Topic is { } topic)
         {
-            state.TopicAliases[alias] = topic;
+            aliases[alias] = topic;
             return topic;
         }
-        return state.TopicAliases[alias] ?? throw new MqttProtocolException(ReasonCode.ProtocolError, $"topic alias {alias} used before it was set");
+        return aliases[alias] ?? throw new MqttProtocolException(ReasonCode.ProtocolError, $"topic alias {alias} used before it was set");
     }
 
     /// <summary>
