@@ -18,5 +18,7 @@ public sealed class BrokerCounters
     public long MessagesExpired;
     public long BytesReceived;
     public long BytesSent;
+    /// <summary>Connections closed because a packet other than PUBLISH would exceed the client's Maximum Packet Size.</summary>
+    public long PacketsTooLargeForClient;
 #pragma warning restore CA1051
 }

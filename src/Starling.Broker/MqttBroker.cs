@@ -77,7 +77,8 @@ public sealed class MqttBroker : IAsyncDisposable
             new ConnectHandler(options, _connections, authenticator, enhancedAuth, admission),
             enhancedAuth,
             new PublishHandler(options, _time, _counters, _security, _storage, _retained, _router, _messagePool),
-            new SubscribeHandler(options, _time, _security, _index, _retained));
+            new SubscribeHandler(options, _time, _security, _index, _retained),
+            new PacketSizeGuard(_counters, log, _time));
     }
 
     public BrokerOptions Options { get; }

@@ -23,6 +23,12 @@ public class MalformedCorpusTests
         ("PUBREL flags 0000 MQTT-3.6.1-1", V4, "60 02 00 01", M),
         ("SUBSCRIBE flags 0000 MQTT-3.8.1-1", V4, "80 06 00 01 00 01 61 00", M),
         ("UNSUBSCRIBE flags 0000 MQTT-3.10.1-1", V4, "A0 05 00 01 00 01 61", M),
+        ("PUBREL v4 DUP flags 1010 MQTT-3.6.1-1", V4, "6A 02 00 07", M),
+        ("SUBSCRIBE v5 DUP flags 1010", V5, "8A 06 00 01 00 01 61 00", M),
+        ("PUBREL v3 flags 0000 (3.1 says QoS 1)", V3, "60 02 00 07", M),
+        ("PUBREL v3 RETAIN", V3, "63 02 00 07", M),
+        ("UNSUBSCRIBE v3 DUP with QoS 2", V3, "AC 05 00 01 00 01 61", M),
+        ("PUBACK v3 DUP", V3, "48 02 00 01", M),
         ("PUBACK flags 0010", V4, "42 02 00 01", M),
         ("PINGREQ flags 0001", V4, "C1 00", M),
         ("DISCONNECT flags 0001", V5, "E1 00", M),
@@ -179,6 +185,18 @@ public class MalformedCorpusTests
             view = Assert.IsType<MqttProtocolException>(Record.Exception(() => DecodeWithView(OneBytePerSegment(frame), c.Version, ref cached)));
             Assert.Equal(c.Expected, view.ReasonCode);
         }
+    }
+
+    /// <summary>MQTT 3.1 retries: PUBREL, SUBSCRIBE and UNSUBSCRIBE with DUP (and QoS 1) decode on a 3.1 connection.</summary>
+    [Theory]
+    [InlineData("6A 02 00 07", PacketType.PubRel)]
+    [InlineData("8A 06 00 01 00 01 61 01", PacketType.Subscribe)]
+    [InlineData("AA 05 00 01 00 01 61", PacketType.Unsubscribe)]
+    public void Mqtt31_retry_with_DUP_decodes(string hex, PacketType type)
+    {
+        var frame = Hex(hex);
+        Assert.Equal(type, Decode(frame, ProtocolVersion.V310).Type);
+        Assert.Equal(type, Decode(OneBytePerSegment(frame), ProtocolVersion.V310).Type);
     }
 
     [Fact]

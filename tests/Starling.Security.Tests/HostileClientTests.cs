@@ -65,8 +65,8 @@ public sealed class HostileClientTests
         }
         Assert.True(iterations >= 500, $"only {iterations} iterations ran");
         Assert.NotNull(await probe.PingTimeAsync());
-        Assert.True(await PasswordFileTests.Eventually(() => Task.FromResult(server.Server.Broker.PendingConnections == 0 && server.Server.Broker.ConnectedClients == 1)),
-            $"connections left behind: {server.Server.Broker.PendingConnections} pending, {server.Server.Broker.ConnectedClients} connected");
+        await Eventually.TrueAsync(() => server.Server.Broker.PendingConnections == 0 && server.Server.Broker.ConnectedClients == 1,
+            $"no connections left behind (now {server.Server.Broker.PendingConnections} pending, {server.Server.Broker.ConnectedClients} connected)");
         var memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
         Assert.True(memoryAfter - memoryBefore < 64L * 1024 * 1024, $"managed memory grew from {memoryBefore} to {memoryAfter} bytes over {iterations} fuzzed connections");
     }
@@ -133,8 +133,8 @@ public sealed class HostileClientTests
                 await s.ConnectAsync(server.Endpoint);
                 idle.Add(s);
             }
-            Assert.True(await PasswordFileTests.Eventually(() => Task.FromResult(server.Server.Broker.SecurityCounters.PendingConnectionsExceeded >= 400)),
-                $"pending limit refusals: {server.Server.Broker.SecurityCounters.PendingConnectionsExceeded}");
+            await Eventually.TrueAsync(() => server.Server.Broker.SecurityCounters.PendingConnectionsExceeded >= 400,
+                "400 pending-limit refusals");
             Assert.True(server.Server.Broker.PendingConnections <= 1500);
             var rtt = await good.PingTimeAsync(TimeSpan.FromSeconds(2));
             Assert.NotNull(rtt);

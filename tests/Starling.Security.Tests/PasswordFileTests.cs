@@ -119,19 +119,6 @@ public sealed class PasswordFileTests
         await connected.PingAsync(); // asserts the PINGRESP: the connection survived the reloads
     }
 
-    internal static async Task<bool> Eventually(Func<Task<bool>> check)
-    {
-        for (var i = 0; i < 50; i++)
-        {
-            if (await check())
-            {
-                return true;
-            }
-            await Task.Delay(100);
-        }
-        return false;
-    }
-
     private static Task<int> Code(TestServer server, string? user, string? password, int version)
         => Code(server.Endpoint, user, password, version);
 

@@ -57,7 +57,7 @@ public sealed class RestartTests
             var retained = await fresh.ReceiveMessagesAsync(3, TimeSpan.FromSeconds(1));
             Assert.Equal(["r/ret/1=kept-1", "r/ret/2=kept-2"], retained.Select(m => $"{m.Topic}={m.Text}").Order(StringComparer.Ordinal));
             Assert.All(retained, m => Assert.True(m.Retain));
-            await WaitUntil(() => server.Server.Broker.GetSession(subscriber)!.InflightCount == 0); // last PUBACK / PUBCOMP in
+            await Eventually.TrueAsync(() => server.Server.Broker.GetSession(subscriber)!.InflightCount == 0, "the last PUBACK / PUBCOMP to be handled");
             await sub.DisconnectAsync();
         }
 
@@ -68,15 +68,6 @@ public sealed class RestartTests
         }
         using var store = Starling.Storage.Sqlite.SqliteStore.Open(dir.Path);
         Assert.Equal(new Starling.Broker.Storage.StoreStatistics(1, 2, 2, 0, 0, 2), store.GetStatistics()); // the two retained messages
-    }
-
-    internal static async Task WaitUntil(Func<bool> condition)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-        Assert.True(condition(), "condition not met within 5 s");
     }
 
     [Fact]

@@ -6,8 +6,8 @@ namespace Starling.Broker;
 /// <summary>
 /// What every connection of one broker shares, built once by <see cref="MqttBroker"/> and immutable: one reference per
 /// connection instead of one field per service (idle-connection memory). <see cref="MqttConnection"/> uses all of it;
-/// <see cref="ConnectionWriter"/> reads only <see cref="Options"/>, <see cref="Time"/>, <see cref="Counters"/> and
-/// <see cref="Log"/>. The handlers take their own dependencies in their constructors.
+/// <see cref="ConnectionWriter"/> reads only <see cref="Options"/>, <see cref="Time"/>, <see cref="Counters"/>,
+/// <see cref="Log"/> and <see cref="PacketSize"/>. The handlers take their own dependencies in their constructors.
 /// </summary>
 internal sealed class ConnectionServices(
     BrokerOptions options,
@@ -20,7 +20,8 @@ internal sealed class ConnectionServices(
     ConnectHandler connect,
     EnhancedAuthHandler enhancedAuth,
     PublishHandler publish,
-    SubscribeHandler subscribe)
+    SubscribeHandler subscribe,
+    PacketSizeGuard packetSize)
 {
     public BrokerOptions Options { get; } = options;
     public TimeProvider Time { get; } = time;
@@ -42,4 +43,7 @@ internal sealed class ConnectionServices(
     public EnhancedAuthHandler EnhancedAuth { get; } = enhancedAuth;
     public PublishHandler Publish { get; } = publish;
     public SubscribeHandler Subscribe { get; } = subscribe;
+
+    /// <summary>The client's Maximum Packet Size for packets other than PUBLISH: counter and rate-limited log.</summary>
+    public PacketSizeGuard PacketSize { get; } = packetSize;
 }

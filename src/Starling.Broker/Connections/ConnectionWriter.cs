@@ -33,11 +33,29 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         _owner = owner;
     }
 
-    /// <summary>Set at CONNECT (before the session is attached): the client's Maximum Packet Size and Topic Alias Maximum.</summary>
-    public void Configure(uint clientMaxPacketSize, int outboundAliasMaximum)
+    /// <summary>
+    /// Set once a v5 CONNECT is decoded, before anything is answered (a refusing CONNACK must fit too): the client's
+    /// Maximum Packet Size.
+    /// </summary>
+    public void SetClientMaximumPacketSize(uint clientMaxPacketSize) => _clientMaxPacketSize = clientMaxPacketSize;
+
+    /// <summary>Set at CONNECT (before the session is attached): the client's Topic Alias Maximum, when aliases are on.</summary>
+    public void SetOutboundAliasMaximum(int outboundAliasMaximum) => _outboundAliasMaximum = outboundAliasMaximum;
+
+    /// <summary>
+    /// Whether <paramref name="packet"/> fits the client's Maximum Packet Size, dropping its Reason String and User
+    /// Properties if need be (<see cref="PacketSizeGuard.TryFit"/>).
+    /// </summary>
+    public bool TryFit(MqttPacket packet) => PacketSizeGuard.TryFit(packet, Version, _clientMaxPacketSize);
+
+    /// <summary>
+    /// A packet of <paramref name="size"/> bytes cannot be sent within the client's Maximum Packet Size: counted,
+    /// logged (rate-limited) and the connection closes, with DISCONNECT 0x95 when even that fits.
+    /// </summary>
+    public void CloseForTooLarge(PacketType type, int size, string? clientId = null)
     {
-        _clientMaxPacketSize = clientMaxPacketSize;
-        _outboundAliasMaximum = outboundAliasMaximum;
+        _owner.Services.PacketSize.TooLarge(clientId ?? _owner.DisplayId, _owner.Info.RemoteEndPoint, type, size, _clientMaxPacketSize);
+        _owner.Abort(ReasonCode.PacketTooLarge, $"{type} of {size} bytes exceeds the client's Maximum Packet Size ({_clientMaxPacketSize} bytes)");
     }
 
     /// <summary>The client's Maximum Packet Size (uint.MaxValue: none).</summary>
@@ -131,7 +149,12 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
                 var now = 0L;
                 while (TryDequeue(out var item))
                 {
-                    Write(output, item, ref now);
+                    if (!Write(output, item, ref now))
+                    {
+                        // Too large for the client: the connection is closing (Abort completed the queue), and
+                        // nothing queued after it is written. What was written before still goes out.
+                        break;
+                    }
                     if (output.UnflushedBytes >= FlushThreshold)
                     {
                         Interlocked.Add(ref counters.BytesSent, output.UnflushedBytes);
@@ -177,6 +200,13 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         {
             return;
         }
+        if (!TryFit(last))
+        {
+            // A CONNACK or DISCONNECT the client would not accept [MQTT-3.1.2-24]: close without it.
+            _owner.Services.PacketSize.TooLarge(_owner.DisplayId, _owner.Info.RemoteEndPoint, last.Type,
+                PacketEncoder.GetSize(last, Version), _clientMaxPacketSize);
+            return;
+        }
         while (last is ConnAckPacket && TryDequeue(out _))
         {
         }
@@ -185,14 +215,25 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         await output.FlushAsync().ConfigureAwait(false);
     }
 
-    private void Write(PipeWriter output, in OutboundItem item, ref long now)
+    /// <summary>Encodes one item; false when it does not fit the client's Maximum Packet Size (the connection then closes).</summary>
+    private bool Write(PipeWriter output, in OutboundItem item, ref long now)
     {
         switch (item.Kind)
         {
             case OutboundKind.Ack:
+                if (_clientMaxPacketSize < 5 && AckSize(item.Reason) > _clientMaxPacketSize)
+                {
+                    CloseForTooLarge(item.AckType, AckSize(item.Reason));
+                    return false;
+                }
                 WriteAck(output, item.AckType, item.PacketId, item.Reason);
                 break;
             case OutboundKind.Packet:
+                if (!TryFit(item.Packet!))
+                {
+                    CloseForTooLarge(item.Packet!.Type, PacketEncoder.GetSize(item.Packet!, Version));
+                    return false;
+                }
                 PacketEncoder.Write(output, item.Packet!, Version);
                 break;
             default:
@@ -216,7 +257,11 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
                 d.Message.Release();
                 break;
         }
+        return true;
     }
+
+    /// <summary>An ack without properties: the 4-byte short form, or 5 bytes with a v5 reason code other than Success.</summary>
+    private int AckSize(ReasonCode reason) => Version == ProtocolVersion.V500 && reason != ReasonCode.Success ? 5 : 4;
 
     /// <summary>
     /// Sends a known topic as alias only (empty topic), or teaches a new alias while there is room [MQTT-3.3.2-12].

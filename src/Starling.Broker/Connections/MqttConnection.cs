@@ -331,12 +331,9 @@ internal sealed class MqttConnection : ISessionOwner
         _closeCause = cause;
         if (reason is { } code && _connected && _state.Version == ProtocolVersion.V500 && _finalPacket is null)
         {
-            // A reason string helps whoever debugs the client; skipped if the client's maximum packet size is tiny.
-            _finalPacket = new DisconnectPacket
-            {
-                ReasonCode = code,
-                Properties = _writer.ClientMaxPacketSize >= 512 ? new MqttProperties { ReasonString = cause } : null,
-            };
+            // A reason string helps whoever debugs the client; dropped when it would pass the client's Maximum Packet
+            // Size [MQTT-3.14.2-3] (ConnectionWriter.TryFit, before the packet is written).
+            _finalPacket = new DisconnectPacket { ReasonCode = code, Properties = new MqttProperties { ReasonString = cause } };
         }
         _writer.Complete();
         _writer.ReleaseWaiters();

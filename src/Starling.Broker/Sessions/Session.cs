@@ -192,13 +192,13 @@ internal sealed partial class Session
         => _flow.Deliver(message, qos, retain, subscriptionIds, group, extraRoom);
 
     /// <summary>PUBACK from the client (ignored unless <paramref name="from"/> is the bound connection).</summary>
-    public void OnPubAck(IDeliverySink from, ushort packetId) => _flow.OnPubAck(from, packetId);
+    public AckResult OnPubAck(IDeliverySink from, ushort packetId) => _flow.OnPubAck(from, packetId);
 
     /// <summary>PUBREC from the client.</summary>
-    public void OnPubRec(IDeliverySink from, ushort packetId, ReasonCode reason) => _flow.OnPubRec(from, packetId, reason);
+    public AckResult OnPubRec(IDeliverySink from, ushort packetId, ReasonCode reason) => _flow.OnPubRec(from, packetId, reason);
 
     /// <summary>PUBCOMP from the client.</summary>
-    public void OnPubComp(IDeliverySink from, ushort packetId) => _flow.OnPubComp(from, packetId);
+    public AckResult OnPubComp(IDeliverySink from, ushort packetId) => _flow.OnPubComp(from, packetId);
 
     /// <summary>
     /// Called after every successful <see cref="Detach"/>: the deliveries a shared-subscription member leaves for another

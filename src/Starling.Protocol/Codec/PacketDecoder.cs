@@ -6,7 +6,8 @@ namespace Starling.Protocol;
 /// Decodes one complete frame into a packet; throws <see cref="MqttProtocolException"/> on bad input, never another
 /// exception type for anything the peer sent. Reason codes used:
 /// <list type="bullet">
-/// <item>MalformedPacket: bad reserved fixed-header flags [MQTT-2.2.2-2], truncated fields, trailing bytes, bad UTF-8
+/// <item>MalformedPacket: bad reserved fixed-header flags [MQTT-2.2.2-2] (an MQTT 3.1 connection may also set DUP
+/// on PUBREL, SUBSCRIBE and UNSUBSCRIBE), truncated fields, trailing bytes, bad UTF-8
 /// [MQTT-1.5.3-1]/[MQTT-1.5.3-2], invalid topic name/filter syntax, QoS 3, DUP with QoS 0, unknown or misplaced
 /// property identifiers, reason/return codes not defined for the packet, non-zero remaining length on PINGREQ/PINGRESP,
 /// AUTH before 5.0;</item>
@@ -112,7 +113,7 @@ public static class PacketDecoder
             PacketType.PubRel or PacketType.Subscribe or PacketType.Unsubscribe => 0x02,
             _ => 0x00,
         };
-        if (header.Flags != expectedFlags)
+        if (header.Flags != expectedFlags && !IsMqtt31Retry(header, version))
         {
             throw Errors.Malformed($"{type} with reserved fixed header flags 0x{header.Flags:X} [MQTT-2.2.2-1], [MQTT-2.2.2-2]");
         }
@@ -122,6 +123,17 @@ public static class PacketDecoder
         }
         return type;
     }
+
+    /// <summary>
+    /// MQTT 3.1 (section 2.1, DUP flag): PUBREL, SUBSCRIBE and UNSUBSCRIBE have QoS 1 in their fixed header and carry
+    /// DUP = 1 when re-sent, so their flags are 0010 or 1010. The 3.1.1 rule that these flags are exactly 0010
+    /// [MQTT-2.2.2-1] is newer than 3.1; 3.1.1 and 5.0 connections stay strict. Other values (QoS 0 or 2, RETAIN) are
+    /// not what 3.1 specifies and stay malformed.
+    /// </summary>
+    private static bool IsMqtt31Retry(in FrameHeader header, ProtocolVersion version)
+        => version == ProtocolVersion.V310
+           && header.Type is PacketType.PubRel or PacketType.Subscribe or PacketType.Unsubscribe
+           && header.Flags == 0x0A;
 
     /// <summary>
     /// The protocol version a CONNECT body asks for, read from its protocol name and level alone: V310 for "MQIsdp"/3,

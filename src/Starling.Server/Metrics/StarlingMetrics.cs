@@ -30,6 +30,8 @@ internal sealed class StarlingMetrics : IDisposable
             "Connections refused in CONNACK since start.");
         m.CreateObservableCounter("starling.protocol.errors", () => Read(ref Broker.Counters.ProtocolErrors), "{error}",
             "Connections closed for a protocol error since start.");
+        m.CreateObservableCounter("starling.connections.packet_too_large", () => Read(ref Broker.Counters.PacketsTooLargeForClient), "{connection}",
+            "Connections closed since start because a packet other than PUBLISH would exceed the client's Maximum Packet Size.");
         m.CreateObservableUpDownCounter("starling.sessions", () => Broker.SessionCount, "{session}",
             "Sessions, connected or not.");
         m.CreateObservableUpDownCounter("starling.subscriptions", () => Broker.SubscriptionCount, "{subscription}",

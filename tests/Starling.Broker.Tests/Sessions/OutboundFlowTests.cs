@@ -175,6 +175,68 @@ public class OutboundFlowTests
         Assert.Equal(1, flow.InflightCount);
     }
 
+    /// <summary>
+    /// An ack of the wrong type for a packet id in flight is a protocol violation [MQTT-4.8.0-1]: the flow reports it
+    /// (the connection closes) and neither answers nor changes anything. Issue 16, finding 25.
+    /// </summary>
+    [Fact]
+    public void MQTT_4_8_0_1_wrong_ack_types_for_an_inflight_QoS1_delivery_are_reported_and_change_nothing()
+    {
+        var flow = NewFlow();
+        var sink = new RecordingSink();
+        flow.Attach(sink, sendWindow: 10);
+        Deliver(flow, NewMessage("q1", QualityOfService.AtLeastOnce));
+        var id = sink.Records.Single().PacketId;
+
+        Assert.Equal(new AckResult(AckOutcome.WrongType, PacketType.PubAck), flow.OnPubRec(sink, id, ReasonCode.Success));
+        Assert.Equal(new AckResult(AckOutcome.WrongType, PacketType.PubAck), flow.OnPubComp(sink, id));
+
+        Assert.Single(sink.Records); // no PUBREL for a QoS 1 delivery
+        Assert.Equal(1, flow.InflightCount);
+        Assert.Equal(AckResult.Handled, flow.OnPubAck(sink, id));
+        Assert.Equal(0, flow.InflightCount);
+    }
+
+    [Fact]
+    public void MQTT_4_8_0_1_wrong_ack_types_for_an_inflight_QoS2_delivery_are_reported_in_each_state()
+    {
+        var flow = NewFlow();
+        var sink = new RecordingSink();
+        flow.Attach(sink, sendWindow: 10);
+        Deliver(flow, NewMessage("q2", QualityOfService.ExactlyOnce));
+        var id = sink.Records.Single().PacketId;
+
+        // Awaiting PUBREC: PUBACK and PUBCOMP (no PUBREL was sent yet) are wrong.
+        Assert.Equal(new AckResult(AckOutcome.WrongType, PacketType.PubRec), flow.OnPubAck(sink, id));
+        Assert.Equal(new AckResult(AckOutcome.WrongType, PacketType.PubRec), flow.OnPubComp(sink, id));
+        Assert.Single(sink.Records);
+
+        Assert.Equal(AckResult.Handled, flow.OnPubRec(sink, id, ReasonCode.Success));
+        // Awaiting PUBCOMP: PUBACK is wrong; a repeated PUBREC is answered again.
+        Assert.Equal(new AckResult(AckOutcome.WrongType, PacketType.PubComp), flow.OnPubAck(sink, id));
+        Assert.Equal(AckResult.Handled, flow.OnPubRec(sink, id, ReasonCode.Success));
+        Assert.Equal([PacketType.Publish, PacketType.PubRel, PacketType.PubRel], sink.Records.Select(r => r.Type));
+        Assert.Equal(1, flow.InflightCount);
+        Assert.Equal(AckResult.Handled, flow.OnPubComp(sink, id));
+        Assert.Equal(0, flow.InflightCount);
+    }
+
+    [Fact]
+    public void Acks_for_packet_ids_not_in_flight_or_from_an_unbound_sink_are_ignored()
+    {
+        var flow = NewFlow();
+        var sink = new RecordingSink();
+        flow.Attach(sink, sendWindow: 10);
+        Deliver(flow, NewMessage("q1", QualityOfService.AtLeastOnce));
+        var id = sink.Records.Single().PacketId;
+
+        Assert.Equal(AckResult.Ignored, flow.OnPubAck(sink, (ushort)(id + 1)));
+        Assert.Equal(AckResult.Ignored, flow.OnPubComp(sink, (ushort)(id + 1)));
+        Assert.Equal(AckResult.Ignored, flow.OnPubRec(new RecordingSink(), id, ReasonCode.Success));
+        Assert.Equal(AckResult.Ignored, flow.OnPubComp(new RecordingSink(), id));
+        Assert.Equal(1, flow.InflightCount);
+    }
+
     [Fact]
     public void MQTT_3_3_2_5_a_queued_message_whose_expiry_passed_is_not_sent()
     {

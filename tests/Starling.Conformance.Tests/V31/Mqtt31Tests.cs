@@ -147,4 +147,70 @@ public sealed class Mqtt31Tests(ServerFixture fixture) : IClassFixture<ServerFix
             await again.ExpectPayloadAsync("queued");
         }
     }
+
+    // MQTT 3.1 (section 2.1, "DUP"): PUBREL, SUBSCRIBE and UNSUBSCRIBE carry QoS 1 in the fixed header and set DUP when
+    // they are re-sent. The 3.1.1 rule that these flags are exactly 0010 [MQTT-2.2.2-1] does not apply to 3.1.
+
+    [Fact]
+    public async Task Mqtt31_PubRelResentWithDupGetsPubComp()
+    {
+        var topic = Names.Topic();
+        await using var subscriber = await Server.ConnectAsync(ConnectSpec.V31(ShortId("sub")));
+        await subscriber.SubscribeGrantedAsync((topic, 2));
+        await using var client = await Server.ConnectAsync(ConnectSpec.V31(ShortId("dup")));
+        await client.SendAsync(RawPackets.Publish(topic, "once", qos: 2, packetId: 7));
+        await client.ExpectAckAsync(PacketKind.PubRec, 7);
+
+        await client.SendAsync(new byte[] { 0x6A, 0x02, 0x00, 0x07 }); // PUBREL, DUP 1, QoS 1: a 3.1 retry
+        await client.ExpectAckAsync(PacketKind.PubComp, 7);
+        await client.SendAsync(new byte[] { 0x6A, 0x02, 0x00, 0x07 }); // and once more, after the flow ended
+        await client.ExpectAckAsync(PacketKind.PubComp, 7);
+        await subscriber.ExpectPayloadAsync("once");
+        await client.PingAsync();
+    }
+
+    [Fact]
+    public async Task Mqtt31_SubscribeResentWithDupGetsSubAck()
+    {
+        var topic = Names.Topic();
+        await using var client = await Server.ConnectAsync(ConnectSpec.V31(ShortId("dup")));
+        var payload = new ByteBuilder().Str(topic).U8(1).ToArray();
+
+        await client.SendAsync(RawPackets.SubscribeRaw(0x8A, 3, payload)); // SUBSCRIBE, DUP 1, QoS 1
+        Assert.Equal([1], await client.ExpectSubAckAsync(3));
+        await client.PublishAsync(topic, "subscribed", qos: 1);
+        await client.ExpectPayloadAsync("subscribed");
+    }
+
+    [Fact]
+    public async Task Mqtt31_UnsubscribeResentWithDupGetsUnsubAck()
+    {
+        var topic = Names.Topic();
+        await using var client = await Server.ConnectAsync(ConnectSpec.V31(ShortId("dup")));
+        await client.SubscribeGrantedAsync((topic, 0), (topic + "/marker", 0));
+
+        await client.SendAsync(RawPackets.UnsubscribeRaw(0xAA, 4, new ByteBuilder().Str(topic).ToArray())); // DUP 1, QoS 1
+        await client.ExpectUnsubAckAsync(4);
+        await client.PublishAsync(topic, "not-for-me");
+        await client.PublishAsync(topic + "/marker", "marker");
+        await client.ExpectPayloadAsync("marker"); // the next delivery is the marker: the unsubscribe took effect
+    }
+
+    /// <summary>
+    /// Starling's choice: 3.1 specifies QoS 1 and no RETAIN for these packets, so other flag values still close the
+    /// connection (Mosquitto ignores the flags of a 3.1 client altogether).
+    /// </summary>
+    [Theory]
+    [InlineData(0x60)] // QoS 0
+    [InlineData(0x63)] // RETAIN
+    [InlineData(0x6C)] // DUP with QoS 2
+    public async Task Mqtt31_PubRelWithFlagsOtherThanQos1AndDupClosesConnection(byte header)
+    {
+        await using var client = await Server.ConnectAsync(ConnectSpec.V31(ShortId("bad")));
+        await client.SendAsync(RawPackets.Publish(Names.Topic(), "x", qos: 2, packetId: 5));
+        await client.ExpectAckAsync(PacketKind.PubRec, 5);
+        await client.SendAsync(ByteBuilder.Frame(header, new ByteBuilder().U16(5).ToArray()));
+        await client.ExpectClosedAsync();
+        await Server.AssertStillServingAsync();
+    }
 }

@@ -204,4 +204,55 @@ public sealed class QosFlowTests(ServerFixture fixture) : IClassFixture<ServerFi
             await subscriber.ExpectPayloadAsync($"m{i}");
         }
     }
+
+    /// <summary>
+    /// A subscriber that answers a delivery with the wrong acknowledgement type for its packet id violates the
+    /// protocol: the server closes the connection [MQTT-4.8.0-1] (before: a PUBREC for QoS 1 got PUBREL, the others
+    /// were ignored). Issue 16, finding 25.
+    /// </summary>
+    [Theory]
+    [InlineData(1, PacketKind.PubRec)]
+    [InlineData(1, PacketKind.PubComp)]
+    [InlineData(2, PacketKind.PubAck)]
+    [InlineData(2, PacketKind.PubComp)]
+    public async Task MQTT_4_8_0_1_WrongAcknowledgementTypeForInflightPacketIdClosesConnection(int qos, PacketKind ack)
+    {
+        var topic = Names.Topic();
+        var (subscriber, publisher) = await PairAsync(topic, qos);
+        await using var s = subscriber;
+        await using var p = publisher;
+        await publisher.PublishAsync(topic, "m", qos: qos);
+        var delivered = await subscriber.ExpectPublishAsync();
+
+        await subscriber.SendAsync(RawPackets.Ack(ack, delivered.PacketId, 0));
+        await subscriber.ExpectClosedAsync();
+        await Server.AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task MQTT_4_8_0_1_PubAckAfterPubRecOfAQos2DeliveryClosesConnection()
+    {
+        var topic = Names.Topic();
+        var (subscriber, publisher) = await PairAsync(topic, 2);
+        await using var s = subscriber;
+        await using var p = publisher;
+        await publisher.PublishAsync(topic, "m", qos: 2);
+        var delivered = await subscriber.ExpectPublishAsync();
+        await subscriber.SendAsync(RawPackets.PubRec(delivered.PacketId));
+        await subscriber.ExpectAckAsync(PacketKind.PubRel, delivered.PacketId);
+
+        await subscriber.SendAsync(RawPackets.PubAck(delivered.PacketId));
+        await subscriber.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Starling_AcknowledgementsForUnknownPacketIdsAreIgnored()
+    {
+        await using var client = await Server.ConnectAsync(Names.ClientId());
+        await client.SendAsync(RawPackets.PubAck(0x0BAD));
+        await client.SendAsync(RawPackets.PubComp(0x0BAD));
+        await client.SendAsync(RawPackets.PubRec(0x0BAD));
+        await client.ExpectAckAsync(PacketKind.PubRel, 0x0BAD);
+        await client.PingAsync();
+    }
 }

@@ -156,4 +156,27 @@ public sealed class ReasonCodeTests(ServerFixture fixture) : IClassFixture<Serve
         var subAck = await client.ExpectDeferringPublishesAsync(PacketKind.SubAck);
         Assert.True(subAck.Body.Length + 2 <= 16, subAck.ToString());
     }
+
+    /// <summary>
+    /// v5: an acknowledgement of the wrong type for a packet id in flight is a Protocol Error: DISCONNECT 0x82, then
+    /// the close [MQTT-4.13.1-1]. Issue 16, finding 25 (before: PUBREL, or silence).
+    /// </summary>
+    [Theory]
+    [InlineData(1, PacketKind.PubRec)]
+    [InlineData(1, PacketKind.PubComp)]
+    [InlineData(2, PacketKind.PubAck)]
+    [InlineData(2, PacketKind.PubComp)]
+    public async Task MQTT_4_13_1_1_WrongAcknowledgementTypeForInflightPacketIdGetsDisconnect0x82(int qos, PacketKind ack)
+    {
+        var topic = Names.Topic();
+        await using var subscriber = await Server.Connect5Async(Names.ClientId("sub"));
+        await subscriber.Subscribe5GrantedAsync(topic, qos);
+        await using var publisher = await Server.Connect5Async(Names.ClientId("pub"));
+        await publisher.Publish5Async(topic, "m", qos);
+        var delivered = await subscriber.ExpectPublish5Async();
+
+        await subscriber.SendAsync(Packets5.Ack(ack, delivered.PacketId));
+        await subscriber.ExpectDisconnect5Async(0x82);
+        await Server.AssertStillServingAsync();
+    }
 }

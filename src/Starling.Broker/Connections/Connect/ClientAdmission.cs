@@ -49,8 +49,15 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         }
         var requestedExpiry = v5 ? properties?.SessionExpiryInterval ?? 0 : connect.CleanSession ? 0u : uint.MaxValue;
         var expiry = Math.Min(requestedExpiry, options.MaxSessionExpiryInterval);
-        connection.Writer.Configure(properties?.MaximumPacketSize ?? uint.MaxValue,
-            options.OutboundTopicAliases && v5 ? properties?.TopicAliasMaximum ?? 0 : 0);
+        // Built before the session is opened: a CONNACK the client cannot accept [MQTT-3.1.2-24] means closing
+        // without it, and then no session may be taken over or created.
+        var connAck = BuildConnAck(v5, assignedClientId, serverKeepAlive, expiry, requestedExpiry, clientId, properties, auth);
+        if (!connection.Writer.TryFit(connAck))
+        {
+            connection.Writer.CloseForTooLarge(PacketType.ConnAck, PacketEncoder.GetSize(connAck, state.Version), clientId);
+            return;
+        }
+        connection.Writer.SetOutboundAliasMaximum(options.OutboundTopicAliases && v5 ? properties?.TopicAliasMaximum ?? 0 : 0);
         var sendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
         state.KeepAliveSeconds = keepAlive;
         state.Will = connect.Will;
@@ -66,7 +73,17 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         connection.MarkConnected();
         Interlocked.Increment(ref counters.ConnectionsAccepted);
 
-        var connAck = new ConnAckPacket { SessionPresent = present, ReasonCode = ReasonCode.Success };
+        connAck.SessionPresent = present;
+        connection.Writer.SendControl(connAck);
+        session.Attach(connection, sendWindow);
+        ConnectionLog.Connected(log, clientId, connection.Info.RemoteEndPoint, VersionName(state.Version),
+            expiry == 0 ? "clean" : "persistent", present ? ", resumed" : "", keepAlive);
+    }
+
+    private ConnAckPacket BuildConnAck(bool v5, string? assignedClientId, ushort? serverKeepAlive, uint expiry, uint requestedExpiry,
+        string clientId, MqttProperties? properties, MqttProperties? auth)
+    {
+        var connAck = new ConnAckPacket { ReasonCode = ReasonCode.Success };
         if (v5)
         {
             connAck.Properties = new MqttProperties
@@ -86,10 +103,7 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
                 AuthenticationData = auth?.AuthenticationData,
             };
         }
-        connection.Writer.SendControl(connAck);
-        session.Attach(connection, sendWindow);
-        ConnectionLog.Connected(log, clientId, connection.Info.RemoteEndPoint, VersionName(state.Version),
-            expiry == 0 ? "clean" : "persistent", present ? ", resumed" : "", keepAlive);
+        return connAck;
     }
 
     private static string VersionName(ProtocolVersion v) => v switch

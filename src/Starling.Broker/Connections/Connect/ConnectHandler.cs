@@ -18,6 +18,11 @@ internal sealed class ConnectHandler(BrokerOptions options, ConnectionRegistry r
         var version = state.Version;
         var v5 = version == ProtocolVersion.V500;
         var properties = connect.Properties;
+        if (v5 && properties?.MaximumPacketSize is uint maximumPacketSize)
+        {
+            // From here on every packet to the client must fit, a refusing CONNACK included [MQTT-3.1.2-24].
+            connection.Writer.SetClientMaximumPacketSize(maximumPacketSize);
+        }
 
         if (registry.Stopping)
         {

@@ -106,27 +106,37 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         return congested;
     }
 
-    /// <summary>An acknowledgement from the client: of the outbound flow (PUBACK, PUBREC, PUBCOMP) or PUBREL of an inbound one.</summary>
+    /// <summary>
+    /// An acknowledgement from the client: of the outbound flow (PUBACK, PUBREC, PUBCOMP) or PUBREL of an inbound one.
+    /// An outbound ack of the wrong type for a packet id in flight is a protocol violation: the connection closes
+    /// ([MQTT-4.8.0-1]; v5 gets DISCONNECT 0x82). Acks for packet ids not in flight are ignored.
+    /// </summary>
     public void HandleAck(MqttConnection connection, in PubAckView ack)
     {
         var session = connection.State.Session!;
+        AckResult result;
         switch (ack.Type)
         {
             case PacketType.PubAck:
-                session.OnPubAck(connection.Writer, ack.PacketId);
+                result = session.OnPubAck(connection.Writer, ack.PacketId);
                 break;
             case PacketType.PubRec:
-                session.OnPubRec(connection.Writer, ack.PacketId, ack.ReasonCode);
+                result = session.OnPubRec(connection.Writer, ack.PacketId, ack.ReasonCode);
                 break;
             case PacketType.PubComp:
-                session.OnPubComp(connection.Writer, ack.PacketId);
+                result = session.OnPubComp(connection.Writer, ack.PacketId);
                 break;
             default:
                 // PUBREL: the client releases an inbound QoS 2 message; answer PUBCOMP even for an unknown id
                 // (v5 says which with 0x92) so a client recovering after reconnect can finish [MQTT-4.3.3-1].
                 var known = session.CompleteInboundQoS2(ack.PacketId, out var removal);
                 storage.Acknowledge(session, connection.Writer, removal, PacketType.PubComp, ack.PacketId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
-                break;
+                return;
+        }
+        if (result.Outcome == AckOutcome.WrongType)
+        {
+            throw new MqttProtocolException(ReasonCode.ProtocolError,
+                $"{ack.Type} for packet id {ack.PacketId}, which is in flight awaiting {result.Awaited} [MQTT-4.8.0-1]");
         }
     }
 

@@ -16,6 +16,10 @@ internal sealed class SubscribeHandler(BrokerOptions options, TimeProvider time,
         ref var state = ref connection.State;
         var session = state.Session!;
         var v5 = state.Version == ProtocolVersion.V500;
+        if (!AckFits(connection, PacketType.SubAck, subscribe.Subscriptions.Count))
+        {
+            return null; // closing: nothing subscribed that the client could not learn about
+        }
         var subscriptionId = subscribe.Properties?.SubscriptionIdentifiers is [var id, ..] ? id : 0u;
         var codes = new ReasonCode[subscribe.Subscriptions.Count];
         List<(Subscription Subscription, bool Existed)>? granted = null;
@@ -100,6 +104,10 @@ internal sealed class SubscribeHandler(BrokerOptions options, TimeProvider time,
 
     public void HandleUnsubscribe(MqttConnection connection, UnsubscribePacket unsubscribe)
     {
+        if (!AckFits(connection, PacketType.UnsubAck, unsubscribe.TopicFilters.Count))
+        {
+            return; // closing: nothing removed that the client could not learn about
+        }
         var session = connection.State.Session!;
         var codes = new ReasonCode[unsubscribe.TopicFilters.Count];
         for (var i = 0; i < codes.Length; i++)
@@ -116,6 +124,27 @@ internal sealed class SubscribeHandler(BrokerOptions options, TimeProvider time,
         }
         // UNSUBACK even when nothing matched [MQTT-3.10.4-5].
         connection.Writer.SendControl(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = codes });
+    }
+
+    /// <summary>
+    /// Whether the v5 SUBACK / UNSUBACK for <paramref name="count"/> filters (packet id, empty properties, one reason
+    /// code each) fits the client's Maximum Packet Size [MQTT-3.1.2-24]. Checked before anything changes: when it does
+    /// not fit, the connection closes (DISCONNECT 0x95 if that fits) and the request is not carried out.
+    /// </summary>
+    private static bool AckFits(MqttConnection connection, PacketType type, int count)
+    {
+        var maximum = connection.Writer.ClientMaxPacketSize;
+        if (maximum == uint.MaxValue || connection.Version != ProtocolVersion.V500)
+        {
+            return true;
+        }
+        var size = PacketSizeGuard.SizeOf(2 + 1 + count);
+        if ((uint)size <= maximum)
+        {
+            return true;
+        }
+        connection.Writer.CloseForTooLarge(type, size);
+        return false;
     }
 
     /// <summary>Success, or the SUBACK failure for <paramref name="filter"/> (the v5 code; 3.1.1 sends 0x80).</summary>
