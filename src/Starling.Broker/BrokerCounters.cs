@@ -18,5 +18,9 @@ public sealed class BrokerCounters
     public long MessagesExpired;
     public long BytesReceived;
     public long BytesSent;
+    // QoS 1/2 and retained PUBLISH refused because the store is full (Storage:MaxDatabaseSize).
+    public long MessagesRefusedStoreFull;
+    // Times a publisher's read loop paused because the store writer's queue was past its limits.
+    public long StorePublisherPauses;
 #pragma warning restore CA1051
 }

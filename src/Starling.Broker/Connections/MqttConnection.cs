@@ -49,6 +49,9 @@ internal sealed class MqttConnection : ISessionOwner
 
     public bool IsConnected => _connected;
 
+    /// <summary>Closing has begun (<see cref="Abort"/>); any thread.</summary>
+    public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
     /// <summary>The authenticated username once CONNACK accepted the client (null before, or anonymous).</summary>
     public string? Username => _connected ? _state.AuthenticatedUsername : null;
 
@@ -112,18 +115,18 @@ internal sealed class MqttConnection : ISessionOwner
                     return;
                 }
                 _lastPacketTimestamp = _services.Time.GetTimestamp();
-                ConnectionWriter? congested = null;
+                var pause = default(ReadPause);
                 Interlocked.Add(ref _services.Counters.BytesReceived, buffer.Length - _bytesSeen);
                 _writer.BeginDeferring();
                 try
                 {
                     // A read may hold megabytes of small publishes: stop at the first one that met a congested
                     // subscriber, wait for it below, and take the rest on the next turn.
-                    while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer, out var c))
+                    while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer, out var p))
                     {
-                        if (c is not null)
+                        if (!p.IsNone)
                         {
-                            congested = c;
+                            pause = p;
                             break;
                         }
                     }
@@ -133,7 +136,7 @@ internal sealed class MqttConnection : ISessionOwner
                     // Consumed up to the last whole frame. Examined all (so the next read waits for more bytes), unless
                     // we stopped early: then the rest is still to be handled and the next read must return at once.
                     _bytesSeen = buffer.Length;
-                    input.AdvanceTo(buffer.Start, congested is null ? buffer.End : buffer.Start);
+                    input.AdvanceTo(buffer.Start, pause.IsNone ? buffer.End : buffer.Start);
                     if (_writer.EndDeferring())
                     {
                         // The answers to this read (CONNACK, acks) go out from here, without a hop to the thread pool.
@@ -149,9 +152,13 @@ internal sealed class MqttConnection : ISessionOwner
                     return;
                 }
                 await _writer.WaitForRoomAsync().ConfigureAwait(false);
-                if (congested is not null)
+                if (pause.Subscriber is { } congested)
                 {
                     await ConnectionWriter.WaitForCongestedSubscriberAsync(congested, TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+                }
+                if (pause.Store)
+                {
+                    await _services.Publish.WaitForStoreRoomAsync(this).ConfigureAwait(false);
                 }
             }
         }
@@ -218,13 +225,10 @@ internal sealed class MqttConnection : ISessionOwner
         }
     }
 
-    /// <summary>
-    /// Handles one frame if a whole one is buffered; the receive buffer is valid only during this call.
-    /// <paramref name="congested"/>: a subscriber the frame's deliveries found congested but moving (wait for it).
-    /// </summary>
-    private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer, out ConnectionWriter? congested)
+    /// <summary>Handles one whole buffered frame (the buffer is valid only during this call); <paramref name="pause"/>: what to wait for.</summary>
+    private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer, out ReadPause pause)
     {
-        congested = null;
+        pause = default;
         var maxPacketSize = _services.Options.MaxPacketSize;
         var status = FrameScanner.TryReadHeader(buffer, maxPacketSize, out var header, out var error);
         if (status == OperationStatus.NeedMoreData)
@@ -254,7 +258,7 @@ internal sealed class MqttConnection : ISessionOwner
             var publish = PacketDecoder.DecodePublish(header, body, version, _state.LastTopic,
                 version == ProtocolVersion.V500 ? _state.PublishProperties ??= new PublishPropertiesCache() : null);
             _state.LastTopic = publish.Topic ?? _state.LastTopic;
-            congested = _services.Publish.Handle(this, publish);
+            pause = _services.Publish.Handle(this, publish);
         }
         else if (connected && header.Type is PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp)
         {
@@ -262,7 +266,7 @@ internal sealed class MqttConnection : ISessionOwner
         }
         else
         {
-            congested = Dispatch(PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? version : ProtocolVersion.Unknown));
+            pause = new ReadPause(Dispatch(PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? version : ProtocolVersion.Unknown)), false);
         }
         buffer = buffer.Slice(header.TotalLength);
         return true;
