@@ -20,5 +20,9 @@ public sealed class BrokerCounters
     public long BytesSent;
     /// <summary>Connections closed because a packet other than PUBLISH would exceed the client's Maximum Packet Size.</summary>
     public long PacketsTooLargeForClient;
+    // QoS 1/2 and retained PUBLISH refused because the store is full (Storage:MaxDatabaseSize).
+    public long MessagesRefusedStoreFull;
+    // Times a publisher's read loop paused because the store writer's queue was past its limits.
+    public long StorePublisherPauses;
 #pragma warning restore CA1051
 }

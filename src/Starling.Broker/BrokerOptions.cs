@@ -85,6 +85,15 @@ public sealed class BrokerOptions
     /// </summary>
     public bool OutboundTopicAliases { get; set; }
 
+    /// <summary>
+    /// Store operations queued for the store's writer and not yet committed before publishers that add to it are paused
+    /// (they stop being read until it is below half). Bounds the queue while the disk is slow or full (issue 16).
+    /// </summary>
+    public long StoreMaxQueuedOperations { get; set; } = 100_000;
+
+    /// <summary>Estimated bytes (payloads plus a fixed cost per operation) of the store writer's queue before publishers are paused.</summary>
+    public long StoreMaxQueuedBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting and the fix when a value is out of range.</summary>
     public void Validate()
     {
@@ -99,6 +108,8 @@ public sealed class BrokerOptions
         Require(ReceiveMaximum is >= 1 and <= 65535, nameof(ReceiveMaximum), "between 1 and 65535");
         Require(TopicAliasMaximum is >= 0 and <= 65535, nameof(TopicAliasMaximum), "between 0 and 65535");
         Require(MaxKeepAliveSeconds is >= 0 and <= 65535, nameof(MaxKeepAliveSeconds), "between 0 (no limit) and 65535");
+        Require(StoreMaxQueuedOperations >= 1, nameof(StoreMaxQueuedOperations), "1 or more");
+        Require(StoreMaxQueuedBytes >= 1024, nameof(StoreMaxQueuedBytes), "1024 bytes or more");
         Security.Validate();
     }
 

@@ -47,7 +47,7 @@ public sealed class MqttBroker : IAsyncDisposable
         _log = loggerFactory.CreateLogger("Starling.Broker");
         _counters = new BrokerCounters();
         _index = new TopicIndex();
-        _storage = new BrokerStorage(store, _time, _log);
+        _storage = new BrokerStorage(store, _time, _log, StoreLimits.From(options));
         _retained = new RetainedStore(_storage);
         _router = new Router(_index, _counters);
         var wills = new WillPublisher(options, _time, _retained, _router);
@@ -85,6 +85,9 @@ public sealed class MqttBroker : IAsyncDisposable
 
     /// <summary>Event counters since start.</summary>
     public BrokerCounters Counters => _counters;
+
+    /// <summary>The store side (tests: the writer's queue).</summary>
+    internal BrokerStorage StorageState => _storage;
 
     /// <summary>Connections that completed CONNECT.</summary>
     public int ConnectedClients => _connections.ConnectedCount;

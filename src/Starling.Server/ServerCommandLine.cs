@@ -164,6 +164,10 @@ internal sealed class ServerCommandLine
               Storage:DataDirectory         directory of the SQLite store, relative to the current directory [./data]
               Storage:Durability            process (survives a crash of the process) or power (also power loss,
                                             fsync per commit, slower) [process]
+              Storage:MaxDatabaseSize       bytes of the SQLite file, 0 = no limit; QoS 1/2 and retained publishes are
+                                            refused near it (v5: 0x97) [1073741824]
+              Storage:MaxWriteQueueOperations  store operations waiting for a commit before publishers are paused [100000]
+              Storage:MaxWriteQueueBytes    their estimated bytes before publishers are paused [67108864]
               ValidatePayloadFormat         check v5 payloads marked UTF-8; invalid ones get 0x99 [true]
               ResponseInformation           v5 Response Information for clients asking, {clientid} replaced [none]
               ServerReference               redirect every client to this server (v5: CONNACK 0x9C) [none]

@@ -15,7 +15,7 @@ namespace Starling.Storage.Sqlite;
 /// Opening checks the file (PRAGMA quick_check) and takes an exclusive lock, so a damaged file or a second broker on
 /// the same directory stops start-up with a message instead of losing state.
 /// </summary>
-public sealed partial class SqliteStore : IStore
+public sealed partial class SqliteStore : IStore, ISizedStore
 {
     /// <summary>The database file's name in the data directory.</summary>
     public const string FileName = "starling.db";
@@ -27,17 +27,45 @@ public sealed partial class SqliteStore : IStore
     private readonly HashSet<long> _candidates = [];
     private bool _disposed;
 
-    private SqliteStore(SqliteConnection connection, string path)
+    private SqliteStore(SqliteConnection connection, string path, long maxSizeBytes)
     {
         _connection = connection;
         _path = path;
         _sql = new Statements(connection);
+        MaxSizeBytes = maxSizeBytes;
+    }
+
+    /// <summary><see cref="SqliteStoreOptions.MaxDatabaseSizeBytes"/> (0 = none).</summary>
+    public long MaxSizeBytes { get; }
+
+    /// <summary>Pages in use (all pages but the free list) times the page size: what the size limit counts.</summary>
+    public long SizeBytes
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            try
+            {
+                var pages = (long)Scalar(_connection, "PRAGMA page_count;")! - (long)Scalar(_connection, "PRAGMA freelist_count;")!;
+                return pages * (long)Scalar(_connection, "PRAGMA page_size;")!;
+            }
+            catch (SqliteException ex)
+            {
+                throw Translate(ex, _path, "read");
+            }
+        }
     }
 
     /// <summary>The database file.</summary>
     public string FilePath => _path;
 
     public string Description => $"SQLite database {_path}";
+
+    /// <summary>
+    /// Set when the data directory or the database file is readable by group or others (Unix; a warning at start-up):
+    /// names them and their modes. Null when they are owner-only, as the store creates them.
+    /// </summary>
+    public string? LooseAccess { get; private init; }
 
     /// <summary>
     /// Opens (creating when needed) the store in <paramref name="dataDirectory"/>: creates the directory, checks the
@@ -49,16 +77,18 @@ public sealed partial class SqliteStore : IStore
         ArgumentException.ThrowIfNullOrWhiteSpace(dataDirectory);
         options ??= new SqliteStoreOptions();
         var directory = Path.GetFullPath(dataDirectory);
+        var path = Path.Combine(directory, FileName);
         try
         {
-            Directory.CreateDirectory(directory);
+            // New directory 0700, new database file 0600 (SQLite's -wal and -journal files take the database's mode).
+            SqliteFiles.CreateDirectory(directory);
+            SqliteFiles.CreateDatabaseFile(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new StoreException($"Cannot create the data directory '{directory}': {ex.Message} Create it and let the user that runs " +
+            throw new StoreException($"Cannot create the data directory '{directory}' or its database file: {ex.Message} Create it and let the user that runs " +
                 "starling-server write to it, or choose another one with --data-dir DIR (Storage:DataDirectory), or run without storage with --memory.", ex);
         }
-        var path = Path.Combine(directory, FileName);
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -88,7 +118,7 @@ public sealed partial class SqliteStore : IStore
                 Exec(connection, $"PRAGMA max_page_count={Math.Max(1, options.MaxDatabaseSizeBytes / pageSize)};");
             }
             SqliteSchema.Create(connection, path);
-            return new SqliteStore(connection, path);
+            return new SqliteStore(connection, path, options.MaxDatabaseSizeBytes) { LooseAccess = SqliteFiles.LooseAccess(directory, path) };
         }
         catch (SqliteException ex)
         {

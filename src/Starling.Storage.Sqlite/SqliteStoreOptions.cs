@@ -24,8 +24,9 @@ public sealed class SqliteStoreOptions
     public bool FullIntegrityCheck { get; set; }
 
     /// <summary>
-    /// Largest size of the database file in bytes (0 = no limit). Past it writes fail as on a full disk: acknowledgements of
-    /// durable messages are held back until space is freed.
+    /// Largest size of the database file in bytes (0 = no limit; the server's Storage:MaxDatabaseSize, 1 GiB by default).
+    /// The broker refuses messages that would have to be stored once nine tenths are used (<see cref="Broker.Storage.ISizedStore"/>);
+    /// the limit itself makes writes fail as on a full disk, and acknowledgements of durable messages are held back.
     /// </summary>
     public long MaxDatabaseSizeBytes { get; set; }
 }

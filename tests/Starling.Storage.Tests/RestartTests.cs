@@ -134,6 +134,32 @@ public sealed class RestartTests
         }
     }
 
+    /// <summary>
+    /// Issue 16, finding 18: only the broker's own tree, <c>$SYS</c> and <c>$SYS/...</c>, is left out of the store; other
+    /// topics that merely start with the same letters are ordinary client topics. Before the fix the store skipped every
+    /// topic starting with "$SYS": they were acknowledged (after no commit) and gone after the restart.
+    /// </summary>
+    [Fact]
+    public async Task Retained_messages_on_topics_that_only_start_like_SYS_survive_a_restart()
+    {
+        using var dir = new TempDirectory();
+        await using (var server = await TestServer.StartWithStoreAsync(dir.Path))
+        {
+            await using var pub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "pub", cleanSession: true);
+            Assert.Equal(ReasonCode.Success, await pub.PublishAckedAsync("$SYSTEM/x", "system-x", QualityOfService.AtLeastOnce, retain: true));
+            Assert.Equal(ReasonCode.Success, await pub.PublishAckedAsync("$SYSfoo", "sys-foo", QualityOfService.AtLeastOnce, retain: true));
+            await pub.DisconnectAsync();
+        }
+        await using (var server = await TestServer.StartWithStoreAsync(dir.Path))
+        {
+            await using var sub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "sub", cleanSession: true);
+            await sub.SubscribeAllAsync(("$SYSTEM/#", QualityOfService.AtLeastOnce), ("$SYSfoo", QualityOfService.AtLeastOnce));
+            var retained = await sub.ReceiveMessagesAsync(2, TimeSpan.FromSeconds(5));
+            Assert.Equal(["$SYSTEM/x=system-x", "$SYSfoo=sys-foo"], retained.Select(m => $"{m.Topic}={m.Text}").Order(StringComparer.Ordinal));
+            await sub.DisconnectAsync();
+        }
+    }
+
     [Fact]
     public async Task Memory_mode_keeps_nothing()
     {

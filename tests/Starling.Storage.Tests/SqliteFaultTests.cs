@@ -1,3 +1,4 @@
+using Starling.Broker;
 using Starling.Broker.Storage;
 using Starling.Protocol;
 using Starling.Server;
@@ -119,34 +120,145 @@ public sealed class SqliteFaultTests
         Assert.Equal(["kept"], reopened.Load().Sessions.Select(s => s.ClientId)); // the failed batch left nothing half-written
     }
 
+    /// <summary>
+    /// A store that cannot write (a full disk: SQLite's "disk is full" from a store whose file limit is reached while
+    /// <see cref="FailingStore.Failing"/> is set): PUBACKs of durable messages are held back, the publisher is paused at
+    /// the write queue's limit (issue 16, finding 3), and once the disk has room again every held-back PUBACK follows
+    /// and every acknowledged message is in the store.
+    /// </summary>
     [Fact]
-    public async Task While_the_store_cannot_write_durable_publishes_are_not_acknowledged()
+    public async Task While_the_disk_is_full_durable_publishes_are_not_acknowledged_and_the_publisher_is_paused()
     {
         using var dir = new TempDirectory();
-        var store = SqliteStore.Open(dir.Path, new SqliteStoreOptions { MaxDatabaseSizeBytes = 160 * 1024 });
-        await using var host = new BrokerHost(store);
+        var store = new FailingStore(SqliteStore.Open(dir.Path));
+        await using var host = new BrokerHost(store, new BrokerOptions { StoreMaxQueuedOperations = 20 });
+        await using (var sub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "slow", cleanSession: false))
+        {
+            await sub.SubscribeAllAsync(("f/#", QualityOfService.AtLeastOnce));
+            await sub.DisconnectAsync();
+        }
+        await Eventually.TrueAsync(() => host.Broker.GetSession("slow") is { Connected: false }, "the subscriber is offline");
+        await Eventually.TrueAsync(() => host.Broker.StorageState.Writer!.PendingOperations == 0, "the setup is committed");
+        store.Failing = true;
+
+        await using var pub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "pub", cleanSession: true);
+        var publishes = Enumerable.Range(0, 100).Select(i => pub.PublishAckedAsync("f/x", new byte[1024], QualityOfService.AtLeastOnce)).ToList();
+        await Eventually.TrueAsync(() => Interlocked.Read(ref host.Broker.Counters.StorePublisherPauses) > 0, "the publisher is paused");
+        Assert.InRange(Interlocked.Read(ref host.Broker.Counters.MessagesReceived), 1, 21);
+        Assert.InRange(host.Broker.StorageState.Writer!.PendingOperations, 1, 21);
+        Assert.DoesNotContain(publishes, p => p.IsCompleted); // nothing acknowledged while nothing could be written
+        await Eventually.TrueAsync(() => host.Logs.Errors.Any(e => e.Contains("disk is full", StringComparison.Ordinal)), "the failure is logged");
+        Assert.Contains(host.Logs.Lines, l => l.Contains("the write queue of", StringComparison.Ordinal) && l.Contains("publishers stop being read", StringComparison.Ordinal));
+
+        store.Failing = false; // space freed: the retried batch commits
+        var codes = await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(codes, c => Assert.Equal(ReasonCode.Success, c));
+        await pub.DisconnectAsync();
+        Assert.Equal(100, store.GetStatistics().Deliveries);
+    }
+
+    /// <summary>
+    /// Storage:MaxDatabaseSize (issue 16, finding 3): once the file is nearly at its limit, a v5 publisher's QoS 1 message
+    /// that would have to be stored gets PUBACK 0x97 Quota exceeded (a PUBACK reason code, MQTT 5 section 3.4.2.1), counted and logged
+    /// once per 10 s; every message acknowledged with 0x00 before is in the store and reaches the subscriber after a restart.
+    /// Before: nothing refused them, the limit made the write fail and the PUBACK never came.
+    /// </summary>
+    [Fact]
+    public async Task Past_the_database_size_limit_a_v5_publish_gets_quota_exceeded_and_every_acknowledged_message_survives()
+    {
+        using var dir = new TempDirectory();
+        var acked = 0;
+        await using (var host = new BrokerHost(SqliteStore.Open(dir.Path, new SqliteStoreOptions { MaxDatabaseSizeBytes = 1024 * 1024 })))
+        {
+            await using (var sub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "slow", cleanSession: false))
+            {
+                await sub.SubscribeAllAsync(("f/#", QualityOfService.AtLeastOnce));
+                await sub.DisconnectAsync();
+            }
+            await using var pub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "pub", cleanSession: true, version: ProtocolVersion.V500);
+            var code = ReasonCode.Success;
+            for (var i = 0; i < 200 && code == ReasonCode.Success; i++)
+            {
+                code = await pub.PublishAckedAsync("f/x", System.Text.Encoding.UTF8.GetBytes($"{acked + 1}:" + new string('x', 16 * 1024)), QualityOfService.AtLeastOnce);
+                if (code == ReasonCode.Success)
+                {
+                    acked++;
+                }
+            }
+            Assert.Equal(ReasonCode.QuotaExceeded, code);
+            Assert.InRange(acked, 20, 199);
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.Equal(ReasonCode.QuotaExceeded, await pub.PublishAckedAsync("f/x", new byte[16 * 1024], QualityOfService.AtLeastOnce));
+            }
+            Assert.Equal(6, Interlocked.Read(ref host.Broker.Counters.MessagesRefusedStoreFull));
+            Assert.Single(host.Logs.Lines, l => l.Contains("refused: the store is full", StringComparison.Ordinal)); // rate-limited
+            Assert.Contains(host.Logs.Lines, l => l.Contains("is full (", StringComparison.Ordinal) && l.Contains("Storage:MaxDatabaseSize", StringComparison.Ordinal));
+            await pub.DisconnectAsync();
+        }
+        await using (var host = new BrokerHost(SqliteStore.Open(dir.Path, new SqliteStoreOptions { MaxDatabaseSizeBytes = 1024 * 1024 })))
+        {
+            await using var sub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "slow", cleanSession: false);
+            var got = await sub.ReceiveMessagesAsync(acked + 1, TimeSpan.FromSeconds(2));
+            Assert.Equal(Enumerable.Range(1, acked).Select(i => $"{i}:"), got.Select(m => m.Text[..(m.Text.IndexOf(':', StringComparison.Ordinal) + 1)]));
+            await sub.DisconnectAsync();
+        }
+    }
+
+    /// <summary>
+    /// MQTT 3.1.1 has no failure code in PUBACK, and a positive one would acknowledge a message that is not stored: past
+    /// the size limit the connection is closed without a PUBACK (as [MQTT-3.3.5-2] allows for a PUBLISH the server will
+    /// not accept), so the client keeps the message and sends it again later.
+    /// </summary>
+    [Fact]
+    public async Task Past_the_database_size_limit_a_3_1_1_publisher_is_disconnected_without_a_PUBACK()
+    {
+        using var dir = new TempDirectory();
+        await using var host = new BrokerHost(SqliteStore.Open(dir.Path, new SqliteStoreOptions { MaxDatabaseSizeBytes = 1024 * 1024 }));
         await using (var sub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "slow", cleanSession: false))
         {
             await sub.SubscribeAllAsync(("f/#", QualityOfService.AtLeastOnce));
             await sub.DisconnectAsync();
         }
         await using var pub = await RawMqttClient.ConnectSessionAsync(host.Endpoint, "pub", cleanSession: true);
-        var payload = new byte[16 * 1024];
-        var acked = 0;
-        Task<ReasonCode>? stuck = null;
-        for (var i = 0; i < 40; i++)
+        IOException? closed = null;
+        for (var i = 0; i < 200 && closed is null; i++)
         {
-            var publish = pub.PublishAckedAsync("f/x", payload, QualityOfService.AtLeastOnce);
-            if (await Task.WhenAny(publish, Task.Delay(2000)) != publish)
+            try
             {
-                stuck = publish;
-                break;
+                Assert.Equal(ReasonCode.Success, await pub.PublishAckedAsync("f/x", new byte[16 * 1024], QualityOfService.AtLeastOnce));
             }
-            acked++;
+            catch (IOException ex)
+            {
+                closed = ex;
+            }
         }
-        Assert.NotNull(stuck); // the PUBACK is held back: the publisher keeps the message and will send it again
-        Assert.InRange(acked, 1, 39);
-        Assert.Contains(host.Logs.Errors, e => e.Contains("disk is full", StringComparison.Ordinal) && e.Contains(store.FilePath, StringComparison.Ordinal));
-        await pub.DisposeAsync();
+        Assert.NotNull(closed);
+        Assert.Equal(1, Interlocked.Read(ref host.Broker.Counters.MessagesRefusedStoreFull));
+    }
+
+    /// <summary>Wraps a store; while <see cref="Failing"/> is set every write fails as SQLite's does on a full disk.</summary>
+    private sealed class FailingStore(IStore inner) : IStore
+    {
+        public volatile bool Failing;
+
+        public string Description => inner.Description;
+
+        public StoreContents Load() => inner.Load();
+
+        public IReadOnlyList<StoredDelivery> LoadQueued(string clientId, long afterSequence, int limit) => inner.LoadQueued(clientId, afterSequence, limit);
+
+        public void Apply(IReadOnlyList<StoreOperation> operations)
+        {
+            if (Failing)
+            {
+                throw new StoreException($"Cannot write {inner.Description}: the disk is full. Free space on the file system that holds it.");
+            }
+            inner.Apply(operations);
+        }
+
+        public StoreStatistics GetStatistics() => inner.GetStatistics();
+
+        public void Dispose() => inner.Dispose();
     }
 }

@@ -49,6 +49,9 @@ internal sealed class MqttConnection : ISessionOwner
 
     public bool IsConnected => _connected;
 
+    /// <summary>Closing has begun (<see cref="Abort"/>); any thread.</summary>
+    public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
     /// <summary>The authenticated username once CONNACK accepted the client (null before, or anonymous).</summary>
     public string? Username => _connected ? _state.AuthenticatedUsername : null;
 
@@ -104,15 +107,19 @@ internal sealed class MqttConnection : ISessionOwner
             // The read loop, inline: a separate async method would keep a second state machine per idle connection.
             while (true)
             {
-                var congested = HandleRead(await _transport.Input.ReadAsync(CancellationToken.None).ConfigureAwait(false), out var stop);
+                var pause = HandleRead(await _transport.Input.ReadAsync(CancellationToken.None).ConfigureAwait(false), out var stop);
                 if (stop)
                 {
                     return;
                 }
                 await _writer.WaitForRoomAsync().ConfigureAwait(false);
-                if (congested is not null)
+                if (pause.Subscriber is { } congested)
                 {
                     await ConnectionWriter.WaitForCongestedSubscriberAsync(congested, TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+                }
+                if (pause.Store)
+                {
+                    await _services.Publish.WaitForStoreRoomAsync(this).ConfigureAwait(false);
                 }
             }
         }
@@ -157,31 +164,31 @@ internal sealed class MqttConnection : ISessionOwner
     }
 
     /// <summary>
-    /// Handles every whole frame of one read. Returns the congested subscriber a QoS 0 publish met (the read loop waits
-    /// for it), and sets <paramref name="stop"/> when the loop must end. A method of its own so that the read result
+    /// Handles every whole frame of one read. Returns what the read loop must wait for before reading on (a congested
+    /// subscriber a QoS 0 publish met, a store writer queue past its limits), and sets <paramref name="stop"/> when the loop must end. A method of its own so that the read result
     /// and its buffer are not hoisted into RunAsync's state machine box (~60 B per idle connection).
     /// </summary>
-    private ConnectionWriter? HandleRead(ReadResult result, out bool stop)
+    private ReadPause HandleRead(ReadResult result, out bool stop)
     {
         stop = true;
         var buffer = result.Buffer;
         if (result.IsCanceled || Volatile.Read(ref _closing) != 0)
         {
-            return null;
+            return default;
         }
         _lastPacketTimestamp = _services.Time.GetTimestamp();
-        ConnectionWriter? congested = null;
+        var pause = default(ReadPause);
         Interlocked.Add(ref _services.Counters.BytesReceived, buffer.Length - _bytesSeen);
         _writer.BeginDeferring();
         try
         {
             // A read may hold megabytes of small publishes: stop at the first one that met a congested
             // subscriber, wait for it in the read loop, and take the rest on the next turn.
-            while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer, out var c))
+            while (Volatile.Read(ref _closing) == 0 && TryHandleFrame(ref buffer, out var p))
             {
-                if (c is not null)
+                if (!p.IsNone)
                 {
-                    congested = c;
+                    pause = p;
                     break;
                 }
             }
@@ -191,7 +198,7 @@ internal sealed class MqttConnection : ISessionOwner
             // Consumed up to the last whole frame. Examined all (so the next read waits for more bytes), unless
             // we stopped early: then the rest is still to be handled and the next read must return at once.
             _bytesSeen = buffer.Length;
-            _transport.Input.AdvanceTo(buffer.Start, congested is null ? buffer.End : buffer.Start);
+            _transport.Input.AdvanceTo(buffer.Start, pause.IsNone ? buffer.End : buffer.Start);
             if (_writer.EndDeferring())
             {
                 // The answers to this read (CONNACK, acks) go out from here, without a hop to the thread pool.
@@ -204,10 +211,10 @@ internal sealed class MqttConnection : ISessionOwner
             {
                 throw new MqttProtocolException(ReasonCode.MalformedPacket, "connection closed in the middle of a packet");
             }
-            return null;
+            return default;
         }
         stop = false;
-        return congested;
+        return pause;
     }
 
     /// <summary>
@@ -233,13 +240,10 @@ internal sealed class MqttConnection : ISessionOwner
         }
     }
 
-    /// <summary>
-    /// Handles one frame if a whole one is buffered; the receive buffer is valid only during this call.
-    /// <paramref name="congested"/>: a subscriber the frame's deliveries found congested but moving (wait for it).
-    /// </summary>
-    private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer, out ConnectionWriter? congested)
+    /// <summary>Handles one whole buffered frame (the buffer is valid only during this call); <paramref name="pause"/>: what to wait for.</summary>
+    private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer, out ReadPause pause)
     {
-        congested = null;
+        pause = default;
         var maxPacketSize = _services.Options.MaxPacketSize;
         var status = FrameScanner.TryReadHeader(buffer, maxPacketSize, out var header, out var error);
         if (status == OperationStatus.NeedMoreData)
@@ -270,7 +274,7 @@ internal sealed class MqttConnection : ISessionOwner
             var publish = PacketDecoder.DecodePublish(header, body, version, publisher.LastTopic,
                 version == ProtocolVersion.V500 ? publisher.Properties ??= new PublishPropertiesCache() : null);
             publisher.LastTopic = publish.Topic ?? publisher.LastTopic;
-            congested = _services.Publish.Handle(this, publish);
+            pause = _services.Publish.Handle(this, publish);
         }
         else if (connected && header.Type is PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp)
         {
@@ -278,7 +282,7 @@ internal sealed class MqttConnection : ISessionOwner
         }
         else
         {
-            congested = PacketDispatch.Dispatch(this, PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? version : ProtocolVersion.Unknown));
+            pause = new ReadPause(PacketDispatch.Dispatch(this, PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? version : ProtocolVersion.Unknown)), false);
         }
         buffer = buffer.Slice(header.TotalLength);
         return true;

@@ -26,7 +26,7 @@ internal sealed class RetainedStore(BrokerStorage storage)
     public CommitTicket Set(Message message)
     {
         // $SYS/... are the broker's own figures, published again every interval: never worth a disk write or a restore.
-        if (!storage.Enabled || message.Topic.StartsWith("$SYS", StringComparison.Ordinal))
+        if (!storage.Enabled || IsBrokerTopic(message.Topic))
         {
             if (message.Payload.Length == 0)
             {
@@ -57,13 +57,20 @@ internal sealed class RetainedStore(BrokerStorage storage)
             {
                 return false;
             }
-            if (!topic.StartsWith("$SYS", StringComparison.Ordinal))
+            if (!IsBrokerTopic(topic))
             {
                 storage.Enqueue(StoreOperation.RemoveRetained(topic));
             }
             return true;
         }
     }
+
+    /// <summary>
+    /// The broker's own tree: exactly <c>$SYS</c> and <c>$SYS/...</c>. Topics that only start with the same letters
+    /// (<c>$SYSTEM/x</c>, <c>$SYSfoo</c>) are clients' topics and are stored like any other (issue 16, finding 18).
+    /// </summary>
+    internal static bool IsBrokerTopic(string topic)
+        => topic.StartsWith("$SYS", StringComparison.Ordinal) && (topic.Length == 4 || topic[4] == '/');
 
     /// <summary>Recovery: a retained message read back from the store (no store operation).</summary>
     public void Restore(Message message) => _messages[message.Topic] = message;

@@ -21,17 +21,48 @@ internal sealed class BrokerStorage
     private readonly ILogger _log;
     private readonly IStore? _store;
     private readonly StoreWriter? _writer;
+    private readonly LogThrottle _refusedLog;
+    private readonly LogThrottle _pausedLog;
     private long _lastMessageId;
     private int _closed;
 
-    public BrokerStorage(IStore? store, TimeProvider time, ILogger log)
+    public BrokerStorage(IStore? store, TimeProvider time, ILogger log, StoreLimits? limits = null)
     {
         _time = time;
         _log = log;
         _store = store;
+        _refusedLog = new LogThrottle(time, TimeSpan.FromSeconds(10));
+        _pausedLog = new LogThrottle(time, TimeSpan.FromSeconds(10));
         if (store is not null)
         {
-            _writer = new StoreWriter(store, log);
+            _writer = new StoreWriter(store, log, limits ?? StoreLimits.Default);
+        }
+    }
+
+    /// <summary>The store is (nearly) at its size limit: a message that would have to be stored must be refused.</summary>
+    public bool IsFull => _writer is { IsFull: true };
+
+    /// <summary>The write queue is past its limits: a publisher that queued store work should stop reading for a while.</summary>
+    public bool IsBackedUp => _writer is { IsBackedUp: true };
+
+    /// <summary>Completes when the write queue has room again (at once without a store or when it has room).</summary>
+    public Task WaitForRoomAsync() => _writer?.WaitForRoomAsync() ?? Task.CompletedTask;
+
+    /// <summary>A publish refused because the store is full: one log line per 10 s at most.</summary>
+    public void LogRefusedFull(string clientId, string topic)
+    {
+        if (_refusedLog.TryEnter(out var suppressed))
+        {
+            StorageLog.PublishRefusedStoreFull(_log, clientId, topic, suppressed, _refusedLog.Seconds);
+        }
+    }
+
+    /// <summary>A publisher paused for the write queue: one log line per 10 s at most.</summary>
+    public void LogPaused()
+    {
+        if (_writer is { } writer && _pausedLog.TryEnter(out var suppressed))
+        {
+            StorageLog.PublishersPaused(_log, _store!.Description, writer.PendingOperations, writer.PendingBytes, suppressed, _pausedLog.Seconds);
         }
     }
 

@@ -29,4 +29,23 @@ internal static partial class StorageLog
 
     [LoggerMessage(EventId = 2105, Level = LogLevel.Error, Message = "Storage: cannot read queued messages of client {ClientId} from {Store}: {Message}")]
     public static partial void PageReadFailed(ILogger logger, Exception exception, string clientId, string store, string message);
+
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Warning,
+        Message = "Storage: {Store} is full ({Size} bytes used of Storage:MaxDatabaseSize {Max}): QoS 1/2 and retained publishes are refused " +
+            "(MQTT 5: 0x97 Quota exceeded; 3.1.1: the connection is closed without an acknowledgement) until offline sessions " +
+            "take their messages or expire. Raise Storage:MaxDatabaseSize, or lower Limits:MaxQueuedMessages / MaxQueuedBytes.")]
+    public static partial void StoreFull(ILogger logger, string store, long size, long max);
+
+    [LoggerMessage(EventId = 2111, Level = LogLevel.Information,
+        Message = "Storage: {Store} has room again ({Size} bytes used of Storage:MaxDatabaseSize {Max}): publishes are accepted")]
+    public static partial void StoreNoLongerFull(ILogger logger, string store, long size, long max);
+
+    [LoggerMessage(EventId = 2112, Level = LogLevel.Warning,
+        Message = "Storage: PUBLISH of client '{ClientId}' to '{Topic}' refused: the store is full (Storage:MaxDatabaseSize); {Suppressed} more refused in the last {Seconds} s")]
+    public static partial void PublishRefusedStoreFull(ILogger logger, string clientId, string topic, long suppressed, int seconds);
+
+    [LoggerMessage(EventId = 2113, Level = LogLevel.Warning,
+        Message = "Storage: the write queue of {Store} is full ({Operations} operations, about {Bytes} bytes; limits Storage:MaxWriteQueueOperations " +
+            "and Storage:MaxWriteQueueBytes): publishers stop being read until it drains; {Suppressed} more pauses in the last {Seconds} s")]
+    public static partial void PublishersPaused(ILogger logger, string store, long operations, long bytes, long suppressed, int seconds);
 }

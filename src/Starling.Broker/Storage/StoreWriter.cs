@@ -26,6 +26,7 @@ internal sealed class StoreWriter
 
     private readonly IStore _store;
     private readonly ILogger _log;
+    private readonly StoreLimits _limits;
     private readonly ConcurrentQueue<Item> _queue = new();
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -37,11 +38,28 @@ internal sealed class StoreWriter
     private long _compacted;
     // Sequence number of the last operation queued (see CommitTicket); only ever grows.
     private long _enqueued;
+    // Operations and their estimated bytes queued and not yet committed (the write queue's fill, see StoreLimits).
+    private long _pendingOperations;
+    private long _pendingBytes;
+    // Non-null while publishers wait for the queue to drain; completed (and cleared) by the writer below the low mark.
+    private TaskCompletionSource? _room;
+    // The store's size in bytes after the last commit, and the size at which it counts as full (long.MaxValue: no limit).
+    private long _committedSize;
+    private readonly long _fullAt = long.MaxValue;
+    private bool _fullLogged;
 
-    public StoreWriter(IStore store, ILogger log)
+    public StoreWriter(IStore store, ILogger log, StoreLimits limits)
     {
         _store = store;
         _log = log;
+        _limits = limits;
+        if (store is ISizedStore { MaxSizeBytes: > 0 } sized)
+        {
+            // A tenth of the limit stays free for what was accepted before the store counted as full (the write queue,
+            // bounded by StoreLimits), session changes and deletions, so the hard limit itself is not reached.
+            _fullAt = sized.MaxSizeBytes - sized.MaxSizeBytes / 10;
+            _committedSize = sized.SizeBytes;
+        }
         _thread = new Thread(Run) { IsBackground = true, Name = "starling-store-writer" };
         _thread.Start();
     }
@@ -55,6 +73,57 @@ internal sealed class StoreWriter
     /// <summary>Operations dropped because the delivery they belong to was added and completed in the same batch.</summary>
     public long Compacted => Interlocked.Read(ref _compacted);
 
+    /// <summary>Operations queued and not yet committed.</summary>
+    public long PendingOperations => Interlocked.Read(ref _pendingOperations);
+
+    /// <summary>Estimated bytes of the operations queued and not yet committed (<see cref="EstimatedSize"/>).</summary>
+    public long PendingBytes => Interlocked.Read(ref _pendingBytes);
+
+    /// <summary>
+    /// The write queue is past one of its limits (StoreLimits.MaxQueuedOperations / MaxQueuedBytes): a publisher
+    /// that queued work stops reading until <see cref="WaitForRoomAsync"/> completes. Two reads; no lock.
+    /// </summary>
+    public bool IsBackedUp
+        => Interlocked.Read(ref _pendingOperations) > _limits.MaxQueuedOperations || Interlocked.Read(ref _pendingBytes) > _limits.MaxQueuedBytes;
+
+    /// <summary>
+    /// The store has reached its size limit (measured after each commit): messages that would have to be stored are
+    /// refused until deletions bring it back under it.
+    /// </summary>
+    public bool IsFull => Volatile.Read(ref _committedSize) + Interlocked.Read(ref _pendingBytes) >= _fullAt;
+
+    /// <summary>The store's size after the last commit (0 for a store without <see cref="ISizedStore"/>).</summary>
+    public long SizeBytes => Volatile.Read(ref _committedSize);
+
+    /// <summary>
+    /// Completes once the write queue is below half of both its limits (at once when it is not backed up). Allocates
+    /// only when the queue is backed up: one task shared by every waiting publisher.
+    /// </summary>
+    public Task WaitForRoomAsync()
+    {
+        if (!IsBackedUp)
+        {
+            return Task.CompletedTask;
+        }
+        var room = Volatile.Read(ref _room);
+        if (room is null)
+        {
+            var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            room = Interlocked.CompareExchange(ref _room, fresh, null) ?? fresh;
+        }
+        // The writer clears _room after lowering the counters; re-reading them after publishing _room means either it
+        // saw this task or this check sees the lower counters (no lost wake-up).
+        if (!IsBackedUp)
+        {
+            ReleaseRoom();
+        }
+        return room.Task;
+    }
+
+    /// <summary>A rough size of an operation in the queue and in the store: payload, topic and a fixed row cost.</summary>
+    public static long EstimatedSize(in StoreOperation operation)
+        => 128 + (operation.Message is { } m ? m.Payload.Length + m.Topic.Length * 2 : 0) + (operation.Will?.Payload.Length ?? 0);
+
     /// <summary>
     /// Queues one operation; the ticket names it, so an acknowledgement that depends on it can wait for its commit.
     /// Callbacks queued after this call run only once it is committed (the queue is FIFO and a batch's callbacks run
@@ -63,6 +132,8 @@ internal sealed class StoreWriter
     public CommitTicket Enqueue(in StoreOperation operation)
     {
         var ticket = new CommitTicket(Interlocked.Increment(ref _enqueued));
+        Interlocked.Increment(ref _pendingOperations);
+        Interlocked.Add(ref _pendingBytes, EstimatedSize(operation));
         _queue.Enqueue(new Item(operation, null));
         Wake();
         return ticket;
@@ -118,6 +189,7 @@ internal sealed class StoreWriter
                 }
                 _wake.Reset();
                 Volatile.Write(ref _signaled, 0);
+                long taken = 0, takenBytes = 0;
                 while (operations.Count < MaxBatch && _queue.TryDequeue(out var item))
                 {
                     if (item.Callback is { } callback)
@@ -127,6 +199,8 @@ internal sealed class StoreWriter
                     else
                     {
                         operations.Add(item.Operation);
+                        taken++;
+                        takenBytes += EstimatedSize(item.Operation);
                     }
                 }
                 Compact(operations);
@@ -134,6 +208,11 @@ internal sealed class StoreWriter
                 {
                     break;
                 }
+                // Only now do these operations leave the queue's fill: while a write fails (full disk) they still count,
+                // so publishers are held back instead of the queue growing.
+                Interlocked.Add(ref _pendingOperations, -taken);
+                Interlocked.Add(ref _pendingBytes, -takenBytes);
+                AfterBatch();
                 foreach (var callback in callbacks)
                 {
                     try
@@ -151,10 +230,44 @@ internal sealed class StoreWriter
         }
         finally
         {
+            // Nothing is written any more: publishers that wait for room must not wait for ever.
+            ReleaseRoom();
             _wake.Dispose();
             _stopped.TrySetResult();
         }
     }
+
+    /// <summary>Measures the store against its size limit and wakes publishers once the queue is below its low marks.</summary>
+    private void AfterBatch()
+    {
+        if (_fullAt != long.MaxValue && _store is ISizedStore sized)
+        {
+            var size = sized.SizeBytes;
+            Volatile.Write(ref _committedSize, size);
+            // Once per change of state (the refusals themselves are logged, rate-limited, by the publish side).
+            var full = size >= _fullAt;
+            if (full != _fullLogged)
+            {
+                _fullLogged = full;
+                if (full)
+                {
+                    StorageLog.StoreFull(_log, _store.Description, size, sized.MaxSizeBytes);
+                }
+                else
+                {
+                    StorageLog.StoreNoLongerFull(_log, _store.Description, size, sized.MaxSizeBytes);
+                }
+            }
+        }
+        if (Volatile.Read(ref _room) is not null
+            && Interlocked.Read(ref _pendingOperations) <= _limits.MaxQueuedOperations / 2
+            && Interlocked.Read(ref _pendingBytes) <= _limits.MaxQueuedBytes / 2)
+        {
+            ReleaseRoom();
+        }
+    }
+
+    private void ReleaseRoom() => Interlocked.Exchange(ref _room, null)?.TrySetResult();
 
     /// <summary>
     /// Drops deliveries that were added and completed within this batch (a subscriber online that acknowledged before

@@ -51,6 +51,7 @@ internal sealed partial class ServerConfiguration
         broker.OutboundTopicAliases = ReadBool("OutboundTopicAliases", broker.OutboundTopicAliases);
 
         ReadSecurityLimits(broker);
+        ReadStorageLimits(broker);
         try
         {
             broker.Validate();
@@ -167,6 +168,8 @@ internal sealed partial class ServerConfiguration
         {
             nameof(BrokerOptions.ConnectTimeout) => "Limits:ConnectTimeoutSeconds",
             nameof(BrokerOptions.MaxSessionExpiryInterval) => "Limits:MaxSessionExpirySeconds",
+            nameof(BrokerOptions.StoreMaxQueuedOperations) => "Storage:MaxWriteQueueOperations",
+            nameof(BrokerOptions.StoreMaxQueuedBytes) => "Storage:MaxWriteQueueBytes",
             nameof(BrokerOptions.AllowAnonymous) or nameof(BrokerOptions.AllowZeroLengthClientId) or nameof(BrokerOptions.QueueQoS0Messages)
                 or nameof(BrokerOptions.MaximumQoS) or nameof(BrokerOptions.RetainAvailable) or nameof(BrokerOptions.ValidatePayloadFormat)
                 or nameof(BrokerOptions.ResponseInformation) or nameof(BrokerOptions.ServerReference) or nameof(BrokerOptions.ServerMoved)

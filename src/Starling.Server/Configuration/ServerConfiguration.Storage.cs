@@ -8,10 +8,17 @@ namespace Starling.Server;
 /// <param name="Mode">"sqlite" (default): one SQLite file in <paramref name="DataDirectory"/>; "memory": nothing survives a restart.</param>
 /// <param name="DataDirectory">Absolute path of the data directory (sqlite mode).</param>
 /// <param name="Durability">What an acknowledged message survives: process crashes (default) or power loss.</param>
-internal sealed record StorageSettings(string Mode, string DataDirectory, SqliteDurability Durability)
+/// <param name="MaxDatabaseSizeBytes">Storage:MaxDatabaseSize: largest size of the SQLite file (0 = no limit).</param>
+internal sealed record StorageSettings(string Mode, string DataDirectory, SqliteDurability Durability, long MaxDatabaseSizeBytes = StorageSettings.DefaultMaxDatabaseSize)
 {
     public const string Sqlite = "sqlite";
     public const string Memory = "memory";
+
+    /// <summary>
+    /// 1 GiB: far above what normal use keeps (offline sessions' queues are bounded by Limits:MaxQueuedMessages and
+    /// MaxQueuedBytes), small enough that clients cannot fill the disk that holds it.
+    /// </summary>
+    public const long DefaultMaxDatabaseSize = 1024L * 1024 * 1024;
 
     public static StorageSettings Default { get; } = new(Sqlite, Path.GetFullPath("data"), SqliteDurability.Process);
 
@@ -25,16 +32,27 @@ internal sealed record StorageSettings(string Mode, string DataDirectory, Sqlite
             ServerLog.StorageMemoryOnly(logger);
             return null;
         }
-        var store = SqliteStore.Open(DataDirectory, new SqliteStoreOptions { Durability = Durability });
+        var store = SqliteStore.Open(DataDirectory, new SqliteStoreOptions { Durability = Durability, MaxDatabaseSizeBytes = MaxDatabaseSizeBytes });
         ServerLog.StorageOpened(logger, store.Description, Durability == SqliteDurability.PowerLoss ? "FULL" : "NORMAL",
             Durability == SqliteDurability.PowerLoss ? "power loss" : "a crash or kill of the process");
+        if (store.LooseAccess is { } loose)
+        {
+            ServerLog.StorageReadableByOthers(logger, loose);
+        }
         return store;
     }
 }
 
 internal sealed partial class ServerConfiguration
 {
-    private static readonly string[] s_storageKeys = ["Mode", "DataDirectory", "Durability"];
+    private static readonly string[] s_storageKeys = ["Mode", "DataDirectory", "Durability", "MaxDatabaseSize", "MaxWriteQueueOperations", "MaxWriteQueueBytes"];
+
+    /// <summary>The store writer's queue limits (Storage:MaxWriteQueueOperations, Storage:MaxWriteQueueBytes), kept by the broker.</summary>
+    private void ReadStorageLimits(Starling.Broker.BrokerOptions broker)
+    {
+        broker.StoreMaxQueuedOperations = ReadLong("Storage:MaxWriteQueueOperations", broker.StoreMaxQueuedOperations);
+        broker.StoreMaxQueuedBytes = ReadLong("Storage:MaxWriteQueueBytes", broker.StoreMaxQueuedBytes);
+    }
 
     private static bool IsKnownStorageKey(string[] parts)
         => parts.Length == 2 && parts[0].Equals("Storage", StringComparison.OrdinalIgnoreCase)
@@ -68,6 +86,11 @@ internal sealed partial class ServerConfiguration
             _ => throw Bad("Storage:Durability", "must be process (WAL, synchronous=NORMAL: survives a crash of the process, the default) " +
                 "or power (synchronous=FULL: also survives power loss, slower)"),
         };
-        return new StorageSettings(mode, fullPath, durability);
+        var maxSize = ReadLong("Storage:MaxDatabaseSize", StorageSettings.DefaultMaxDatabaseSize);
+        if (maxSize != 0 && maxSize < 1024 * 1024)
+        {
+            throw Bad("Storage:MaxDatabaseSize", "must be 0 (no limit) or a size in bytes of at least 1048576 (1 MiB), e.g. 1073741824 for 1 GiB");
+        }
+        return new StorageSettings(mode, fullPath, durability, maxSize);
     }
 }

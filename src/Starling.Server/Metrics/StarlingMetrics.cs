@@ -44,6 +44,10 @@ internal sealed class StarlingMetrics : IDisposable
             "Messages handed to subscribers' sessions since start.");
         m.CreateObservableCounter("starling.messages.dropped", ObserveDropped, "{message}",
             "Messages dropped since start, by reason.");
+        m.CreateObservableCounter("starling.store.full_refusals", () => Read(ref Broker.Counters.MessagesRefusedStoreFull), "{message}",
+            "QoS 1/2 and retained PUBLISH refused because the store reached Storage:MaxDatabaseSize, since start.");
+        m.CreateObservableCounter("starling.store.publisher_pauses", () => Read(ref Broker.Counters.StorePublisherPauses), "{pause}",
+            "Times a publisher stopped being read because the store writer's queue was past its limits, since start.");
         m.CreateObservableCounter("starling.bytes.received", () => Read(ref Broker.Counters.BytesReceived), "By",
             "Bytes received on MQTT connections since start.");
         m.CreateObservableCounter("starling.bytes.sent", () => Read(ref Broker.Counters.BytesSent), "By",

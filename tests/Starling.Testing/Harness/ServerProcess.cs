@@ -40,21 +40,28 @@ public sealed partial class ServerProcess : IAsyncDisposable
         => StartAsync(dataDirectory, openFileLimit: null, extraArgs);
 
     /// <summary>With <paramref name="openFileLimit"/>: run under that RLIMIT_NOFILE (soft and hard), through prlimit.</summary>
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, int? openFileLimit, params string[] extraArgs)
+    public static Task<ServerProcess> StartAsync(string dataDirectory, int? openFileLimit, params string[] extraArgs)
+        => StartInAsync(dataDirectory, openFileLimit, ["--data-dir", dataDirectory, .. extraArgs]);
+
+    /// <summary>
+    /// Runs the server with <paramref name="workingDirectory"/> as its current directory and no <c>--data-dir</c> unless
+    /// <paramref name="args"/> has one (so the default data directory applies).
+    /// </summary>
+    public static async Task<ServerProcess> StartInAsync(string workingDirectory, int? openFileLimit, params string[] args)
     {
         var info = new ProcessStartInfo(openFileLimit is null ? "dotnet" : "prlimit")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = dataDirectory,
+            WorkingDirectory = workingDirectory,
         };
         if (openFileLimit is { } n)
         {
             info.ArgumentList.Add($"--nofile={n}:{n}");
             info.ArgumentList.Add("dotnet");
         }
-        foreach (var a in new[] { ServerDll, "--port", "0", "--bind", "127.0.0.1", "--data-dir", dataDirectory }.Concat(extraArgs))
+        foreach (var a in new[] { ServerDll, "--port", "0", "--bind", "127.0.0.1" }.Concat(args))
         {
             info.ArgumentList.Add(a);
         }

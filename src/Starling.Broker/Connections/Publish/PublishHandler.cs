@@ -14,8 +14,11 @@ namespace Starling.Broker;
 internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, BrokerCounters counters, SecurityRuntime security,
     BrokerStorage storage, RetainedStore retained, Router router, MessagePool messagePool)
 {
-    /// <summary>Handles one PUBLISH; returns a subscriber whose QoS 0 lane it found congested but moving (the read loop waits for it).</summary>
-    public ConnectionWriter? Handle(MqttConnection connection, in PublishView publish)
+    /// <summary>
+    /// Handles one PUBLISH; returns what the read loop waits for before reading on: a subscriber whose QoS 0 lane it
+    /// found congested but moving, and whether it queued store work while the store writer's queue is past its limits.
+    /// </summary>
+    public ReadPause Handle(MqttConnection connection, in PublishView publish)
     {
         ref var state = ref connection.State;
         var topicName = ResolveTopic(ref state, publish);
@@ -31,6 +34,14 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         {
             throw new MqttProtocolException(ReasonCode.RetainNotSupported, "retained PUBLISH while Retain Available is 0 [MQTT-3.3.1-15]");
         }
+        if ((qos != QualityOfService.AtMostOnce || publish.Retain) && storage.IsFull
+            && !(qos == QualityOfService.ExactlyOnce && session.IsInboundQoS2Pending(publish.PacketId)))
+        {
+            // Checked before anything is recorded (a QoS 2 id would make the client's re-send look like a duplicate).
+            // A re-sent QoS 2 PUBLISH whose id is known was stored already and is answered as usual below.
+            RefuseStoreFull(connection, ref state, qos, publish.PacketId, topic);
+            return default;
+        }
         // The store operations the PUBACK/PUBREC must wait for (returned by each step, never a thread-static mark).
         Storage.CommitTicket ticket = default;
         if (qos == QualityOfService.ExactlyOnce)
@@ -39,7 +50,7 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
             {
                 // A re-sent PUBLISH before PUBREL: acknowledge again, deliver nothing twice [MQTT-4.3.3-2].
                 storage.Acknowledge(session, connection.Writer, ticket, PacketType.PubRec, publish.PacketId, ReasonCode.Success);
-                return null;
+                return default;
             }
             if (state.Version == ProtocolVersion.V500 && session.InboundQoS2Count > options.ReceiveMaximum)
             {
@@ -87,12 +98,12 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
             }
         }
         var congested = route.Congested as ConnectionWriter;
+        ticket = Storage.CommitTicket.Latest(ticket, route.Ticket);
         if (qos == QualityOfService.AtMostOnce)
         {
-            return congested;
+            return Pause(congested, ticket);
         }
         var reason = refused ? refusal : route.Delivered == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
-        ticket = Storage.CommitTicket.Latest(ticket, route.Ticket);
         if (qos == QualityOfService.ExactlyOnce && refused && state.Version == ProtocolVersion.V500)
         {
             // A PUBREC with a failure code ends the flow: no PUBREL will come for this id. Forget it before the PUBREC
@@ -103,7 +114,66 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         }
         // With a store: sent once the message (for durable subscribers, retained) and QoS 2 id are committed.
         storage.Acknowledge(session, connection.Writer, ticket, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
-        return congested;
+        return Pause(congested, ticket);
+    }
+
+    /// <summary>
+    /// Back-pressure toward publishers: a PUBLISH that queued store work while the writer's queue is past its limits makes
+    /// its read loop stop until the queue drains (its acknowledgement waits for the commit anyway). Two reads otherwise.
+    /// </summary>
+    private ReadPause Pause(ConnectionWriter? congested, Storage.CommitTicket ticket)
+    {
+        if (!ticket.IsPending || !storage.IsBackedUp)
+        {
+            return new ReadPause(congested, false);
+        }
+        Interlocked.Increment(ref counters.StorePublisherPauses);
+        storage.LogPaused();
+        return new ReadPause(congested, true);
+    }
+
+    /// <summary>
+    /// The store writer's queue is past its limits after this connection's PUBLISH: its read loop reads nothing more until
+    /// the queue drains (its acknowledgements wait for those commits anyway). Looks every 100 ms whether the connection
+    /// is closing, so a store that cannot write (full disk) never holds a closed connection's read loop.
+    /// </summary>
+    public async Task WaitForStoreRoomAsync(MqttConnection connection)
+    {
+        while (!connection.IsClosing)
+        {
+            var room = storage.WaitForRoomAsync();
+            if (room.IsCompleted)
+            {
+                return;
+            }
+            // Real time on purpose: a poll of the closing flag, not a protocol timer.
+            await Task.WhenAny(room, Task.Delay(TimeSpan.FromMilliseconds(100))).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A message that would have to be stored while the store is full (Storage:MaxDatabaseSize): never acknowledged as
+    /// accepted. MQTT 5: PUBACK / PUBREC 0x97 Quota exceeded, which ends the flow (0x97 is a PUBACK and PUBREC reason code, sections 3.4.2.1 and 3.5.2.1) and
+    /// leaves the connection open. MQTT 3.1.1 and 3.1 have no failure code in PUBACK / PUBREC, and a positive one would
+    /// acknowledge a message the broker did not keep: the connection is closed without one (as 3.1.1 lets a server do
+    /// with a PUBLISH it will not accept, [MQTT-3.3.5-2]), and the client sends the message again after reconnecting.
+    /// QoS 0 (a retained one) is dropped: at most once allows it. Counted and logged (rate-limited) in every case.
+    /// </summary>
+    private void RefuseStoreFull(MqttConnection connection, ref ConnectionState state, QualityOfService qos, ushort packetId, string topic)
+    {
+        Interlocked.Increment(ref counters.MessagesRefusedStoreFull);
+        storage.LogRefusedFull(state.ClientId, topic);
+        if (qos == QualityOfService.AtMostOnce)
+        {
+            return;
+        }
+        if (state.Version == ProtocolVersion.V500)
+        {
+            storage.Acknowledge(state.Session!, connection.Writer, default, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec,
+                packetId, ReasonCode.QuotaExceeded);
+            return;
+        }
+        connection.Abort(null, "the store is full (Storage:MaxDatabaseSize): PUBLISH not acknowledged");
     }
 
     /// <summary>
