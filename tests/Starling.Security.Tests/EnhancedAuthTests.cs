@@ -265,7 +265,7 @@ public sealed class EnhancedAuthTests
     }
 
     /// <summary>Full SCRAM exchange that must succeed; checks the CONNACK's method and the server signature.</summary>
-    private static async Task<(RawMqttClient Client, ScramClient Scram)> ScramConnectAsync(IPEndPoint endpoint, string method, string user, string password, string clientId)
+    internal static async Task<(RawMqttClient Client, ScramClient Scram)> ScramConnectAsync(IPEndPoint endpoint, string method, string user, string password, string clientId)
     {
         var client = await RawMqttClient.OpenAsync(endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         var scram = new ScramClient(method, user, password);
@@ -302,7 +302,7 @@ public sealed class EnhancedAuthTests
         return (ack.Body[1], Encoding.UTF8.GetString(serverFirst));
     }
 
-    private static async Task<int> FirstConnAckCodeAsync(IPEndPoint endpoint, string method, byte[] data)
+    internal static async Task<int> FirstConnAckCodeAsync(IPEndPoint endpoint, string method, byte[] data)
     {
         await using var client = await RawMqttClient.OpenAsync(endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         await client.SendAsync(ConnectWithAuth("m", method, data));
