@@ -9,6 +9,7 @@ namespace Starling.Security.Tests;
 /// Failed-login throttling (finding 8), client-supplied strings in the log (finding 12), hash-equivalent SCRAM and the
 /// password file's mode (finding 4), and an ACL file without authentication (finding 15), all from issue 16.
 /// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class LoginHardeningTests
 {
     private static async Task<(TempDir Dir, string File)> PasswordsAsync()

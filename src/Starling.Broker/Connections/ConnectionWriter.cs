@@ -1,3 +1,4 @@
+using Starling.Broker.Security;
 using System.Buffers;
 using System.IO.Pipelines;
 using Starling.Protocol;
@@ -155,7 +156,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         }
         catch (Exception ex) when (MqttConnection.IsTransportFault(ex))
         {
-            ConnectionLog.WriteFailed(_owner.Services.Log, _owner.DisplayId, ex.Message);
+            ConnectionLog.WriteFailed(_owner.Services.Log, LogText.Escape(_owner.DisplayId), ex.Message);
         }
         finally
         {
@@ -279,7 +280,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         }
         catch (Exception ex) when (MqttConnection.IsTransportFault(ex))
         {
-            ConnectionLog.FinalWriteFailed(_owner.Services.Log, _owner.DisplayId, ex.Message);
+            ConnectionLog.FinalWriteFailed(_owner.Services.Log, LogText.Escape(_owner.DisplayId), ex.Message);
         }
     }
 }
