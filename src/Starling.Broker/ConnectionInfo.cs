@@ -14,4 +14,10 @@ public sealed record ConnectionInfo(string ConnectionId, EndPoint? RemoteEndPoin
 
     /// <summary>With use_identity_as_username: the certificate's identity (CN), used as the username instead of CONNECT's.</summary>
     public string? CertificateUsername { get; init; }
+
+    /// <summary>
+    /// With use_identity_as_username: why the certificate gives no identity (no CN, several CNs, no such SAN). Set,
+    /// the CONNECT is refused (0x87 / 5): the certificate was meant to be the credential.
+    /// </summary>
+    public string? CertificateIdentityProblem { get; init; }
 }

@@ -47,6 +47,9 @@ public sealed class AclFile
     /// <summary>Pattern rules: they apply to every client.</summary>
     public IReadOnlyList<AclRule> Patterns { get; }
 
+    /// <summary>The usernames that have a <c>user</c> block.</summary>
+    public IReadOnlyCollection<string> Users => _users.Keys;
+
     public IReadOnlyList<AclRule> TopicsOf(string username) => _users.TryGetValue(username, out var rules) ? rules : [];
 
     public static AclFile Load(string path) => Parse(File.ReadAllText(path, Encoding.UTF8), path);
@@ -136,8 +139,9 @@ public sealed class AclFile
         {
             topics[i] = new CompiledRule(own[i].Access, own[i].Filter);
         }
-        // Patterns cannot be trusted with a client id or username that contains wildcards (CVE-2017-7650): deny.
-        var dangerous = (username is not null && username.AsSpan().IndexOfAny('+', '#') >= 0) || clientId.AsSpan().IndexOfAny('+', '#') >= 0;
+        // Patterns substitute %c/%u as one whole level: a value with a wildcard (CVE-2017-7650) or a level separator
+        // ('alice/inbox' would reach into alice's 'clients/%c/#') cannot be trusted there, so patterns deny it all.
+        var dangerous = (username is not null && IsUnsafeLevel(username)) || IsUnsafeLevel(clientId);
         var patterns = new List<CompiledRule>(Patterns.Count);
         foreach (var p in Patterns)
         {
@@ -166,4 +170,6 @@ public sealed class AclFile
         }
         return new CompiledAcl(topics, [.. patterns], dangerous && Patterns.Count > 0);
     }
+
+    private static bool IsUnsafeLevel(string value) => value.AsSpan().IndexOfAny('+', '#', '/') >= 0;
 }

@@ -10,7 +10,7 @@ namespace Starling.Security;
 /// <summary>
 /// Bearer tokens (JWT, RFC 7519) in the CONNECT password. The header's "alg" must be the configured one ("none" and
 /// any other algorithm are refused, so a token cannot choose how it is checked); "exp" is required; "nbf", "iss" and
-/// "aud" are checked; the "sub" claim becomes the username; topic claims limit what the client may do.
+/// "aud" are checked; the "sub" claim (or the configured <see cref="JwtOptions.UsernameClaim"/>) is required and becomes the username; topic claims limit what the client may do.
 /// </summary>
 public sealed class JwtAuthenticator : IAuthenticator
 {
@@ -124,7 +124,13 @@ public sealed class JwtAuthenticator : IAuthenticator
         {
             return AuthenticationResult.Refuse(ReasonCode.NotAuthorized, $"JWT does not allow client id '{clientId}'");
         }
-        string? subject = claims.TryGetProperty("sub", out var sub) && sub.ValueKind == JsonValueKind.String ? sub.GetString() : null;
+        // The identity comes from the token, never from the CONNECT username: a token without it would let any
+        // holder of a valid token choose its ACL identity.
+        var claim = _options.UsernameClaim;
+        if (!claims.TryGetProperty(claim, out var sub) || sub.ValueKind != JsonValueKind.String || sub.GetString() is not { Length: > 0 } subject)
+        {
+            return AuthenticationResult.Refuse(ReasonCode.BadUserNameOrPassword, $"JWT without a non-empty string '{claim}' claim (the identity; Auth:Jwt:UsernameClaim)");
+        }
         var publish = Filters(claims, _options.PublishClaim);
         var subscribe = Filters(claims, _options.SubscribeClaim);
         if (publish is null && subscribe is null)

@@ -32,6 +32,9 @@ public sealed class JwtOptions
     /// <summary>Tolerance for "exp" and "nbf".</summary>
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Claim holding the identity (the username for ACLs and logs); required, a non-empty string.</summary>
+    public string UsernameClaim { get; init; } = "sub";
+
     /// <summary>Claim holding the client id (or ids) the token may connect with; absent claim: any client id.</summary>
     public string ClientIdClaim { get; init; } = "clientid";
 

@@ -12,10 +12,18 @@ public sealed class PasswordFile
 {
     private readonly Dictionary<string, Entry> _users;
 
+    // Checked instead of a real entry for a user who is not in the file: the kind and iteration count most entries
+    // have (so an unknown name costs what a typical known one does), with a random salt and hash that never match.
+    private readonly Entry _dummy;
+
     private PasswordFile(Dictionary<string, Entry> users, string path)
     {
         _users = users;
         Path = path;
+        var typical = users.Values.GroupBy(e => (e.Kind, e.Iterations)).OrderByDescending(g => g.Count()).FirstOrDefault()?.First();
+        _dummy = typical is null
+            ? new Entry(7, PasswordHash.DefaultIterations, RandomNumberGenerator.GetBytes(PasswordHash.SaltLength), RandomNumberGenerator.GetBytes(PasswordHash.HashLength))
+            : new Entry(typical.Kind, typical.Iterations, RandomNumberGenerator.GetBytes(typical.Salt.Length), RandomNumberGenerator.GetBytes(typical.Hash.Length));
     }
 
     public string Path { get; }
@@ -67,9 +75,16 @@ public sealed class PasswordFile
         {
             return PasswordHash.Verify(password, entry.Kind, entry.Iterations, entry.Salt, entry.Hash);
         }
-        PasswordHash.Verify(password, 7, PasswordHash.DefaultIterations, s_dummySalt, s_dummyHash);
+        VerifyDummy(password);
         return false;
     }
+
+    /// <summary>
+    /// Spends what checking a typical entry costs, and fails: for paths that must not be faster than a real check
+    /// (an unknown user, a known user without a password), so timing does not tell which names exist.
+    /// </summary>
+    public void VerifyDummy(ReadOnlySpan<byte> password)
+        => PasswordHash.Verify(password, _dummy.Kind, _dummy.Iterations, _dummy.Salt, _dummy.Hash);
 
     /// <summary>The parsed entry of <paramref name="username"/> (kind 6, 7 or <see cref="PasswordHash.ScramSha256Kind"/>), for SCRAM.</summary>
     internal bool TryGetEntry(string username, out int kind, out int iterations, out byte[] salt, out byte[] hash)
@@ -82,9 +97,6 @@ public sealed class PasswordFile
         (kind, iterations, salt, hash) = (0, 0, [], []);
         return false;
     }
-
-    private static readonly byte[] s_dummySalt = RandomNumberGenerator.GetBytes(PasswordHash.SaltLength);
-    private static readonly byte[] s_dummyHash = RandomNumberGenerator.GetBytes(PasswordHash.HashLength);
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Path} ({Count} users)");
 

@@ -27,10 +27,14 @@ public sealed class PasswordFileAuthenticator(PasswordFile file) : IAuthenticato
         var file = _file;
         if (!file.Contains(username))
         {
+            // Left to the next authenticator (or refused as unknown), after the cost of a real check: an unknown name
+            // answered sooner than a wrong password would tell which names exist.
+            file.VerifyDummy(request.Password);
             return AuthenticationResult.NotApplicable;
         }
         if (!request.HasPassword)
         {
+            file.VerifyDummy(request.Password);
             return AuthenticationResult.Refuse(ReasonCode.BadUserNameOrPassword, $"user '{username}' gave no password");
         }
         return file.Verify(username, request.Password)

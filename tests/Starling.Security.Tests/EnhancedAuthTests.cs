@@ -37,7 +37,7 @@ public sealed class EnhancedAuthTests
     {
         var (dir, file) = await UsersAsync();
         using var _ = dir;
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AclFile"] = await AclAsync(dir) });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true", ["Auth:AclFile"] = await AclAsync(dir) });
         var (client, scram) = await ScramConnectAsync(server.Endpoint, method, user, password, "c-" + user);
         await using (client)
         {
@@ -54,7 +54,7 @@ public sealed class EnhancedAuthTests
     {
         var (dir, file) = await UsersAsync();
         using var _ = dir;
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true" });
 
         // Wrong password: the exchange runs to the proof, then CONNACK 0x86 and close.
         var wrong = await ScramFailAsync(server.Endpoint, "SCRAM-SHA-256", "alice", "nope");
@@ -86,23 +86,23 @@ public sealed class EnhancedAuthTests
     {
         var (dir, file) = await UsersAsync();
         using var _ = dir;
-        await using (var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file }))
+        await using (var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true" }))
         {
             Assert.Equal(0x8C, await FirstConnAckCodeAsync(server.Endpoint, "GS2-KRB5", "n,,n=alice,r=abc"u8.ToArray()));
         }
-        await using (var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:EnhancedMethods:0"] = "SCRAM-SHA-512" }))
+        await using (var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true", ["Auth:EnhancedMethods:0"] = "SCRAM-SHA-512" }))
         {
             Assert.Equal(0x8C, await FirstConnAckCodeAsync(server.Endpoint, "SCRAM-SHA-256", "n,,n=alice,r=abc"u8.ToArray()));
             var (client, _) = await ScramConnectAsync(server.Endpoint, "SCRAM-SHA-512", "bob", "bob-pw", "b");
             await client.DisposeAsync();
         }
-        await using (var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:EnhancedMethods"] = "none" }))
+        await using (var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true", ["Auth:EnhancedMethods"] = "none" }))
         {
             Assert.Equal(0x8C, await FirstConnAckCodeAsync(server.Endpoint, "SCRAM-SHA-512", "n,,n=bob,r=abc"u8.ToArray()));
         }
         // Bad settings stop the start with a message naming the key.
         var unknown = await Assert.ThrowsAnyAsync<Exception>(async () =>
-            await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:EnhancedMethods"] = "SCRAM-SHA-1" }));
+            await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true", ["Auth:EnhancedMethods"] = "SCRAM-SHA-1" }));
         Assert.Contains("Auth:EnhancedMethods", unknown.Message, StringComparison.Ordinal);
         var noFile = await Assert.ThrowsAnyAsync<Exception>(async () =>
             await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:EnhancedMethods"] = "SCRAM-SHA-256" }));
@@ -114,7 +114,7 @@ public sealed class EnhancedAuthTests
     {
         var (dir, file) = await UsersAsync();
         using var _ = dir;
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true" });
         foreach (var intruder in new[] { new byte[] { 0xC0, 0x00 }, Packets5.Subscribe(1, new Sub("a", 0)) })
         {
             await using var client = await RawMqttClient.OpenAsync(server.Endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
@@ -135,7 +135,7 @@ public sealed class EnhancedAuthTests
     {
         var (dir, file) = await UsersAsync();
         using var _ = dir;
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true" });
         await using (var client = await RawMqttClient.OpenAsync(server.Endpoint, "client", Starling.Protocol.ProtocolVersion.V500))
         {
             var scram = new ScramClient("SCRAM-SHA-256", "alice", "alice-pw");
@@ -175,7 +175,7 @@ public sealed class EnhancedAuthTests
     {
         var (dir, file) = await UsersAsync();
         using var _ = dir;
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AclFile"] = await AclAsync(dir) });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true", ["Auth:AclFile"] = await AclAsync(dir) });
         var (client, _) = await ScramConnectAsync(server.Endpoint, "SCRAM-SHA-512", "bob", "bob-pw", "re");
         await using (client)
         {
@@ -209,7 +209,7 @@ public sealed class EnhancedAuthTests
     {
         var (dir, file) = await UsersAsync();
         using var _ = dir;
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true" });
         var (client, _) = await ScramConnectAsync(server.Endpoint, "SCRAM-SHA-256", "alice", "alice-pw", "rf");
         await using (client)
         {
@@ -231,7 +231,7 @@ public sealed class EnhancedAuthTests
     {
         var (dir, file) = await UsersAsync();
         using var _ = dir;
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Limits:ConnectTimeoutSeconds"] = "1" });
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true", ["Limits:ConnectTimeoutSeconds"] = "1" });
         await using var client = await RawMqttClient.OpenAsync(server.Endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         var scram = new ScramClient("SCRAM-SHA-256", "alice", "alice-pw");
         await client.SendAsync(ConnectWithAuth("slow", scram.Method, scram.ClientFirst()));
@@ -265,7 +265,7 @@ public sealed class EnhancedAuthTests
     }
 
     /// <summary>Full SCRAM exchange that must succeed; checks the CONNACK's method and the server signature.</summary>
-    private static async Task<(RawMqttClient Client, ScramClient Scram)> ScramConnectAsync(IPEndPoint endpoint, string method, string user, string password, string clientId)
+    internal static async Task<(RawMqttClient Client, ScramClient Scram)> ScramConnectAsync(IPEndPoint endpoint, string method, string user, string password, string clientId)
     {
         var client = await RawMqttClient.OpenAsync(endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         var scram = new ScramClient(method, user, password);
@@ -302,7 +302,7 @@ public sealed class EnhancedAuthTests
         return (ack.Body[1], Encoding.UTF8.GetString(serverFirst));
     }
 
-    private static async Task<int> FirstConnAckCodeAsync(IPEndPoint endpoint, string method, byte[] data)
+    internal static async Task<int> FirstConnAckCodeAsync(IPEndPoint endpoint, string method, byte[] data)
     {
         await using var client = await RawMqttClient.OpenAsync(endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         await client.SendAsync(ConnectWithAuth("m", method, data));

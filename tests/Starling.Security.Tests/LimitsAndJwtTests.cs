@@ -64,7 +64,7 @@ public sealed class LimitsAndJwtTests
         var keyFile = dir.File("jwt.pub.pem");
         await File.WriteAllTextAsync(keyFile, rsa.ExportSubjectPublicKeyInfoPem());
         await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:Jwt:Algorithm"] = "RS256", ["Auth:Jwt:PublicKeyFile"] = keyFile });
-        var signed = JwtAuthenticator.EncodeBase64Url("""{"alg":"RS256","typ":"JWT"}"""u8) + "." + JwtAuthenticator.EncodeBase64Url(Encoding.UTF8.GetBytes($$"""{"exp":{{Now + 600}}}"""));
+        var signed = JwtAuthenticator.EncodeBase64Url("""{"alg":"RS256","typ":"JWT"}"""u8) + "." + JwtAuthenticator.EncodeBase64Url(Encoding.UTF8.GetBytes($$"""{"sub":"u","exp":{{Now + 600}}}"""));
         var token = signed + "." + JwtAuthenticator.EncodeBase64Url(rsa.SignData(Encoding.ASCII.GetBytes(signed), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
         Assert.Equal(0, await PasswordFileTests.Code(server.Endpoint, "u", token));
         // HS256 signed with the public key's text as the secret (the classic confusion attack) is refused.

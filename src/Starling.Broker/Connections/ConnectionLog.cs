@@ -5,7 +5,8 @@ namespace Starling.Broker;
 
 /// <summary>
 /// Log lines of the connection path (category "Starling.Broker.Connection"): event ids 1000-1999, and 3000-3099 for
-/// authentication on a connection. The texts are the ones operators and tests know; keep them.
+/// authentication on a connection. The texts are the ones operators and tests know; keep them. Every client-supplied
+/// value (client id, reason, method, user) is passed through <see cref="Security.LogText.Escape"/> by the caller.
 /// </summary>
 internal static partial class ConnectionLog
 {
@@ -39,6 +40,10 @@ internal static partial class ConnectionLog
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "Connection from {Remote} refused (0x{Code:X2}): {Why}")]
     public static partial void Refused(ILogger logger, EndPoint? remote, byte code, string why);
+
+    [LoggerMessage(EventId = 1650, Level = LogLevel.Information,
+        Message = "Connection from {Remote} refused (0x{Code:X2}): {Why} ({Suppressed} more refused connections in the last {Interval} s not logged)")]
+    public static partial void RefusedAfterSuppressed(ILogger logger, EndPoint? remote, byte code, string why, long suppressed, int interval);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Client {ClientId} ({Remote}) re-authenticated with {Method} as '{User}'")]
     public static partial void Reauthenticated(ILogger logger, string clientId, EndPoint? remote, string method, string? user);

@@ -1,3 +1,4 @@
+using Starling.Broker.Security;
 using System.Buffers;
 using System.IO.Pipelines;
 using Starling.Protocol;
@@ -178,7 +179,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         }
         catch (Exception ex) when (TransportFaults.IsTransportFault(ex))
         {
-            ConnectionLog.WriteFailed(_owner.Services.Log, _owner.DisplayId, ex.Message);
+            ConnectionLog.WriteFailed(_owner.Services.Log, LogText.Escape(_owner.DisplayId), ex.Message);
         }
         finally
         {
@@ -324,7 +325,7 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
         }
         catch (Exception ex) when (TransportFaults.IsTransportFault(ex))
         {
-            ConnectionLog.FinalWriteFailed(_owner.Services.Log, _owner.DisplayId, ex.Message);
+            ConnectionLog.FinalWriteFailed(_owner.Services.Log, LogText.Escape(_owner.DisplayId), ex.Message);
         }
     }
 }

@@ -136,7 +136,7 @@ internal sealed class MqttConnection : ISessionOwner
                 // A protocol error in the middle of an enhanced authentication: CONNACK with the reason, then close.
                 _finalPacket = new ConnAckPacket { ReasonCode = ex.ReasonCode };
             }
-            ConnectionLog.ProtocolError(_services.Log, DisplayId, _info.RemoteEndPoint, ex.Message, (byte)ex.ReasonCode);
+            ConnectionLog.ProtocolError(_services.Log, LogText.Escape(DisplayId), _info.RemoteEndPoint, LogText.Escape(ex.Message, 512), (byte)ex.ReasonCode);
             Abort(ex.ReasonCode, ex.Message);
         }
         catch (Exception ex) when (TransportFaults.IsTransportFault(ex))
@@ -145,7 +145,7 @@ internal sealed class MqttConnection : ISessionOwner
         }
         catch (Exception ex)
         {
-            ConnectionLog.UnexpectedError(_services.Log, ex, DisplayId, _info.RemoteEndPoint);
+            ConnectionLog.UnexpectedError(_services.Log, ex, LogText.Escape(DisplayId), _info.RemoteEndPoint);
             Abort(ReasonCode.ImplementationSpecificError, "internal error");
         }
         finally
@@ -310,7 +310,7 @@ internal sealed class MqttConnection : ISessionOwner
         if (keepAlive > 0
             && _services.Time.GetElapsedTime(Volatile.Read(ref _lastPacketTimestamp), now) > TimeSpan.FromMilliseconds(keepAlive * 1500L))
         {
-            ConnectionLog.KeepAliveExpired(_services.Log, DisplayId, _info.RemoteEndPoint, keepAlive);
+            ConnectionLog.KeepAliveExpired(_services.Log, LogText.Escape(DisplayId), _info.RemoteEndPoint, keepAlive);
             Abort(ReasonCode.KeepAliveTimeout, "keep-alive timeout");
         }
     }
@@ -318,7 +318,7 @@ internal sealed class MqttConnection : ISessionOwner
     /// <summary>A newer connection took the session over [MQTT-3.1.4-2].</summary>
     public void TakeOver()
     {
-        ConnectionLog.TakenOver(_services.Log, DisplayId, _info.RemoteEndPoint);
+        ConnectionLog.TakenOver(_services.Log, LogText.Escape(DisplayId), _info.RemoteEndPoint);
         Abort(ReasonCode.SessionTakenOver, "session taken over");
     }
 
@@ -348,7 +348,19 @@ internal sealed class MqttConnection : ISessionOwner
     public void Refuse(ReasonCode reason, string why, MqttProperties? properties = null)
     {
         Interlocked.Increment(ref _services.Counters.ConnectionsRefused);
-        ConnectionLog.Refused(_services.Log, _info.RemoteEndPoint, (byte)reason, why);
+        // One line per interval: a client that is refused again and again must not be able to fill the log.
+        if (_services.Security.RefusalLog.ShouldLog(out var suppressed))
+        {
+            var shown = LogText.Escape(why, 512);
+            if (suppressed > 0)
+            {
+                ConnectionLog.RefusedAfterSuppressed(_services.Log, _info.RemoteEndPoint, (byte)reason, shown, suppressed, _services.Security.RefusalLog.IntervalSeconds);
+            }
+            else
+            {
+                ConnectionLog.Refused(_services.Log, _info.RemoteEndPoint, (byte)reason, shown);
+            }
+        }
         _finalPacket = new ConnAckPacket { SessionPresent = false, ReasonCode = reason, Properties = properties };
         Abort(null, "CONNECT refused: " + why);
     }
@@ -372,7 +384,7 @@ internal sealed class MqttConnection : ISessionOwner
             return;
         }
         _services.Registry.OnDisconnected();
-        ConnectionLog.Disconnected(_services.Log, _state.ClientId, _info.RemoteEndPoint, _closeCause);
+        ConnectionLog.Disconnected(_services.Log, LogText.Escape(_state.ClientId), _info.RemoteEndPoint, LogText.Escape(_closeCause, 512));
         _services.SessionRelease.Release(this, ref _state);
     }
 }

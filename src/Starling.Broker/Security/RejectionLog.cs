@@ -13,6 +13,9 @@ internal sealed class RejectionLog(ILogger logger, TimeProvider time, TimeSpan i
     public void Write(RejectionCause cause, string message)
     {
         var slot = _slots[(int)cause];
+        // The message quotes client-supplied values (client id, username, topic, reason): escaped and cut here, the
+        // one place every rejection line passes, so no caller can forget it.
+        message = LogText.Escape(message, 1024);
         var now = time.GetTimestamp();
         long suppressed;
         lock (slot.Gate)

@@ -16,6 +16,7 @@ public sealed class SecurityCounters
     public long PublishRateExceeded;
     public long SubscriptionLimitExceeded;
     public long TopicLimitExceeded;
+    public long LoginsThrottled;
 #pragma warning restore CA1051
 }
 
@@ -34,4 +35,5 @@ public enum RejectionCause
     SubscriptionLimit,
     TopicLimit,
     OpenConnections,
+    LoginThrottled,
 }

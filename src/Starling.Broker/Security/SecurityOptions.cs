@@ -55,6 +55,24 @@ public sealed class SecurityOptions
     /// <summary>At most one log line per rejection cause per interval; the others are counted and reported with the next line.</summary>
     public TimeSpan RejectionLogInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Failed logins from one IP address within <see cref="FailedLoginWindowSeconds"/> after which further CONNECTs with
+    /// credentials from it are refused at once (CONNACK 0x9F / 3) until the window ends (0 = no limit).
+    /// </summary>
+    public int MaxFailedLoginsPerAddress { get; set; } = 30;
+
+    /// <summary>Failed logins for one username within the window after which that username is refused at once (0 = no limit).</summary>
+    public int MaxFailedLoginsPerUser { get; set; } = 10;
+
+    /// <summary>The window of the failed-login limits, in seconds, counted from the first failure of the window.</summary>
+    public double FailedLoginWindowSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// Addresses and usernames the failed-login limits remember, each (their memory bound); past it expired entries are
+    /// dropped, then the oldest.
+    /// </summary>
+    public int MaxTrackedFailedLogins { get; set; } = 10_000;
+
     /// <summary>Whether any authentication is configured (then, unless set explicitly, anonymous clients are refused).</summary>
     public bool HasAuthentication => Authenticators.Count > 0;
 
@@ -69,6 +87,10 @@ public sealed class SecurityOptions
         Require(MaxPublishRate >= 0 && double.IsFinite(MaxPublishRate), nameof(MaxPublishRate), "0 (no limit) or a positive number of messages per second");
         Require(PublishBurst >= 0, nameof(PublishBurst), "0 (one second's worth) or more");
         Require(MaxMemoryFraction is >= 0 and <= 1, nameof(MaxMemoryFraction), "between 0 (disabled) and 1, e.g. 0.85");
+        Require(MaxFailedLoginsPerAddress >= 0, nameof(MaxFailedLoginsPerAddress), "0 (no limit) or more");
+        Require(MaxFailedLoginsPerUser >= 0, nameof(MaxFailedLoginsPerUser), "0 (no limit) or more");
+        Require(FailedLoginWindowSeconds is > 0 and <= 86_400, nameof(FailedLoginWindowSeconds), "a number of seconds above 0 and at most 86400, e.g. 60");
+        Require(MaxTrackedFailedLogins >= 1, nameof(MaxTrackedFailedLogins), "1 or more, e.g. 10000");
         Require(RejectionLogInterval >= TimeSpan.Zero, nameof(RejectionLogInterval), "0 or more seconds");
     }
 

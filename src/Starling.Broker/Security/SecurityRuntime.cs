@@ -4,7 +4,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Starling.Broker.Security;
 
-/// <summary>The broker-wide state behind <see cref="SecurityOptions"/>: connection counts, the overload guard, the rejection log.</summary>
+/// <summary>
+/// The broker-wide state behind <see cref="SecurityOptions"/>: connection counts, the overload guard, the failed-login
+/// throttle, the rejection log.
+/// </summary>
 internal sealed class SecurityRuntime
 {
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
@@ -18,11 +21,19 @@ internal sealed class SecurityRuntime
         Options = options.Security;
         _time = time;
         Log = new RejectionLog(loggerFactory.CreateLogger("Starling.Broker.Security"), time, Options.RejectionLogInterval);
+        RefusalLog = new LogThrottle(time, Options.RejectionLogInterval);
+        Logins = new LoginThrottle(Options, time);
     }
 
     public SecurityOptions Options { get; }
     public SecurityCounters Counters { get; } = new();
     public RejectionLog Log { get; }
+
+    /// <summary>Throttle of the connection log's per-refusal line (one per <see cref="SecurityOptions.RejectionLogInterval"/>).</summary>
+    public LogThrottle RefusalLog { get; }
+
+    /// <summary>The failed-login limits per address and per username.</summary>
+    public LoginThrottle Logins { get; }
 
     public int PendingConnections => Volatile.Read(ref _pending);
 

@@ -297,7 +297,7 @@ internal sealed class BrokerStorage
             }
             catch (Exception ex)
             {
-                StorageLog.PageReadFailed(owner._log, ex, clientId, store.Description, ex.Message);
+                StorageLog.PageReadFailed(owner._log, ex, Security.LogText.Escape(clientId), store.Description, ex.Message);
             }
             flow.OnPageLoaded(generation, page, limit);
         }

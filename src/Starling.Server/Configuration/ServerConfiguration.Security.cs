@@ -16,11 +16,13 @@ internal sealed partial class ServerConfiguration
     [
         "MaxConnectionsPerAddress", "MaxOpenConnections", "MaxPendingConnections", "MaxSubscriptionsPerClient", "MaxTopicLength", "MaxTopicLevels",
         "MaxPublishRate", "PublishBurst", "MaxMemoryFraction", "RejectionLogIntervalSeconds",
+        "MaxFailedLoginsPerAddress", "MaxFailedLoginsPerUser", "FailedLoginWindowSeconds", "MaxTrackedFailedLogins",
     ];
-    private static readonly string[] s_authKeys = ["PasswordFile", "AclFile", "AllowAnonymous", "EnhancedMethods"];
+    private static readonly string[] s_authKeys =
+        ["PasswordFile", "AclFile", "AllowAnonymous", "EnhancedMethods", "AllowHashEquivalentMethods", "TrustUnverifiedUsernames"];
     private static readonly string[] s_jwtKeys =
-        ["Algorithm", "Secret", "SecretFile", "PublicKeyFile", "Issuer", "Audience", "Username", "ClockSkewSeconds", "ClientIdClaim", "PublishClaim", "SubscribeClaim"];
-    private static readonly string[] s_tlsKeys = ["CertFile", "KeyFile", "CaFile", "ClientCertificate", "UseIdentityAsUsername"];
+        ["Algorithm", "Secret", "SecretFile", "PublicKeyFile", "Issuer", "Audience", "Username", "ClockSkewSeconds", "ClientIdClaim", "PublishClaim", "SubscribeClaim", "UsernameClaim"];
+    private static readonly string[] s_tlsKeys = ["CertFile", "KeyFile", "CaFile", "ClientCertificate", "UseIdentityAsUsername", "IdentitySource"];
 
     private bool _maxOpenConnectionsConfigured;
 
@@ -51,6 +53,10 @@ internal sealed partial class ServerConfiguration
         s.PublishBurst = ReadInt("Limits:PublishBurst", s.PublishBurst);
         s.MaxPublishRate = ReadNumber("Limits:MaxPublishRate", s.MaxPublishRate, "must be 0 (no limit) or a number of messages per second, e.g. 100");
         s.MaxMemoryFraction = ReadNumber("Limits:MaxMemoryFraction", s.MaxMemoryFraction, "must be a fraction between 0 (disabled) and 1, e.g. 0.85");
+        s.MaxFailedLoginsPerAddress = ReadInt("Limits:MaxFailedLoginsPerAddress", s.MaxFailedLoginsPerAddress);
+        s.MaxFailedLoginsPerUser = ReadInt("Limits:MaxFailedLoginsPerUser", s.MaxFailedLoginsPerUser);
+        s.FailedLoginWindowSeconds = ReadNumber("Limits:FailedLoginWindowSeconds", s.FailedLoginWindowSeconds, "must be a number of seconds above 0 and at most 86400, e.g. 60");
+        s.MaxTrackedFailedLogins = ReadInt("Limits:MaxTrackedFailedLogins", s.MaxTrackedFailedLogins);
         s.RejectionLogInterval = TimeSpan.FromSeconds(ReadNumber("Limits:RejectionLogIntervalSeconds", s.RejectionLogInterval.TotalSeconds,
             "must be a number of seconds, e.g. 10"));
         try
@@ -100,10 +106,16 @@ internal sealed partial class ServerConfiguration
             acl = new AclAuthorizer(LoadFile("Auth:AclFile", aclPath, AclFile.Load, "see docs/security.md for the syntax"));
             broker.Security.Authorizers.Add(acl);
         }
-        var settings = new SecuritySettings { Passwords = passwords, Acl = acl };
+        var settings = new SecuritySettings
+        {
+            Passwords = passwords,
+            Acl = acl,
+            HashEquivalentMethods = broker.Security.EnhancedAuthenticators.Any(m => m.Method == "SCRAM-SHA-512"),
+        };
         try
         {
             ReadTls(settings, listeners);
+            settings.TrustUnverifiedUsernames = CheckAclHasAuthentication(broker, settings, listeners);
         }
         catch
         {
@@ -120,6 +132,29 @@ internal sealed partial class ServerConfiguration
             broker.AllowAnonymous = false;
         }
         return settings;
+    }
+
+    /// <summary>
+    /// An ACL file's <c>user</c> blocks mean something only when usernames are verified: without an authenticator
+    /// (password file, JWT, or a client certificate on every listener) any client could claim any of them. Refuses
+    /// to start unless Auth:TrustUnverifiedUsernames acknowledges it; returns whether it did.
+    /// </summary>
+    private bool CheckAclHasAuthentication(BrokerOptions broker, SecuritySettings settings, IReadOnlyList<ListenerSettings> listeners)
+    {
+        const string trustKey = "Auth:TrustUnverifiedUsernames";
+        var trust = ReadBool(trustKey, false);
+        var certificatesEverywhere = listeners.All(l => settings.Tls.TryGetValue(l.Name, out var tls) && tls.Settings.UseIdentityAsUsername);
+        if (settings.Acl is not { } acl || acl.File.Users.Count == 0 || broker.Security.HasAuthentication || certificatesEverywhere)
+        {
+            return false;
+        }
+        if (!trust)
+        {
+            throw Bad("Auth:AclFile", $"names a file with 'user' blocks ({string.Join(", ", acl.File.Users.Take(3).Select(u => $"'{u}'"))}"
+                + $"{(acl.File.Users.Count > 3 ? ", ..." : "")}), but no authentication is configured, so any client could claim those usernames without a password. "
+                + $"Set Auth:PasswordFile (or Auth:Jwt:*, or Listeners:N:Tls:UseIdentityAsUsername on every listener), or set {trustKey}=true to accept unverified usernames");
+        }
+        return true;
     }
 
     private string? ReadPath(string key)
@@ -208,6 +243,7 @@ internal sealed partial class ServerConfiguration
             Username = Root["Auth:Jwt:Username"],
             ClockSkew = TimeSpan.FromSeconds(skew),
             ClientIdClaim = Root["Auth:Jwt:ClientIdClaim"] ?? defaults.ClientIdClaim,
+            UsernameClaim = Root["Auth:Jwt:UsernameClaim"] is { Length: > 0 } usernameClaim ? usernameClaim.Trim() : defaults.UsernameClaim,
             PublishClaim = Root["Auth:Jwt:PublishClaim"] ?? defaults.PublishClaim,
             SubscribeClaim = Root["Auth:Jwt:SubscribeClaim"] ?? defaults.SubscribeClaim,
         });
@@ -248,7 +284,18 @@ internal sealed partial class ServerConfiguration
                     throw Bad(prefix + k, $"must name an existing PEM file, and '{path}' does not exist");
                 }
             }
-            var tls = new TlsSettings(listeners[n].Name, prefix, cert, key, ca, mode, identity);
+            var source = (Root[prefix + "IdentitySource"]?.Trim().ToUpperInvariant() ?? "CN") switch
+            {
+                "CN" => CertificateIdentitySource.CommonName,
+                "DNS-SAN" => CertificateIdentitySource.DnsSan,
+                "URI-SAN" => CertificateIdentitySource.UriSan,
+                _ => throw Bad(prefix + "IdentitySource", "must be cn (the one CN of the subject), dns-san (the first DNS subject alternative name) or uri-san (the first URI one)"),
+            };
+            if (Root[prefix + "IdentitySource"] is not null && !identity)
+            {
+                throw Bad(prefix + "IdentitySource", $"only applies with {prefix}UseIdentityAsUsername=true");
+            }
+            var tls = new TlsSettings(listeners[n].Name, prefix, cert, key, ca, mode, identity, source);
             try
             {
                 settings.Tls[listeners[n].Name] = new TlsListener(tls);

@@ -102,6 +102,7 @@ internal sealed class StarlingMetrics : IDisposable
         [
             new(Read(ref s.AuthenticationFailed), new KeyValuePair<string, object?>("reason", "bad_credentials")),
             new(Read(ref s.AnonymousRefused), new KeyValuePair<string, object?>("reason", "anonymous_refused")),
+            new(Read(ref s.LoginsThrottled), new KeyValuePair<string, object?>("reason", "throttled")),
         ];
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Connections;
+using Starling.Server.Logging;
 using Starling.Server.Tls;
 using ConnectionInfo = Starling.Broker.ConnectionInfo;
 
@@ -11,6 +12,7 @@ internal static class SecurityHost
     public static void Start(WebApplication app, SecuritySettings settings)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server.Security");
+        WarnAboutRisks(logger, settings);
         if (settings.Passwords is not null || settings.Acl is not null)
         {
             settings.Reloader = new AuthFileReloader(settings, logger);
@@ -18,9 +20,31 @@ internal static class SecurityHost
         app.Lifetime.ApplicationStopped.Register(settings.Dispose);
     }
 
+    /// <summary>Start-up warnings: a password file others can read, hash-equivalent SCRAM, unverified usernames in the ACL.</summary>
+    private static void WarnAboutRisks(ILogger logger, SecuritySettings settings)
+    {
+        if (settings.Passwords?.File.Path is { } path && !OperatingSystem.IsWindows())
+        {
+            const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+            var mode = File.GetUnixFileMode(path);
+            if ((mode & others) != 0)
+            {
+                ServerLog.PasswordFileReadableByOthers(logger, path, Convert.ToString((int)mode, 8).PadLeft(4, '0'));
+            }
+        }
+        if (settings.HashEquivalentMethods && settings.Passwords is { } passwords)
+        {
+            ServerLog.HashEquivalentMethodsEnabled(logger, passwords.File.Path);
+        }
+        if (settings.TrustUnverifiedUsernames && settings.Acl is { } acl)
+        {
+            ServerLog.TrustingUnverifiedUsernames(logger, acl.File.Path, string.Join(", ", acl.File.Users.Take(5)));
+        }
+    }
+
     /// <summary>Adds the validated TLS client certificate (and the username it gives) to what the broker knows.</summary>
     public static ConnectionInfo WithCertificate(ConnectionContext connection, ConnectionInfo info)
         => connection.Features.Get<MqttClientCertificateFeature>() is { } feature
-            ? info with { ClientCertificate = feature.Certificate, CertificateUsername = feature.Username }
+            ? info with { ClientCertificate = feature.Certificate, CertificateUsername = feature.Username, CertificateIdentityProblem = feature.IdentityProblem }
             : info;
 }

@@ -12,6 +12,12 @@ internal sealed class SecuritySettings : IDisposable
     public PasswordFileAuthenticator? Passwords { get; init; }
     public AclAuthorizer? Acl { get; init; }
 
+    /// <summary>SCRAM-SHA-512 is enabled: a copy of the password file's $7$ hashes is enough to log in (warned at start).</summary>
+    public bool HashEquivalentMethods { get; init; }
+
+    /// <summary>Auth:TrustUnverifiedUsernames acknowledged an ACL file with user blocks and no authentication (warned at start).</summary>
+    public bool TrustUnverifiedUsernames { get; set; }
+
     /// <summary>Running reloader, once started.</summary>
     public AuthFileReloader? Reloader { get; set; }
 

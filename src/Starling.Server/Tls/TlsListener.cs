@@ -11,7 +11,10 @@ using Starling.Server.Logging;
 namespace Starling.Server.Tls;
 
 /// <summary>Set on a TLS connection that presented a valid client certificate.</summary>
-internal sealed record MqttClientCertificateFeature(X509Certificate2 Certificate, string? Username);
+/// <param name="Certificate">The validated client certificate.</param>
+/// <param name="Username">With UseIdentityAsUsername: the identity the certificate gives, else null.</param>
+/// <param name="IdentityProblem">With UseIdentityAsUsername: why the certificate gives no identity (the CONNECT is refused).</param>
+internal sealed record MqttClientCertificateFeature(X509Certificate2 Certificate, string? Username, string? IdentityProblem = null);
 
 /// <summary>
 /// One TLS listener: TLS 1.2 and 1.3 with the (reloadable) PEM certificate, and client certificates checked against
@@ -59,8 +62,12 @@ internal sealed class TlsListener : IDisposable
             var certificate = connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate;
             if (certificate is not null)
             {
-                var username = _settings.UseIdentityAsUsername ? certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false) : null;
-                connection.Features.Set(new MqttClientCertificateFeature(certificate, username));
+                string? username = null, problem = null;
+                if (_settings.UseIdentityAsUsername)
+                {
+                    username = CertificateIdentity.Of(certificate, _settings.IdentitySource, out problem);
+                }
+                connection.Features.Set(new MqttClientCertificateFeature(certificate, username, problem));
             }
             return next(connection);
         });

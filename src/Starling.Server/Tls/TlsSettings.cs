@@ -21,4 +21,5 @@ public sealed record TlsSettings(
     string KeyFile,
     string? CaFile,
     ClientCertificateMode ClientCertificate,
-    bool UseIdentityAsUsername);
+    bool UseIdentityAsUsername,
+    CertificateIdentitySource IdentitySource = CertificateIdentitySource.CommonName);

@@ -36,7 +36,7 @@ internal sealed class MqttWebSocketHandler(ConnectionAdmission admission, Server
         if (protocol is null && requested.Count > 0)
         {
             // [MQTT-6.0.0-3]/[MQTT-6.0.0-4]: the subprotocol is "mqtt"; a client offering only others is refused.
-            ServerLog.WebSocketSubprotocolRefused(logger, context.Connection.RemoteIpAddress, string.Join(", ", requested));
+            ServerLog.WebSocketSubprotocolRefused(logger, context.Connection.RemoteIpAddress, Starling.Broker.Security.LogText.Escape(string.Join(", ", requested)));
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync("The WebSocket subprotocol must be mqtt.\n");
             return;

@@ -37,10 +37,21 @@ public sealed class TestPki
         return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-90), DateTimeOffset.UtcNow.AddYears(1));
     }
 
-    private void Issue(string file, string commonName, X509Certificate2 issuer, bool server, DateTimeOffset from, DateTimeOffset to)
+    /// <summary>
+    /// A client certificate issued by the test CA with any subject (e.g. two CNs, or none) and optional DNS / URI
+    /// subject alternative names; written as <paramref name="file"/>.crt/.key.
+    /// </summary>
+    public void IssueClient(string file, string subject, string[]? dnsNames = null, string[]? uris = null)
+    {
+        Issue(file, subject, Ca, server: false, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), dnsNames, uris);
+    }
+
+    private void Issue(string file, string commonName, X509Certificate2 issuer, bool server, DateTimeOffset from, DateTimeOffset to,
+        string[]? dnsNames = null, string[]? uris = null)
     {
         using var key = RSA.Create(2048);
-        var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var subject = commonName.Contains('=', StringComparison.Ordinal) || commonName.Length == 0 ? commonName : $"CN={commonName}";
+        var request = new CertificateRequest(new X500DistinguishedName(subject), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
@@ -51,6 +62,19 @@ public sealed class TestPki
             var san = new SubjectAlternativeNameBuilder();
             san.AddIpAddress(IPAddress.Loopback);
             san.AddDnsName("localhost");
+            request.CertificateExtensions.Add(san.Build());
+        }
+        else if (dnsNames is not null || uris is not null)
+        {
+            var san = new SubjectAlternativeNameBuilder();
+            foreach (var name in dnsNames ?? [])
+            {
+                san.AddDnsName(name);
+            }
+            foreach (var uri in uris ?? [])
+            {
+                san.AddUri(new Uri(uri));
+            }
             request.CertificateExtensions.Add(san.Build());
         }
         var serial = RandomNumberGenerator.GetBytes(12);

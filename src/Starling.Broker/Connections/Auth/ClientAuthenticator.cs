@@ -27,6 +27,11 @@ internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAn
         string? username = connect.Username;
         IClientAuthorization? granted = null;
         var decided = false;
+        if (info.CertificateIdentityProblem is { } problem)
+        {
+            Refuse(connection, ReasonCode.NotAuthorized, $"client certificate gives no username: {problem}");
+            return null;
+        }
         if (info.CertificateUsername is { } certificateName)
         {
             // use_identity_as_username: the certificate, already validated against the CA, is the credential.
@@ -35,6 +40,12 @@ internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAn
         }
         else
         {
+            var address = (info.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
+            var hasCredentials = connect.Username is not null || connect.Password is not null;
+            if (hasCredentials && options.HasAuthentication && !CheckThrottle(connection, address, connect.Username))
+            {
+                return null;
+            }
             var request = new AuthenticationRequest(clientId, connect.Username, connect.Password, connect.Password is not null,
                 info.ClientCertificate, info.RemoteEndPoint, info.ListenerName, connection.Version);
             foreach (var authenticator in options.Authenticators)
@@ -46,9 +57,11 @@ internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAn
                 }
                 if (result.Outcome == AuthenticationOutcome.Refused)
                 {
+                    security.Logins.RecordFailure(address, connect.Username);
                     Refuse(connection, result.ReasonCode, $"{authenticator.Name}: {result.Reason}");
                     return null;
                 }
+                security.Logins.RecordSuccess(connect.Username);
                 username = result.ResolvedUsername ?? username;
                 granted = result.Permissions;
                 decided = true;
@@ -69,11 +82,31 @@ internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAn
             }
             else if (options.HasAuthentication)
             {
+                security.Logins.RecordFailure((info.RemoteEndPoint as System.Net.IPEndPoint)?.Address, username);
                 Refuse(connection, ReasonCode.BadUserNameOrPassword, $"unknown user '{username}'");
                 return null;
             }
         }
         return Grant(connection, connect, clientId, username, granted);
+    }
+
+    /// <summary>
+    /// The failed-login limits; false after refusing the CONNECT without checking its credentials. v5: 0x9F Connection
+    /// rate exceeded (the CONNACK code for an administrative rate limit); 3.1.1: 3 Server unavailable ("try later";
+    /// 4 would tell a user who typed the right password that it is wrong).
+    /// </summary>
+    public bool CheckThrottle(MqttConnection connection, System.Net.IPAddress? address, string? username)
+    {
+        if (security.Logins.Check(address, username) is not { } limit)
+        {
+            return true;
+        }
+        Interlocked.Increment(ref security.Counters.LoginsThrottled);
+        security.Log.Write(RejectionCause.LoginThrottled,
+            $"CONNECT of user '{username}' from {connection.Info.RemoteEndPoint} refused without checking its credentials: too many failed logins ({limit} "
+            + $"within Limits:FailedLoginWindowSeconds = {security.Options.FailedLoginWindowSeconds} s)");
+        connection.Refuse(connection.Version == ProtocolVersion.V500 ? ReasonCode.ConnectionRateExceeded : ReasonCode.ServerUnavailable, "too many failed logins");
+        return false;
     }
 
     /// <summary>The overload guard of CONNECT; false after refusing it.</summary>

@@ -36,7 +36,8 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
     /// <summary>CONNECT with an Authentication Method: 0x8C when no authenticator has it, else the first step of the exchange.</summary>
     public void Begin(MqttConnection connection, ConnectPacket connect, string clientId, string? assignedClientId, string method)
     {
-        if (!authenticator.CheckOverload(connection))
+        if (!authenticator.CheckOverload(connection)
+            || !authenticator.CheckThrottle(connection, (connection.Info.RemoteEndPoint as System.Net.IPEndPoint)?.Address, connect.Username))
         {
             return;
         }
@@ -132,7 +133,8 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
                 var code = step.ReasonCode is >= ReasonCode.UnspecifiedError && ReasonCodeRules.IsAllowed(PacketType.ConnAck, step.ReasonCode)
                     ? step.ReasonCode
                     : ReasonCode.NotAuthorized;
-                // [MQTT-4.12.0-4]: CONNACK with the failure, then close.
+                // [MQTT-4.12.0-4]: CONNACK with the failure, then close. Counts against the failed-login limits too.
+                security.Logins.RecordFailure((connection.Info.RemoteEndPoint as System.Net.IPEndPoint)?.Address, state.PendingConnect?.Username);
                 authenticator.Refuse(connection, code, $"{state.Method}: {step.Reason}");
                 return;
         }
@@ -162,7 +164,7 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
                         session.Authorization = client.Authorization;
                     }
                 }
-                ConnectionLog.Reauthenticated(log, connection.ClientId, info.RemoteEndPoint, state.Method, username);
+                ConnectionLog.Reauthenticated(log, LogText.Escape(connection.ClientId), info.RemoteEndPoint, LogText.Escape(state.Method), LogText.Escape(username));
                 SendAuth(connection, state, ReasonCode.Success, step.Data);
                 return;
             default:

@@ -1,3 +1,4 @@
+using Starling.Broker.Security;
 using Microsoft.Extensions.Logging;
 using Starling.Protocol;
 
@@ -76,7 +77,7 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         connAck.SessionPresent = present;
         connection.Writer.SendControl(connAck);
         session.Attach(connection, sendWindow);
-        ConnectionLog.Connected(log, clientId, connection.Info.RemoteEndPoint, VersionName(state.Version),
+        ConnectionLog.Connected(log, LogText.Escape(clientId), connection.Info.RemoteEndPoint, VersionName(state.Version),
             expiry == 0 ? "clean" : "persistent", present ? ", resumed" : "", keepAlive);
     }
 
