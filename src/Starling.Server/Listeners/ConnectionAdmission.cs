@@ -10,11 +10,17 @@ namespace Starling.Server.Listeners;
 /// Starling's own TCP transport, Kestrel (plain or TLS) and WebSockets all call <see cref="Admit"/>. The limits
 /// themselves (Limits:MaxOpenConnections, MaxPendingConnections, MaxConnectionsPerAddress) are checked once, by the
 /// broker, when the connection starts (<c>SecurityRuntime.TryAdmit</c>): a transport refused there is closed before
-/// any MQTT is exchanged, on every listener alike. One per server.
+/// any MQTT is exchanged, on every listener alike. Before that, every socket is counted at accept against the server's
+/// one <see cref="Transport.SocketBudget"/> (<see cref="Sockets"/>), so a socket holds a slot while it is still a TLS
+/// handshake or an HTTP request. One per server.
 /// </summary>
-internal sealed class ConnectionAdmission(MqttBroker broker, ILoggerFactory loggers)
+internal sealed class ConnectionAdmission(MqttBroker broker, ILoggerFactory loggers, ServerSettings settings, TimeProvider time)
 {
     private readonly ILogger _logger = loggers.CreateLogger("Starling.Server.Connections");
+
+    /// <summary>The count of open sockets, on every listener, taken at accept.</summary>
+    public Transport.SocketBudget Sockets { get; } = new(settings.Broker.Security, settings.MaxHttpConnections, broker.SecurityCounters,
+        loggers.CreateLogger("Starling.Server.Connections"), time);
 
     /// <summary>The broker connections are admitted to.</summary>
     public MqttBroker Broker => broker;

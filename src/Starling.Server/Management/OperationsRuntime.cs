@@ -78,13 +78,15 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
     /// Adds the management listener to Kestrel (called from ConfigureKestrel, possibly more than once). The WebSocket
     /// listener is an MQTT listener (<see cref="WebSocketListener"/>), added with the others.
     /// </summary>
-    public void Listen(KestrelServerOptions kestrel)
+    public void Listen(KestrelServerOptions kestrel, Transport.SocketBudget sockets)
     {
         if (Operations.Management is { Enabled: true } management)
         {
             kestrel.Listen(management.Address, management.Port, lo =>
             {
                 lo.Protocols = HttpProtocols.Http1;
+                // First: the socket's slot (taken at accept) and a slot of the HTTP share, both given back at the end.
+                Transport.CountingListenerFactory.Count(lo, sockets, ManagementListenerName);
                 Tag(lo, ManagementListenerName);
                 _managementListen = lo;
             });

@@ -43,6 +43,11 @@ internal sealed class MqttWebSocketHandler(ConnectionAdmission admission, Server
         }
 
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = protocol });
+        // An MQTT connection now: it leaves the HTTP listeners' share (its socket stays in the total).
+        if (context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(Transport.CountingListenerFactory.HttpSlotKey, out var slot) == true)
+        {
+            (slot as Transport.SocketBudget.Slot)?.Upgraded();
+        }
         var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
         var local = context.Connection.LocalIpAddress is { } lip ? new IPEndPoint(lip, context.Connection.LocalPort) : null;
         var info = new ConnectionInfo(context.Connection.Id, remote, local, WebSocketListenerSettings.ListenerName)
