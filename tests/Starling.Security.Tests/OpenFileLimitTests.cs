@@ -159,7 +159,7 @@ public sealed partial class OpenFileLimitTests
             {
                 var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
                 burst.Add(socket);
-                connects.Add(socket.ConnectAsync(server.Endpoint).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+                connects.Add(socket.ConnectAsync(server.Endpoint).WaitAsync(TimeSpan.FromSeconds(10)));
             }
             try
             {

@@ -9,7 +9,7 @@ namespace Starling.Server;
 /// <summary>Operations settings: WebSockets:*, Management:*, SysInterval, Metrics:*, Logging:Format (docs/operations.md).</summary>
 internal sealed partial class ServerConfiguration
 {
-    private static readonly string[] s_webSocketKeys = ["Enabled", "Address", "Port", "Path"];
+    private static readonly string[] s_webSocketKeys = ["Enabled", "Address", "Port", "Path", "AllowedOrigins"];
     private static readonly string[] s_managementKeys = ["Enabled", "Address", "Port", "ApiKeys", "Dashboard"];
     private static readonly string[] s_metricsKeys = ["Prometheus", "RequireApiKey"];
     private static readonly string[] s_otlpKeys = ["Endpoint", "Protocol", "IntervalSeconds", "Headers"];
@@ -18,7 +18,9 @@ internal sealed partial class ServerConfiguration
     private static bool IsKnownOperationsKey(string[] parts) => parts[0].ToUpperInvariant() switch
     {
         "WEBSOCKETS" => (parts.Length == 2 && s_webSocketKeys.Contains(parts[1], StringComparer.OrdinalIgnoreCase))
-            || (parts.Length == 3 && parts[1].Equals("Tls", StringComparison.OrdinalIgnoreCase) && s_webSocketTlsKeys.Contains(parts[2], StringComparer.OrdinalIgnoreCase)),
+            || (parts.Length == 3 && parts[1].Equals("Tls", StringComparison.OrdinalIgnoreCase) && s_webSocketTlsKeys.Contains(parts[2], StringComparer.OrdinalIgnoreCase))
+            || (parts.Length == 3 && parts[1].Equals("AllowedOrigins", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out _)),
         "MANAGEMENT" => (parts.Length == 2 && s_managementKeys.Contains(parts[1], StringComparer.OrdinalIgnoreCase))
             || (parts.Length == 3 && parts[1].Equals("ApiKeys", StringComparison.OrdinalIgnoreCase)
                 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out _)),
@@ -71,7 +73,32 @@ internal sealed partial class ServerConfiguration
         {
             throw Bad("WebSockets:Path", "must be a URL path starting with '/', e.g. /mqtt");
         }
-        return new WebSocketListenerSettings(enabled, address, port, path) { Tls = enabled ? ReadWebSocketTls() : null };
+        return new WebSocketListenerSettings(enabled, address, port, path)
+        {
+            Tls = enabled ? ReadWebSocketTls() : null,
+            AllowedOrigins = ReadAllowedOrigins(),
+        };
+    }
+
+    /// <summary>WebSockets:AllowedOrigins: a JSON array or one comma-separated string of origins (scheme://host[:port]) or *.</summary>
+    private List<string> ReadAllowedOrigins()
+    {
+        var origins = new List<string>();
+        var section = Root.GetSection("WebSockets:AllowedOrigins");
+        if (section.Value is { } joined)
+        {
+            origins.AddRange(joined.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        origins.AddRange(section.GetChildren().Select(c => c.Value?.Trim()).OfType<string>().Where(v => v.Length > 0));
+        foreach (var origin in origins)
+        {
+            if (origin != "*" && !(Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+                && uri.AbsolutePath == "/" && !origin.TrimEnd('/').EndsWith(':')))
+            {
+                throw Bad("WebSockets:AllowedOrigins", $"must list origins such as https://app.example.com or http://localhost:3000 (scheme, host and port only), or *; '{origin}' is not one");
+            }
+        }
+        return origins;
     }
 
     /// <summary>WebSockets:Tls:* makes the WebSocket listener wss://, with the same certificate handling as the TLS MQTT listeners.</summary>

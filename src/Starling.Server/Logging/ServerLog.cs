@@ -30,6 +30,10 @@ internal static partial class ServerLog
         + "{Suppressed} more refused in the {Interval} s before")]
     public static partial void SocketRefusedHttpConnections(ILogger logger, string listener, int limit, long suppressed, int interval);
 
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Refused (WebSocketOrigin): WebSocket from {Remote} with Origin {Origin} "
+        + "(not the broker's own host or dashboard, not in WebSockets:AllowedOrigins); {Suppressed} more refused in the {Interval} s before")]
+    public static partial void WebSocketOriginRefused(ILogger logger, System.Net.IPAddress? remote, string origin, long suppressed, int interval);
+
     [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Starling {Version} listening on {Endpoints}")]
     public static partial void Listening(ILogger logger, string version, string endpoints);
 

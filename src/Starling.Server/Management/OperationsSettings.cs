@@ -29,6 +29,12 @@ internal sealed record WebSocketListenerSettings(bool Enabled, IPAddress Address
 
     /// <summary>TLS in front of the listener (WebSockets:Tls:*), making it wss://; null for plain ws://.</summary>
     public TlsListener? Tls { get; init; }
+
+    /// <summary>
+    /// WebSockets:AllowedOrigins: browser origins (scheme://host[:port], or *) allowed besides the broker's own host
+    /// and dashboard; empty by default (WebSocketOrigin).
+    /// </summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
 }
 
 /// <summary>The management HTTP port (Management:*): API, dashboard, /metrics, /health, /ready.</summary>

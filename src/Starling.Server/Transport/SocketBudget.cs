@@ -16,14 +16,14 @@ namespace Starling.Server.Transport;
 /// upgrade to MQTT): idle HTTP sockets can take at most this share, so they cannot keep MQTT clients out. A WebSocket
 /// that became an MQTT connection leaves this share (<see cref="Slot.Upgraded"/>) and stays in the total.</item>
 /// </list>
-/// Refusals are counted (<see cref="SecurityCounters.OpenConnectionsExceeded"/>, <see cref="HttpConnectionsExceeded"/>)
+/// Refusals are counted (<see cref="SecurityCounters.OpenConnectionsExceeded"/>, <see cref="ServerCounters.HttpConnectionsExceeded"/>)
 /// and logged at most once per limit per <see cref="SecurityOptions.RejectionLogInterval"/>. One per server.
 /// </summary>
-internal sealed class SocketBudget(SecurityOptions limits, int? maxHttpConnections, SecurityCounters counters, ILogger logger, TimeProvider time)
+internal sealed class SocketBudget(SecurityOptions limits, int? maxHttpConnections, SecurityCounters counters, ServerCounters serverCounters,
+    ILogger logger, TimeProvider time)
 {
     private int _open;
     private int _http;
-    private long _httpExceeded;
     private readonly RefusalLog _openLog = new(time, limits.RejectionLogInterval);
     private readonly RefusalLog _httpLog = new(time, limits.RejectionLogInterval);
 
@@ -32,9 +32,6 @@ internal sealed class SocketBudget(SecurityOptions limits, int? maxHttpConnectio
 
     /// <summary>Sockets of the HTTP listeners that are not MQTT connections (yet).</summary>
     public int Http => Volatile.Read(ref _http);
-
-    /// <summary>Sockets refused because the HTTP listeners had <see cref="HttpLimit"/> open.</summary>
-    public long HttpConnectionsExceeded => Interlocked.Read(ref _httpExceeded);
 
     /// <summary>Limits:MaxOpenConnections, read when used (it is decided after the host is built); 0 means none.</summary>
     public int Limit => limits.MaxOpenConnections;
@@ -77,7 +74,7 @@ internal sealed class SocketBudget(SecurityOptions limits, int? maxHttpConnectio
         if (limit > 0 && http > limit)
         {
             Interlocked.Decrement(ref _http);
-            Interlocked.Increment(ref _httpExceeded);
+            Interlocked.Increment(ref serverCounters.HttpConnectionsExceeded);
             if (_httpLog.ShouldWrite(out var suppressed))
             {
                 ServerLog.SocketRefusedHttpConnections(logger, listener, limit, suppressed, (int)limits.RejectionLogInterval.TotalSeconds);
@@ -103,32 +100,6 @@ internal sealed class SocketBudget(SecurityOptions limits, int? maxHttpConnectio
             if (Interlocked.Exchange(ref _left, 1) == 0)
             {
                 Interlocked.Decrement(ref budget._http);
-            }
-        }
-    }
-
-    /// <summary>At most one line per interval; the next line says how many were left out.</summary>
-    private sealed class RefusalLog(TimeProvider time, TimeSpan interval)
-    {
-        private readonly Lock _gate = new();
-        private long _last;
-        private long _suppressed;
-
-        public bool ShouldWrite(out long suppressed)
-        {
-            var now = time.GetTimestamp();
-            lock (_gate)
-            {
-                if (_last != 0 && time.GetElapsedTime(_last, now) < interval)
-                {
-                    _suppressed++;
-                    suppressed = 0;
-                    return false;
-                }
-                suppressed = _suppressed;
-                _suppressed = 0;
-                _last = now;
-                return true;
             }
         }
     }
