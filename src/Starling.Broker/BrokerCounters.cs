@@ -18,5 +18,10 @@ public sealed class BrokerCounters
     public long MessagesExpired;
     public long BytesReceived;
     public long BytesSent;
+
+    // Connections closed before CONNECT was decoded (MqttConnection): a first byte that is not CONNECT, a CONNECT
+    // above MaxConnectPacketSize. Also counted in ProtocolErrors.
+    public long FirstPacketNotConnect;
+    public long ConnectTooLarge;
 #pragma warning restore CA1051
 }

@@ -14,6 +14,7 @@ internal sealed partial class ServerConfiguration
     {
         var broker = new BrokerOptions();
         broker.MaxPacketSize = ReadInt("Limits:MaxPacketSize", broker.MaxPacketSize);
+        broker.MaxConnectPacketSize = ReadInt("Limits:MaxConnectPacketSize", broker.MaxConnectPacketSize);
         broker.MaxInflightMessages = ReadInt("Limits:MaxInflightMessages", broker.MaxInflightMessages);
         broker.MaxQueuedMessages = ReadInt("Limits:MaxQueuedMessages", broker.MaxQueuedMessages);
         broker.MaxQueuedBytes = ReadLong("Limits:MaxQueuedBytes", broker.MaxQueuedBytes);

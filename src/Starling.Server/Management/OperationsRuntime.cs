@@ -88,6 +88,7 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
                 // First: the socket's slot (taken at accept) and a slot of the HTTP share, both given back at the end.
                 Transport.CountingListenerFactory.Count(lo, sockets, ManagementListenerName);
                 Tag(lo, ManagementListenerName);
+                management.Tls?.Configure(lo);
                 _managementListen = lo;
             });
         }
@@ -147,10 +148,12 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
         }
         if (ManagementEndpoint is { } management)
         {
-            ManagementLog.ManagementListening(logger, Operations.Management.Dashboard ? " and dashboard" : "", management);
+            ManagementLog.ManagementListening(logger, Operations.Management.Dashboard ? " and dashboard" : "", Operations.Management.Tls is null ? "http" : "https", management);
             if (Operations.Management.ApiKeyGenerated)
             {
-                ManagementLog.ApiKeyGenerated(logger, Operations.Management.ApiKeys[0]);
+                // The key is a credential: logs are shipped and kept, so it goes to the terminal once, not to the logger.
+                Console.Error.WriteLine($"Management API key of this run: {Operations.Management.ApiKeys[0]} (set Management:ApiKeys to choose keys that last)");
+                ManagementLog.ApiKeyGenerated(logger);
             }
         }
         if (Operations.SysInterval > TimeSpan.Zero)
@@ -171,6 +174,7 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
         _sys?.Dispose();
         _otlp?.Dispose();
         Operations.WebSockets.Tls?.Dispose();
+        Operations.Management.Tls?.Dispose();
     }
 
     /// <summary>A bind failure of one of the HTTP listeners, explained; null when they can all be bound.</summary>

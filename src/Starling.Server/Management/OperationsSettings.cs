@@ -47,8 +47,11 @@ internal sealed record ManagementSettings(bool Enabled, IPAddress Address, int P
     /// <summary>Whether the web dashboard is served at / (Management:Dashboard).</summary>
     public bool Dashboard { get; init; } = true;
 
-    /// <summary>True when no key was configured and one was generated at start-up (it is logged once).</summary>
+    /// <summary>True when no key was configured and one was generated at start-up (printed once to the terminal, never logged).</summary>
     public bool ApiKeyGenerated { get; init; }
+
+    /// <summary>TLS in front of the management port (Management:Tls:CertFile/KeyFile), making it https://; null for http://.</summary>
+    public TlsListener? Tls { get; init; }
 }
 
 /// <summary>Metrics:*: the Prometheus endpoint and the OTLP exporter.</summary>
