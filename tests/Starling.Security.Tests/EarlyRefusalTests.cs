@@ -47,4 +47,31 @@ public sealed class EarlyRefusalTests
         Assert.Equal(-1, code);
         Assert.Equal(1, Interlocked.Read(ref server.Server.Broker.Counters.ConnectTooLarge));
     }
+
+    [Fact]
+    public async Task More_than_1024_user_properties_in_a_packet_end_the_connection_with_0x97_before_they_are_decoded()
+    {
+        // Before: 2,000 user properties (10 KB) were all decoded into a list and the PUBLISH was delivered; the same
+        // at 16 MiB meant millions of entries per packet. Now the decoder stops at the 1,025th: DISCONNECT 0x97.
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.Connect5Async("many-user-props");
+        var props = new Props();
+        for (var i = 0; i < 2000; i++)
+        {
+            props.User("", "");
+        }
+        await client.SendAsync(Packets5.Publish("t/many", "x", qos: 1, packetId: 1, properties: props));
+        await client.ExpectDisconnect5Async(0x97);
+        await client.ExpectClosedAsync();
+
+        // 1,024 are fine.
+        await using var ok = await server.Connect5Async("enough-user-props");
+        var allowed = new Props();
+        for (var i = 0; i < 1024; i++)
+        {
+            allowed.User("k", "v");
+        }
+        await ok.SendAsync(Packets5.Publish("t/enough", "x", qos: 1, packetId: 1, properties: allowed));
+        await ok.ExpectAckAsync(PacketKind.PubAck, 1);
+    }
 }
