@@ -24,5 +24,10 @@ public sealed class BrokerCounters
     public long MessagesRefusedStoreFull;
     // Times a publisher's read loop paused because the store writer's queue was past its limits.
     public long StorePublisherPauses;
+
+    // Connections closed before CONNECT was decoded (MqttConnection): a first byte that is not CONNECT, a CONNECT
+    // above MaxConnectPacketSize. Also counted in ProtocolErrors.
+    public long FirstPacketNotConnect;
+    public long ConnectTooLarge;
 #pragma warning restore CA1051
 }

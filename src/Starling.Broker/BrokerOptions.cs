@@ -11,6 +11,14 @@ public sealed class BrokerOptions
     /// <summary>Largest inbound packet accepted, fixed header included; larger ones close the connection (0x95 for v5).</summary>
     public int MaxPacketSize { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Largest CONNECT accepted, fixed header included (at most <see cref="MaxPacketSize"/>): before CONNECT nobody is
+    /// authenticated, so a socket may make the broker buffer only this much. 256 KiB holds a client id, a username
+    /// and a password at their largest (64 KiB each) plus a will of 64 KiB; larger wills need a larger value.
+    /// A larger CONNECT closes the connection without decoding it.
+    /// </summary>
+    public int MaxConnectPacketSize { get; set; } = 256 * 1024;
+
     /// <summary>Outbound QoS 1/2 messages unacknowledged at once per session (further ones wait in the queue).</summary>
     public int MaxInflightMessages { get; set; } = 20;
 
@@ -98,6 +106,7 @@ public sealed class BrokerOptions
     public void Validate()
     {
         Require(MaxPacketSize is >= 16 and <= 268_435_460, nameof(MaxPacketSize), "between 16 and 268435460 bytes");
+        Require(MaxConnectPacketSize is >= 16 and <= 268_435_460, nameof(MaxConnectPacketSize), "between 16 and 268435460 bytes");
         Require(MaxInflightMessages is >= 1 and <= 65535, nameof(MaxInflightMessages), "between 1 and 65535");
         Require(MaxQueuedMessages >= 0, nameof(MaxQueuedMessages), "0 or more");
         Require(MaxQueuedBytes >= 0, nameof(MaxQueuedBytes), "0 (no limit) or more");

@@ -13,4 +13,7 @@ internal sealed class ServerSettings
 
     /// <summary>Limits:MaxOpenConnections was not configured: set it from the open-file limit (OpenFileLimit).</summary>
     public bool MaxOpenConnectionsFromFileLimit { get; init; }
+
+    /// <summary>Limits:MaxHttpConnections; null when not configured (a quarter of MaxOpenConnections, <see cref="Transport.SocketBudget.HttpLimit"/>).</summary>
+    public int? MaxHttpConnections { get; init; }
 }

@@ -1,10 +1,14 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging.Console;
 using Starling.Broker;
 using Starling.Server.Listeners;
 using Starling.Server.Logging;
 using Starling.Server.Management;
+using Starling.Server.Transport;
 
 namespace Starling.Server;
 
@@ -14,6 +18,12 @@ namespace Starling.Server;
 /// </summary>
 internal static class ServerStartup
 {
+    /// <summary>Time an HTTP client (management, WebSocket handshake) has to send its request headers.</summary>
+    public static readonly TimeSpan HttpRequestHeadersTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time an idle keep-alive HTTP connection stays open (the dashboard polls every few seconds).</summary>
+    public static readonly TimeSpan HttpKeepAliveTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>
     /// The web host with its logging, its Kestrel (the endpoints of the Kestrel-served <paramref name="listeners"/> and of
     /// <paramref name="operations"/>), the broker's services and the lifetime. Nothing is created or bound yet.
@@ -39,7 +49,9 @@ internal static class ServerStartup
         builder.Services.AddSingleton(new BrokerClock(timeProvider ?? TimeProvider.System));
         builder.Services.AddSingleton<BrokerService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BrokerService>());
-        builder.Services.AddSingleton(sp => new ConnectionAdmission(sp.GetRequiredService<BrokerService>().Broker, sp.GetRequiredService<ILoggerFactory>()));
+        // The system clock, not the broker's: the refusal log's interval is real time (as Kestrel's).
+        builder.Services.AddSingleton(sp => new ConnectionAdmission(sp.GetRequiredService<BrokerService>().Broker, sp.GetRequiredService<ILoggerFactory>(),
+            settings, TimeProvider.System));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
         if (useConsoleLifetime)
         {
@@ -97,20 +109,32 @@ internal static class ServerStartup
             sockets.MaxReadBufferSize = settings.Broker.MaxPacketSize + 64L * 1024;
             sockets.NoDelay = true;
         });
+        // Every Kestrel socket is counted in the accept loop (SocketBudget): Kestrel's socket transport, wrapped.
+        webHost.ConfigureServices(services =>
+        {
+            services.RemoveAll<IConnectionListenerFactory>();
+            services.AddSingleton<IConnectionListenerFactory>(sp =>
+                new CountingListenerFactory(ActivatorUtilities.CreateInstance<SocketTransportFactory>(sp), sp));
+        });
         webHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            // MaxConnections is the broker's (it answers CONNACK "server busy" instead of resetting the socket), so
-            // Kestrel's own connection limits stay off. HTTP timeouts and rates do not apply to connection handlers.
+            // Sockets are counted by the server's SocketBudget at accept (CountingListenerFactory), on every listener
+            // against one limit, and MaxConnections is the broker's (it answers CONNACK "server busy" instead of
+            // resetting the socket): Kestrel's own connection limits stay off. HTTP timeouts do not apply to
+            // connection handlers (MQTT, TLS); on the HTTP listeners (management, WebSocket before its upgrade) they
+            // are short, so idle HTTP sockets give their slots back: headers within 10 s, 30 s idle between requests.
             kestrel.Limits.MaxConcurrentConnections = null;
             kestrel.Limits.MaxConcurrentUpgradedConnections = null;
+            kestrel.Limits.RequestHeadersTimeout = HttpRequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = HttpKeepAliveTimeout;
             // Runs when Kestrel starts, after CreateBroker: the admission (and its broker) exist.
             var admission = kestrel.ApplicationServices.GetRequiredService<ConnectionAdmission>();
             foreach (var listener in listeners)
             {
                 listener.Configure(kestrel, admission);
             }
-            operations.Listen(kestrel);
+            operations.Listen(kestrel, admission.Sockets);
         });
     }
 

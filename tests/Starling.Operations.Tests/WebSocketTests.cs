@@ -77,6 +77,52 @@ public sealed class WebSocketTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Websocket_upgrade_with_a_foreign_Origin_is_refused_with_403_and_same_origin_or_no_Origin_is_upgraded()
+    {
+        // Before: any Origin was upgraded (101), so any web page open in a local browser could use the broker.
+        var ws = _server.WebSocket!;
+        Assert.Equal(403, await UpgradeStatusAsync(ws, "https://evil.example"));
+        Assert.Equal(403, await UpgradeStatusAsync(ws, "null")); // a sandboxed page or a file
+        Assert.Equal(403, await UpgradeStatusAsync(ws, "http://127.0.0.1:1")); // same host, a port that is not the broker's
+        Assert.Equal(101, await UpgradeStatusAsync(ws, origin: null)); // not a browser: no Origin header
+        Assert.Equal(101, await UpgradeStatusAsync(ws, $"http://127.0.0.1:{ws.Port}")); // same origin
+        Assert.Equal(101, await UpgradeStatusAsync(ws, $"http://127.0.0.1:{_server.Management!.Port}")); // the dashboard
+        var metrics = await _server.Http.GetStringAsync("metrics");
+        Assert.Contains("starling_security_rejections_total{cause=\"websocket_origin\"} 3", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Websocket_origins_listed_in_AllowedOrigins_are_upgraded()
+    {
+        await using var server = await OpsServer.StartAsync(new Dictionary<string, string?> { ["WebSockets:AllowedOrigins"] = "https://app.example.com, http://localhost:3000" });
+        Assert.Equal(101, await UpgradeStatusAsync(server.WebSocket!, "https://app.example.com"));
+        Assert.Equal(101, await UpgradeStatusAsync(server.WebSocket!, "http://LOCALHOST:3000"));
+        Assert.Equal(403, await UpgradeStatusAsync(server.WebSocket!, "https://other.example.com"));
+    }
+
+    /// <summary>A raw HTTP/1.1 WebSocket handshake to /mqtt (subprotocol mqtt); returns the response's status code.</summary>
+    private static async Task<int> UpgradeStatusAsync(System.Net.IPEndPoint endpoint, string? origin)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(endpoint);
+        var request = $"GET /mqtt HTTP/1.1\r\nHost: {endpoint}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n" +
+            (origin is null ? "" : $"Origin: {origin}\r\n") + "\r\n";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request));
+        var buffer = new byte[1024];
+        var received = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!Encoding.ASCII.GetString(buffer, 0, received).Contains("\r\n", StringComparison.Ordinal))
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(received), timeout.Token);
+            Assert.True(n > 0, "the server closed without answering");
+            received += n;
+        }
+        var statusLine = Encoding.ASCII.GetString(buffer, 0, received).Split("\r\n")[0];
+        return int.Parse(statusLine.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Text_frames_close_the_connection()
     {
         using var ws = new ClientWebSocket();

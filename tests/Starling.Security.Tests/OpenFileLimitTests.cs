@@ -96,6 +96,99 @@ public sealed partial class OpenFileLimitTests
         }
     }
 
+    [Fact]
+    public async Task Idle_sockets_on_the_WebSocket_and_management_ports_do_not_keep_MQTT_clients_out()
+    {
+        // 400 descriptors, 420 idle sockets to each HTTP port (never a byte sent). Before: they were counted only after
+        // an HTTP upgrade, so they took every descriptor: the plain port's MQTT clients were refused (or the process
+        // aborted). Now every socket is counted at accept and the HTTP listeners hold at most their share.
+        var dir = Directory.CreateTempSubdirectory("starling-fd-http-");
+        var idle = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(dir.FullName, openFileLimit: 400, "--ws-port", "0", "--management-port", "0");
+            await Eventually.TrueAsync(() => WebSocketLine().IsMatch(server.Output) && ManagementLine().IsMatch(server.Output), "the HTTP listeners' log lines");
+            var ws = int.Parse(WebSocketLine().Match(server.Output).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var management = int.Parse(ManagementLine().Match(server.Output).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            foreach (var port in new[] { ws, management })
+            {
+                for (var i = 0; i < 420; i++)
+                {
+                    var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                    idle.Add(socket);
+                    try
+                    {
+                        await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port)).WaitAsync(TimeSpan.FromSeconds(5));
+                    }
+                    catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+                    {
+                        // The listen backlog is full while the server refuses: the socket is left out, as a client would be.
+                    }
+                }
+            }
+            Assert.False(server.HasExited, "the server died:\n" + server.Output);
+            Assert.True(await ConnectsWithinAsync(server.Endpoint, TimeSpan.FromSeconds(15)), "no MQTT client got in past the idle HTTP sockets:\n" + server.Output);
+            await using var client = await RawMqttClient.ConnectOkAsync(server.Endpoint, "after-http-flood");
+            Assert.True(await client.PingTimeAsync() is not null, "the MQTT client lost its connection");
+            Assert.False(server.HasExited, "the server died:\n" + server.Output);
+            Assert.Contains("Refused (HttpConnections)", server.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var socket in idle)
+            {
+                socket.Dispose();
+            }
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_burst_of_sockets_on_the_plain_port_is_shed_at_accept_and_the_process_survives()
+    {
+        // 1,000 sockets opened at once, none sending a byte, under 400 descriptors. Before: accepted sockets were
+        // admitted on the thread pool after accept, so a burst could outrun the refusals, take the process to its
+        // descriptor limit and abort it ("Out of memory."). Now each socket past the limit is closed on the accept loop.
+        var dir = Directory.CreateTempSubdirectory("starling-fd-burst-");
+        var burst = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(dir.FullName, openFileLimit: 400);
+            var connects = new List<Task>();
+            for (var i = 0; i < 1000; i++)
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                burst.Add(socket);
+                connects.Add(socket.ConnectAsync(server.Endpoint).WaitAsync(TimeSpan.FromSeconds(10)));
+            }
+            try
+            {
+                await Task.WhenAll(connects);
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+            {
+                // Some do not get through the full backlog: expected under a burst.
+            }
+            Assert.False(server.HasExited, "the server died under the burst:\n" + server.Output);
+            foreach (var socket in burst)
+            {
+                socket.Dispose();
+            }
+            burst.Clear();
+            Assert.True(await ConnectsWithinAsync(server.Endpoint, TimeSpan.FromSeconds(15)), "no connection after the burst:\n" + server.Output);
+            Assert.False(server.HasExited, "the server died after the burst:\n" + server.Output);
+            Assert.Contains("Refused (OpenConnections)", server.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var socket in burst)
+            {
+                socket.Dispose();
+            }
+            dir.Delete(recursive: true);
+        }
+    }
+
     /// <summary>
     /// Connect attempts until one gets CONNACK 0: a closed connection leaves the count once its socket is closed, a
     /// moment after the client's close. Each refused attempt is answered at once, so this waits on the server's answers.
@@ -114,6 +207,12 @@ public sealed partial class OpenFileLimitTests
         }
         return false;
     }
+
+    [GeneratedRegex(@"MQTT over WebSockets on ws://[^ ]*:(\d+)/")]
+    private static partial Regex WebSocketLine();
+
+    [GeneratedRegex(@"Management API.* on http://[^ ]*:(\d+)/")]
+    private static partial Regex ManagementLine();
 
     [GeneratedRegex(@"at most (\d+) connections at once")]
     private static partial Regex CapacityLine();

@@ -245,6 +245,21 @@ internal sealed class MqttConnection : ISessionOwner
     {
         pause = default;
         var maxPacketSize = _services.Options.MaxPacketSize;
+        if (!_connected && !buffer.IsEmpty)
+        {
+            // Before CONNACK nobody is authenticated: judge the packet by its first byte, before its length is even
+            // read [MQTT-3.1.0-1], and buffer at most MaxConnectPacketSize of it.
+            var type = (PacketType)(buffer.FirstSpan[0] >> 4);
+            if (!EnhancedAuthHandler.AcceptedBeforeConnAck(AuthenticatingBeforeConnAck, type))
+            {
+                Interlocked.Increment(ref _services.Counters.FirstPacketNotConnect);
+                throw new MqttProtocolException(ReasonCode.ProtocolError, $"first packet must be CONNECT, got {type} [MQTT-3.1.0-1]");
+            }
+            if (type == PacketType.Connect)
+            {
+                maxPacketSize = Math.Min(maxPacketSize, _services.Options.MaxConnectPacketSize);
+            }
+        }
         var status = FrameScanner.TryReadHeader(buffer, maxPacketSize, out var header, out var error);
         if (status == OperationStatus.NeedMoreData)
         {
@@ -252,6 +267,11 @@ internal sealed class MqttConnection : ISessionOwner
         }
         if (status != OperationStatus.Done)
         {
+            if (error == ReasonCode.PacketTooLarge && header.Type == PacketType.Connect && !_connected)
+            {
+                Interlocked.Increment(ref _services.Counters.ConnectTooLarge);
+                throw new MqttProtocolException(error, $"CONNECT larger than Limits:MaxConnectPacketSize ({maxPacketSize} bytes)");
+            }
             throw new MqttProtocolException(error, error == ReasonCode.PacketTooLarge
                 ? $"packet larger than the maximum packet size ({maxPacketSize} bytes)"
                 : "malformed fixed header");

@@ -60,6 +60,12 @@ internal static class PropertiesCodec
 
     // ---------------------------------------------------------------- decode
 
+    /// <summary>
+    /// User properties decoded per property block (packet or will) at most; past it the decoder stops with 0x97 Quota
+    /// exceeded before decoding the rest. Far above what applications send (Mosquitto's tests use a handful).
+    /// </summary>
+    public const int MaxUserProperties = 1024;
+
     /// <summary>Reads a property length and the properties; null when the length is 0.</summary>
     public static MqttProperties? Read(ref SequenceReader<byte> reader, PropertyContext context)
     {
@@ -77,6 +83,7 @@ internal static class PropertiesCodec
 
         var p = new MqttProperties();
         ulong seen = 0;
+        var userProperties = 0;
         while (!inner.End)
         {
             // The identifier is a Variable Byte Integer (2.2.2.2); every defined one fits in a single byte.
@@ -86,6 +93,13 @@ internal static class PropertiesCodec
                 throw Errors.Malformed($"property 0x{raw:X2} is unknown or not allowed in {context} (table 2-4)");
             }
             var id = (PropertyId)raw;
+            if (id == PropertyId.UserProperty && ++userProperties > MaxUserProperties)
+            {
+                // An empty user property costs 5 bytes on the wire and a list entry when decoded: without a cap, one
+                // 16 MiB packet would become millions of entries. No normative limit exists; 0x97 is "an implementation
+                // or administrative imposed limit has been exceeded".
+                throw new MqttProtocolException(ReasonCode.QuotaExceeded, $"more than {MaxUserProperties} user properties in one packet");
+            }
             var repeatable = id == PropertyId.UserProperty || (id == PropertyId.SubscriptionIdentifier && context == PropertyContext.Publish);
             if (!repeatable)
             {

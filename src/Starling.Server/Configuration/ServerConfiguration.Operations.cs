@@ -9,8 +9,9 @@ namespace Starling.Server;
 /// <summary>Operations settings: WebSockets:*, Management:*, SysInterval, Metrics:*, Logging:Format (docs/operations.md).</summary>
 internal sealed partial class ServerConfiguration
 {
-    private static readonly string[] s_webSocketKeys = ["Enabled", "Address", "Port", "Path"];
+    private static readonly string[] s_webSocketKeys = ["Enabled", "Address", "Port", "Path", "AllowedOrigins"];
     private static readonly string[] s_managementKeys = ["Enabled", "Address", "Port", "ApiKeys", "Dashboard"];
+    private static readonly string[] s_managementTlsKeys = ["CertFile", "KeyFile"];
     private static readonly string[] s_metricsKeys = ["Prometheus", "RequireApiKey"];
     private static readonly string[] s_otlpKeys = ["Endpoint", "Protocol", "IntervalSeconds", "Headers"];
     private static readonly string[] s_webSocketTlsKeys = ["CertFile", "KeyFile", "CaFile", "ClientCertificate"];
@@ -18,8 +19,11 @@ internal sealed partial class ServerConfiguration
     private static bool IsKnownOperationsKey(string[] parts) => parts[0].ToUpperInvariant() switch
     {
         "WEBSOCKETS" => (parts.Length == 2 && s_webSocketKeys.Contains(parts[1], StringComparer.OrdinalIgnoreCase))
-            || (parts.Length == 3 && parts[1].Equals("Tls", StringComparison.OrdinalIgnoreCase) && s_webSocketTlsKeys.Contains(parts[2], StringComparer.OrdinalIgnoreCase)),
+            || (parts.Length == 3 && parts[1].Equals("Tls", StringComparison.OrdinalIgnoreCase) && s_webSocketTlsKeys.Contains(parts[2], StringComparer.OrdinalIgnoreCase))
+            || (parts.Length == 3 && parts[1].Equals("AllowedOrigins", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out _)),
         "MANAGEMENT" => (parts.Length == 2 && s_managementKeys.Contains(parts[1], StringComparer.OrdinalIgnoreCase))
+            || (parts.Length == 3 && parts[1].Equals("Tls", StringComparison.OrdinalIgnoreCase) && s_managementTlsKeys.Contains(parts[2], StringComparer.OrdinalIgnoreCase))
             || (parts.Length == 3 && parts[1].Equals("ApiKeys", StringComparison.OrdinalIgnoreCase)
                 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out _)),
         "METRICS" => (parts.Length == 2 && s_metricsKeys.Contains(parts[1], StringComparer.OrdinalIgnoreCase))
@@ -71,18 +75,48 @@ internal sealed partial class ServerConfiguration
         {
             throw Bad("WebSockets:Path", "must be a URL path starting with '/', e.g. /mqtt");
         }
-        return new WebSocketListenerSettings(enabled, address, port, path) { Tls = enabled ? ReadWebSocketTls() : null };
+        return new WebSocketListenerSettings(enabled, address, port, path)
+        {
+            Tls = enabled ? ReadWebSocketTls() : null,
+            AllowedOrigins = ReadAllowedOrigins(),
+        };
+    }
+
+    /// <summary>WebSockets:AllowedOrigins: a JSON array or one comma-separated string of origins (scheme://host[:port]) or *.</summary>
+    private List<string> ReadAllowedOrigins()
+    {
+        var origins = new List<string>();
+        var section = Root.GetSection("WebSockets:AllowedOrigins");
+        if (section.Value is { } joined)
+        {
+            origins.AddRange(joined.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        origins.AddRange(section.GetChildren().Select(c => c.Value?.Trim()).OfType<string>().Where(v => v.Length > 0));
+        foreach (var origin in origins)
+        {
+            if (origin != "*" && !(Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+                && uri.AbsolutePath == "/" && !origin.TrimEnd('/').EndsWith(':')))
+            {
+                throw Bad("WebSockets:AllowedOrigins", $"must list origins such as https://app.example.com or http://localhost:3000 (scheme, host and port only), or *; '{origin}' is not one");
+            }
+        }
+        return origins;
     }
 
     /// <summary>WebSockets:Tls:* makes the WebSocket listener wss://, with the same certificate handling as the TLS MQTT listeners.</summary>
-    private TlsListener? ReadWebSocketTls()
+    private TlsListener? ReadWebSocketTls() => ReadHttpTls("WebSockets:Tls:", s_webSocketTlsKeys, WebSocketListenerSettings.ListenerName, "wss://");
+
+    /// <summary>
+    /// The TLS of an HTTP listener (WebSockets:Tls:*, Management:Tls:*), with the certificate loading, checks and
+    /// reload of the TLS MQTT listeners (<see cref="TlsListener"/>); null when none of its keys is set.
+    /// </summary>
+    private TlsListener? ReadHttpTls(string Prefix, string[] keys, string listenerName, string scheme)
     {
-        const string Prefix = "WebSockets:Tls:";
-        if (!s_webSocketTlsKeys.Any(k => Root[Prefix + k] is not null))
+        if (!keys.Any(k => Root[Prefix + k] is not null))
         {
             return null;
         }
-        var cert = ReadPath(Prefix + "CertFile") ?? throw Bad(Prefix + "CertFile", "must name the PEM file of the server certificate for wss://");
+        var cert = ReadPath(Prefix + "CertFile") ?? throw Bad(Prefix + "CertFile", $"must name the PEM file of the server certificate for {scheme}");
         var key = ReadPath(Prefix + "KeyFile") ?? throw Bad(Prefix + "KeyFile", "must name the PEM file of the server certificate's private key");
         var ca = ReadPath(Prefix + "CaFile");
         var modeText = Root[Prefix + "ClientCertificate"]?.Trim() ?? "none";
@@ -103,7 +137,7 @@ internal sealed partial class ServerConfiguration
         }
         try
         {
-            return new TlsListener(new TlsSettings(WebSocketListenerSettings.ListenerName, Prefix, cert, key, ca, mode, UseIdentityAsUsername: false));
+            return new TlsListener(new TlsSettings(listenerName, Prefix, cert, key, ca, mode, UseIdentityAsUsername: false));
         }
         catch (Exception ex) when (ex is CryptographicException or IOException or InvalidOperationException or ArgumentException)
         {
@@ -146,6 +180,7 @@ internal sealed partial class ServerConfiguration
         }
         return new ManagementSettings(enabled, address, port, keys)
         {
+            Tls = enabled ? ReadHttpTls("Management:Tls:", s_managementTlsKeys, "management", "https://") : null,
             Dashboard = ReadBool("Management:Dashboard", true),
             ApiKeyGenerated = generated,
         };

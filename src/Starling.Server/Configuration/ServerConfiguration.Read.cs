@@ -14,6 +14,7 @@ internal sealed partial class ServerConfiguration
     {
         var broker = new BrokerOptions();
         broker.MaxPacketSize = ReadInt("Limits:MaxPacketSize", broker.MaxPacketSize);
+        broker.MaxConnectPacketSize = ReadInt("Limits:MaxConnectPacketSize", broker.MaxConnectPacketSize);
         broker.MaxInflightMessages = ReadInt("Limits:MaxInflightMessages", broker.MaxInflightMessages);
         broker.MaxQueuedMessages = ReadInt("Limits:MaxQueuedMessages", broker.MaxQueuedMessages);
         broker.MaxQueuedBytes = ReadLong("Limits:MaxQueuedBytes", broker.MaxQueuedBytes);
@@ -70,7 +71,19 @@ internal sealed partial class ServerConfiguration
             Storage = ReadStorage(),
             Operations = ReadOperations(),
             MaxOpenConnectionsFromFileLimit = !_maxOpenConnectionsConfigured,
+            MaxHttpConnections = ReadMaxHttpConnections(),
         };
+    }
+
+    /// <summary>Limits:MaxHttpConnections: null when not configured (SocketBudget derives it), 0 for no limit of its own.</summary>
+    private int? ReadMaxHttpConnections()
+    {
+        if (Root["Limits:MaxHttpConnections"] is null)
+        {
+            return null;
+        }
+        var value = ReadInt("Limits:MaxHttpConnections", 0);
+        return value >= 0 ? value : throw Bad("Limits:MaxHttpConnections", "must be 0 (no limit of its own) or a number of sockets, e.g. 64");
     }
 
     private List<ListenerSettings> ReadListeners()

@@ -14,7 +14,7 @@ internal sealed partial class ServerConfiguration
 {
     private static readonly string[] s_securityLimitKeys =
     [
-        "MaxConnectionsPerAddress", "MaxOpenConnections", "MaxPendingConnections", "MaxSubscriptionsPerClient", "MaxTopicLength", "MaxTopicLevels",
+        "MaxConnectionsPerAddress", "MaxOpenConnections", "MaxHttpConnections", "MaxPendingConnections", "MaxSubscriptionsPerClient", "MaxTopicLength", "MaxTopicLevels",
         "MaxPublishRate", "PublishBurst", "MaxMemoryFraction", "RejectionLogIntervalSeconds",
         "MaxFailedLoginsPerAddress", "MaxFailedLoginsPerUser", "FailedLoginWindowSeconds", "MaxTrackedFailedLogins",
     ];

@@ -17,7 +17,7 @@ internal sealed partial class ServerConfiguration
 
     private static readonly string[] s_limitKeys =
     [
-        "MaxPacketSize", "MaxInflightMessages", "MaxQueuedMessages", "MaxQueuedBytes", "MaxConnections",
+        "MaxPacketSize", "MaxConnectPacketSize", "MaxInflightMessages", "MaxQueuedMessages", "MaxQueuedBytes", "MaxConnections",
         "ConnectTimeoutSeconds", "MaxClientIdLength", "ReceiveMaximum", "TopicAliasMaximum", "MaxKeepAliveSeconds",
         "MaxSessionExpirySeconds",
     ];

@@ -10,17 +10,35 @@ namespace Starling.Server.Listeners;
 /// Starling's own TCP transport, Kestrel (plain or TLS) and WebSockets all call <see cref="Admit"/>. The limits
 /// themselves (Limits:MaxOpenConnections, MaxPendingConnections, MaxConnectionsPerAddress) are checked once, by the
 /// broker, when the connection starts (<c>SecurityRuntime.TryAdmit</c>): a transport refused there is closed before
-/// any MQTT is exchanged, on every listener alike. One per server.
+/// any MQTT is exchanged, on every listener alike. Before that, every socket is counted at accept against the server's
+/// one <see cref="Transport.SocketBudget"/> (<see cref="Sockets"/>), so a socket holds a slot while it is still a TLS
+/// handshake or an HTTP request. One per server.
 /// </summary>
-internal sealed class ConnectionAdmission(MqttBroker broker, ILoggerFactory loggers)
+internal sealed class ConnectionAdmission
 {
-    private readonly ILogger _logger = loggers.CreateLogger("Starling.Server.Connections");
+    private readonly MqttBroker _broker;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+
+    public ConnectionAdmission(MqttBroker broker, ILoggerFactory loggers, ServerSettings settings, TimeProvider time)
+    {
+        _broker = broker;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("Starling.Server.Connections");
+        Sockets = new(settings.Broker.Security, settings.MaxHttpConnections, broker.SecurityCounters, Counters, _logger, time);
+    }
+
+    /// <summary>The count of open sockets, on every listener, taken at accept.</summary>
+    public Transport.SocketBudget Sockets { get; }
+
+    /// <summary>Refusals decided by the server (HTTP share, WebSocket origin), exported in /metrics.</summary>
+    public Transport.ServerCounters Counters { get; } = new();
 
     /// <summary>The broker connections are admitted to.</summary>
-    public MqttBroker Broker => broker;
+    public MqttBroker Broker => _broker;
 
     /// <summary>The host's loggers, for listeners created before the host was.</summary>
-    public ILoggerFactory Loggers => loggers;
+    public ILoggerFactory Loggers => _loggers;
 
     /// <summary>
     /// Hands the transport to the broker and returns the connection's task, which never faults for client or I/O
@@ -34,7 +52,7 @@ internal sealed class ConnectionAdmission(MqttBroker broker, ILoggerFactory logg
     public Task Admit(IDuplexPipe transport, ConnectionInfo info, CancellationToken closeRequested)
     {
         ServerLog.ConnectionAdmitted(_logger, info.ConnectionId, info.RemoteEndPoint, info.ListenerName);
-        return broker.RunConnectionAsync(transport, info, closeRequested);
+        return _broker.RunConnectionAsync(transport, info, closeRequested);
     }
 
     /// <summary>

@@ -30,6 +30,8 @@ internal sealed class KestrelListener(ListenerSettings settings, TlsListener? tl
     public void Configure(KestrelServerOptions kestrel, ConnectionAdmission admission)
         => kestrel.Listen(settings.Address, settings.Port, listen =>
         {
+            // First: the socket's slot (taken at accept) is given back when the connection ends.
+            Starling.Server.Transport.CountingListenerFactory.Count(listen, admission.Sockets, httpListener: null);
             tls?.Configure(listen);
             listen.Run(connection => RunAsync(connection, admission));
             _listen = listen;

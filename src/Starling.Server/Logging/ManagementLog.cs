@@ -8,11 +8,12 @@ internal static partial class ManagementLog
     [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "MQTT over WebSockets on {Scheme}://{Endpoint}{Path} (subprotocol mqtt)")]
     public static partial void WebSocketsListening(ILogger logger, string scheme, IPEndPoint endpoint, string path);
 
-    [LoggerMessage(EventId = 6001, Level = LogLevel.Information, Message = "Management API{Dashboard} on http://{Endpoint}/ (OpenAPI at /openapi.json, health at /health, metrics at /metrics)")]
-    public static partial void ManagementListening(ILogger logger, string dashboard, IPEndPoint endpoint);
+    [LoggerMessage(EventId = 6001, Level = LogLevel.Information, Message = "Management API{Dashboard} on {Scheme}://{Endpoint}/ (OpenAPI at /openapi.json, health at /health, metrics at /metrics)")]
+    public static partial void ManagementListening(ILogger logger, string dashboard, string scheme, IPEndPoint endpoint);
 
-    [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "No Management:ApiKeys configured; the API key of this run is {ApiKey} (set Management:ApiKeys to choose keys that last)")]
-    public static partial void ApiKeyGenerated(ILogger logger, string apiKey);
+    [LoggerMessage(EventId = 6020, Level = LogLevel.Warning, Message = "No Management:ApiKeys configured: an API key for this run was generated and printed once to "
+        + "the terminal (standard error), never to the log; set Management:ApiKeys to choose keys that last")]
+    public static partial void ApiKeyGenerated(ILogger logger);
 
     [LoggerMessage(EventId = 6010, Level = LogLevel.Information, Message = "Metrics: exporting over OTLP ({Protocol}) to {Endpoint} every {Interval} s")]
     public static partial void OtlpExporting(ILogger logger, object protocol, object endpoint, double interval);

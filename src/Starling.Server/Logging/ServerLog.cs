@@ -20,6 +20,20 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Listener {Listener} ({EndPoint}): accept failed: {Error}")]
     public static partial void AcceptFailed(ILogger logger, string listener, IPEndPoint endPoint, string error);
 
+    [LoggerMessage(EventId = 4100, Level = LogLevel.Warning, Message = "Refused (OpenConnections): socket on listener {Listener} closed at accept: "
+        + "{Limit} sockets are open (Limits:MaxOpenConnections; its default follows the open-file limit, ulimit -n); "
+        + "{Suppressed} more refused in the {Interval} s before")]
+    public static partial void SocketRefusedOpenConnections(ILogger logger, string listener, int limit, long suppressed, int interval);
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Refused (HttpConnections): socket on HTTP listener {Listener} closed: "
+        + "{Limit} sockets are open on the management and WebSocket listeners (Limits:MaxHttpConnections); "
+        + "{Suppressed} more refused in the {Interval} s before")]
+    public static partial void SocketRefusedHttpConnections(ILogger logger, string listener, int limit, long suppressed, int interval);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Refused (WebSocketOrigin): WebSocket from {Remote} with Origin {Origin} "
+        + "(not the broker's own host or dashboard, not in WebSockets:AllowedOrigins); {Suppressed} more refused in the {Interval} s before")]
+    public static partial void WebSocketOriginRefused(ILogger logger, System.Net.IPAddress? remote, string origin, long suppressed, int interval);
+
     [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Starling {Version} listening on {Endpoints}")]
     public static partial void Listening(ILogger logger, string version, string endpoints);
 

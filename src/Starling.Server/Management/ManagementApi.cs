@@ -93,14 +93,17 @@ internal static class ManagementApi
                 {
                     return BadRequest($"'{filter}' is not a valid topic filter.");
                 }
+                // Page first, convert only the page, and only a preview of each payload: the dashboard polls this,
+                // and converting every retained payload (text and base64 of megabytes each) per poll cost hundreds of MiB.
                 var all = b.Broker.GetRetainedMessages(filter is { Length: > 0 } ? filter : null)
                     .Where(m => search is not { Length: > 0 } || m.Topic.Contains(search, StringComparison.OrdinalIgnoreCase))
                     .OrderBy(m => m.Topic, StringComparer.Ordinal)
-                    .Select(RetainedMessageModel.From)
                     .ToList();
-                return TypedResults.Ok(Page(all, offset, limit));
+                var page = Page(all, offset, limit);
+                return TypedResults.Ok(new ListResult<RetainedMessageModel>(page.Total, page.Offset, [.. page.Items.Select(RetainedMessageModel.From)]));
             })
-            .WithSummary("Retained messages, optionally only those matching an MQTT topic filter and/or containing a search text.")
+            .WithSummary("Retained messages, optionally only those matching an MQTT topic filter and/or containing a search text; "
+                + "each payload as a preview of its first 1,024 bytes (payloadTruncated says when it is longer; payloadSize is the whole size).")
             .Produces<ListResult<RetainedMessageModel>>().Produces<ErrorModel>(StatusCodes.Status400BadRequest);
 
         api.MapDelete("/retained", IResult (BrokerService b, [FromQuery] string topic) =>

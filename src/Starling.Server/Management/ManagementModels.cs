@@ -53,24 +53,48 @@ public sealed record SubscriptionModel(
         s.RetainAsPublished, (int)s.RetainHandling, s.SubscriptionIdentifier == 0 ? null : s.SubscriptionIdentifier, s.ShareName);
 }
 
-/// <summary>A retained message: its payload as text when it is valid UTF-8, always as base64.</summary>
-public sealed record RetainedMessageModel(string Topic, int QoS, int PayloadSize, string? PayloadText, string PayloadBase64, DateTimeOffset ReceivedAt)
+/// <summary>
+/// A retained message with a preview of its payload: the first <see cref="PreviewBytes"/> bytes, as text when they are
+/// valid UTF-8 (cut at a character boundary), always as base64; <see cref="PayloadTruncated"/> when the payload is longer.
+/// </summary>
+public sealed record RetainedMessageModel(string Topic, int QoS, int PayloadSize, string? PayloadText, string PayloadBase64, DateTimeOffset ReceivedAt,
+    bool PayloadTruncated = false)
 {
+    /// <summary>Payload bytes shown per message: enough to recognise it, small enough that a page stays cheap.</summary>
+    public const int PreviewBytes = 1024;
+
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     internal static RetainedMessageModel From(RetainedMessageSnapshot m)
     {
         var payload = m.Payload.Span;
+        var truncated = payload.Length > PreviewBytes;
+        var preview = truncated ? payload[..PreviewBytes] : payload;
+        var textBytes = preview;
+        if (truncated)
+        {
+            // Do not cut a UTF-8 sequence: drop the continuation bytes (10xxxxxx) at the end and the lead byte before them.
+            var end = textBytes.Length;
+            var back = 0;
+            while (back < 3 && end - back - 1 >= 0 && (textBytes[end - back - 1] & 0xC0) == 0x80)
+            {
+                back++;
+            }
+            if (end - back - 1 >= 0 && textBytes[end - back - 1] >= 0xC0)
+            {
+                textBytes = textBytes[..(end - back - 1)];
+            }
+        }
         string? text;
         try
         {
-            text = s_strictUtf8.GetString(payload);
+            text = s_strictUtf8.GetString(textBytes);
         }
         catch (DecoderFallbackException)
         {
             text = null;
         }
-        return new RetainedMessageModel(m.Topic, (int)m.QoS, payload.Length, text, Convert.ToBase64String(payload), m.ReceivedAt);
+        return new RetainedMessageModel(m.Topic, (int)m.QoS, payload.Length, text, Convert.ToBase64String(preview), m.ReceivedAt, truncated);
     }
 }
 

@@ -78,14 +78,17 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
     /// Adds the management listener to Kestrel (called from ConfigureKestrel, possibly more than once). The WebSocket
     /// listener is an MQTT listener (<see cref="WebSocketListener"/>), added with the others.
     /// </summary>
-    public void Listen(KestrelServerOptions kestrel)
+    public void Listen(KestrelServerOptions kestrel, Transport.SocketBudget sockets)
     {
         if (Operations.Management is { Enabled: true } management)
         {
             kestrel.Listen(management.Address, management.Port, lo =>
             {
                 lo.Protocols = HttpProtocols.Http1;
+                // First: the socket's slot (taken at accept) and a slot of the HTTP share, both given back at the end.
+                Transport.CountingListenerFactory.Count(lo, sockets, ManagementListenerName);
                 Tag(lo, ManagementListenerName);
+                management.Tls?.Configure(lo);
                 _managementListen = lo;
             });
         }
@@ -145,10 +148,12 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
         }
         if (ManagementEndpoint is { } management)
         {
-            ManagementLog.ManagementListening(logger, Operations.Management.Dashboard ? " and dashboard" : "", management);
+            ManagementLog.ManagementListening(logger, Operations.Management.Dashboard ? " and dashboard" : "", Operations.Management.Tls is null ? "http" : "https", management);
             if (Operations.Management.ApiKeyGenerated)
             {
-                ManagementLog.ApiKeyGenerated(logger, Operations.Management.ApiKeys[0]);
+                // The key is a credential: logs are shipped and kept, so it goes to the terminal once, not to the logger.
+                Console.Error.WriteLine($"Management API key of this run: {Operations.Management.ApiKeys[0]} (set Management:ApiKeys to choose keys that last)");
+                ManagementLog.ApiKeyGenerated(logger);
             }
         }
         if (Operations.SysInterval > TimeSpan.Zero)
@@ -169,6 +174,7 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
         _sys?.Dispose();
         _otlp?.Dispose();
         Operations.WebSockets.Tls?.Dispose();
+        Operations.Management.Tls?.Dispose();
     }
 
     /// <summary>A bind failure of one of the HTTP listeners, explained; null when they can all be bound.</summary>

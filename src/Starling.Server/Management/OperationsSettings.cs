@@ -29,6 +29,12 @@ internal sealed record WebSocketListenerSettings(bool Enabled, IPAddress Address
 
     /// <summary>TLS in front of the listener (WebSockets:Tls:*), making it wss://; null for plain ws://.</summary>
     public TlsListener? Tls { get; init; }
+
+    /// <summary>
+    /// WebSockets:AllowedOrigins: browser origins (scheme://host[:port], or *) allowed besides the broker's own host
+    /// and dashboard; empty by default (WebSocketOrigin).
+    /// </summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
 }
 
 /// <summary>The management HTTP port (Management:*): API, dashboard, /metrics, /health, /ready.</summary>
@@ -41,8 +47,11 @@ internal sealed record ManagementSettings(bool Enabled, IPAddress Address, int P
     /// <summary>Whether the web dashboard is served at / (Management:Dashboard).</summary>
     public bool Dashboard { get; init; } = true;
 
-    /// <summary>True when no key was configured and one was generated at start-up (it is logged once).</summary>
+    /// <summary>True when no key was configured and one was generated at start-up (printed once to the terminal, never logged).</summary>
     public bool ApiKeyGenerated { get; init; }
+
+    /// <summary>TLS in front of the management port (Management:Tls:CertFile/KeyFile), making it https://; null for http://.</summary>
+    public TlsListener? Tls { get; init; }
 }
 
 /// <summary>Metrics:*: the Prometheus endpoint and the OTLP exporter.</summary>

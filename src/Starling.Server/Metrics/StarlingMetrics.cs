@@ -13,10 +13,12 @@ internal sealed class StarlingMetrics : IDisposable
     public const string MeterName = "Starling";
 
     private readonly BrokerService _brokerService;
+    private readonly Listeners.ConnectionAdmission _admission;
 
-    public StarlingMetrics(BrokerService brokerService)
+    public StarlingMetrics(BrokerService brokerService, Listeners.ConnectionAdmission admission)
     {
         _brokerService = brokerService;
+        _admission = admission;
         Meter = new Meter(MeterName, ServerCommandLine.VersionText());
         var m = Meter;
 
@@ -32,6 +34,8 @@ internal sealed class StarlingMetrics : IDisposable
             "Connections closed for a protocol error since start.");
         m.CreateObservableCounter("starling.connections.packet_too_large", () => Read(ref Broker.Counters.PacketsTooLargeForClient), "{connection}",
             "Connections closed since start because a packet other than PUBLISH would exceed the client's Maximum Packet Size.");
+        m.CreateObservableCounter("starling.connect.refused_early", ObserveRefusedEarly, "{connection}",
+            "Connections closed before CONNECT was decoded since start, by reason (also in starling.protocol.errors).");
         m.CreateObservableUpDownCounter("starling.sessions", () => Broker.SessionCount, "{session}",
             "Sessions, connected or not.");
         m.CreateObservableUpDownCounter("starling.subscriptions", () => Broker.SubscriptionCount, "{subscription}",
@@ -80,6 +84,16 @@ internal sealed class StarlingMetrics : IDisposable
         ];
     }
 
+    private IEnumerable<Measurement<long>> ObserveRefusedEarly()
+    {
+        var c = Broker.Counters;
+        return
+        [
+            new(Read(ref c.FirstPacketNotConnect), new KeyValuePair<string, object?>("reason", "first_packet_not_connect")),
+            new(Read(ref c.ConnectTooLarge), new KeyValuePair<string, object?>("reason", "connect_too_large")),
+        ];
+    }
+
     private IEnumerable<Measurement<long>> ObserveQueues()
     {
         long queued = 0, inflight = 0;
@@ -121,6 +135,9 @@ internal sealed class StarlingMetrics : IDisposable
             new(Read(ref s.PublishRateExceeded), new KeyValuePair<string, object?>("cause", "publish_rate")),
             new(Read(ref s.SubscriptionLimitExceeded), new KeyValuePair<string, object?>("cause", "subscription_limit")),
             new(Read(ref s.TopicLimitExceeded), new KeyValuePair<string, object?>("cause", "topic_limit")),
+            // Refused by the server before the broker saw them (Transport/ServerCounters).
+            new(Read(ref _admission.Counters.HttpConnectionsExceeded), new KeyValuePair<string, object?>("cause", "http_connections")),
+            new(Read(ref _admission.Counters.WebSocketOriginRefused), new KeyValuePair<string, object?>("cause", "websocket_origin")),
         ];
     }
 

@@ -43,6 +43,9 @@ internal sealed class SocketListener(ListenerSettings settings, ReadinessPoller 
     /// <summary>The broker this listener's connections run on (told about lingering sockets).</summary>
     public MqttBroker Broker => _admission!.Broker;
 
+    /// <summary>The server's count of open sockets: a slot is taken at accept and given back when the socket closes.</summary>
+    public SocketBudget Sockets => _admission!.Sockets;
+
     public void Configure(KestrelServerOptions kestrel, ConnectionAdmission admission)
     {
         // Not served by Kestrel.
@@ -102,6 +105,13 @@ internal sealed class SocketListener(ListenerSettings settings, ReadinessPoller 
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
+            // Counted here, on the accept loop, before anything is queued to the thread pool: a burst past the
+            // limit is closed as fast as it arrives and never takes the process to its descriptor limit.
+            if (!_admission!.Sockets.TryTake(settings.Name))
+            {
+                socket.Dispose();
+                continue;
+            }
             Serve(socket);
         }
     }
@@ -120,6 +130,7 @@ internal sealed class SocketListener(ListenerSettings settings, ReadinessPoller 
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             socket.Dispose(); // the peer reset before we could look at it, or the server is stopping (poller closed)
+            _admission!.Sockets.Release();
             return;
         }
         // On the thread pool, as Kestrel does: the first read often finds CONNECT (or a burst) already there and the

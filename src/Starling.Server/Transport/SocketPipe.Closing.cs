@@ -104,5 +104,6 @@ internal sealed partial class SocketPipe
         }
         _listener.Poller.Unregister(_socket, _pollerSlot);
         _socket.Dispose();
+        _listener.Sockets.Release(); // once: only the first CloseNow gets here
     }
 }

@@ -307,7 +307,7 @@ async function loadRetained() {
     const row = document.createElement('tr');
     row.dataset.topic = m.topic;
     cell(row, m.topic);
-    cell(row, m.payloadText !== null && m.payloadText !== undefined ? m.payloadText : 'base64: ' + m.payloadBase64, 'payload');
+    cell(row, (m.payloadText !== null && m.payloadText !== undefined ? m.payloadText : 'base64: ' + m.payloadBase64) + (m.payloadTruncated ? ' …' : ''), 'payload');
     cell(row, m.qoS); cell(row, bytes(m.payloadSize)); cell(row, time(m.receivedAt));
     const actions = cell(row, '', 'actions');
     button(actions, 'Delete', 'danger', async () => {
