@@ -18,5 +18,15 @@ public sealed class BrokerCounters
     public long MessagesExpired;
     public long BytesReceived;
     public long BytesSent;
+
+    // Drops by reason (issue 16, finding 20; DropReasons maps each DropReason to its field) and state limits (finding 3).
+    public long MessagesDroppedNotAuthorized;
+    public long MessagesDroppedNoGroupMember;
+    public long MessagesDroppedOfflineQoS0Expired;
+    public long MessagesDroppedSessionEnded;
+    public long RetainedRefused;
+    public long SessionsRefused;
+    public long SubscriptionBytesRefused;
+    public long PublishesRefusedQueueFull;
 #pragma warning restore CA1051
 }

@@ -42,11 +42,13 @@ internal sealed partial class OutboundFlow
     private bool _ended;
     private volatile IClientAuthorization? _authorization;
 
-    public OutboundFlow(BrokerOptions options, BrokerCounters counters, TimeProvider time)
+    public OutboundFlow(BrokerOptions options, BrokerCounters counters, TimeProvider time, LimitLog? limits = null, string clientId = "")
     {
         _options = options;
         _counters = counters;
         _time = time;
+        _limits = limits;
+        _clientId = clientId;
         _sendWindow = options.MaxInflightMessages;
     }
 
@@ -81,6 +83,8 @@ internal sealed partial class OutboundFlow
         {
             if (_ended)
             {
+                // A publisher's route found the session just before it ended (finding 20: counted, not silent).
+                CountDrop(DropReason.SessionEnded);
                 return default;
             }
             var sink = _sink;
@@ -111,15 +115,15 @@ internal sealed partial class OutboundFlow
             }
             if (_journal is { } journal)
             {
-                return new DeliverResult(null, DeliverDurable(ref delivery, sink, journal, extraRoom));
+                return DeliverDurable(ref delivery, sink, journal, extraRoom);
             }
             if (sink is not null && (_queue?.Count ?? 0) == 0 && (_inflight?.Count ?? 0) < _sendWindow)
             {
                 StartFlow(ref delivery, sink);
             }
-            else
+            else if (!Enqueue(delivery, extraRoom))
             {
-                Enqueue(delivery, extraRoom);
+                return DeliverResult.Full;
             }
             return default;
         }
@@ -224,6 +228,10 @@ internal sealed partial class OutboundFlow
     {
         lock (this)
         {
+            if (!_ended)
+            {
+                CountEndedLosses();
+            }
             _ended = true;
             _sink = null;
             _inflight?.Clear();
@@ -272,13 +280,17 @@ internal sealed partial class OutboundFlow
         }
     }
 
-    private void Enqueue(in Delivery delivery, int extraRoom = 0)
+    /// <summary>Queues a delivery; false when the queue is full and the policy dropped it (counted and logged).</summary>
+    private bool Enqueue(in Delivery delivery, int extraRoom = 0)
     {
         var size = delivery.Message.Payload.Length;
-        if ((_queue?.Count ?? 0) >= (long)_options.MaxQueuedMessages + extraRoom || (_options.MaxQueuedBytes > 0 && _queuedBytes + size > _options.MaxQueuedBytes))
+        while (!HasRoom(_queue?.Count ?? 0, _queuedBytes, size, extraRoom))
         {
-            Interlocked.Increment(ref _counters.MessagesDroppedQueueFull);
-            return;
+            if (!TryDropOldest())
+            {
+                QueueFull();
+                return false;
+            }
         }
         // A queue entry is a counted holder: Drain releases it once the delivery has moved on (to the inflight table
         // or the outbound queue, which count their own) or was dropped. Other ways out (session end, the store,
@@ -286,6 +298,7 @@ internal sealed partial class OutboundFlow
         delivery.Message.AddRef();
         Queue.Enqueue(delivery);
         _queuedBytes += size;
+        return true;
     }
 
     private void Drain(IDeliverySink sink)
@@ -315,7 +328,7 @@ internal sealed partial class OutboundFlow
             if (next.Message.IsExpired(_time, now))
             {
                 // [MQTT-3.3.2-5]: a message whose expiry interval has passed is not sent.
-                Interlocked.Increment(ref _counters.MessagesExpired);
+                CountDrop(DropReason.Expired);
                 Completed(next);
                 return;
             }
@@ -324,6 +337,7 @@ internal sealed partial class OutboundFlow
         // client came back): the read check the Router could not make is made now, with the CONNECT's permissions.
         if (_authorization?.CanReceive(next.Message.Topic) == false)
         {
+            CountDrop(DropReason.NotAuthorized);
             Completed(next);
             return;
         }
@@ -344,7 +358,7 @@ internal sealed partial class OutboundFlow
         if (!sink.Fits(delivery))
         {
             // Larger than the client's Maximum Packet Size: discard as if sent and acknowledged [MQTT-3.1.2-25].
-            Interlocked.Increment(ref _counters.MessagesDroppedTooLarge);
+            CountDrop(DropReason.TooLarge);
             Completed(delivery);
             return default;
         }

@@ -58,6 +58,7 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         }
         var refused = refusal != ReasonCode.Success;
         var route = default(RouteResult);
+        var retainedRefused = false;
         if (!refused)
         {
             var properties = ForwardedProperties(publish.Properties, state.PublishProperties);
@@ -67,7 +68,9 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
                 // Kept by the retained store, so GC-owned from the start (Message, "Lifetime"); stored (or, with an
                 // empty payload, deleted) and still delivered to current subscribers [MQTT-3.3.1-5..11].
                 var message = new Message(topicName, publish.Payload.ToArray(), qos, true, properties, state.ClientId, now);
-                var retainedTicket = retained.Set(message);
+                // Past Limits:MaxRetainedMessages / MaxRetainedBytes: not stored, still routed; a v5 QoS 1/2 publisher
+                // learns it from 0x97 Quota exceeded (3.1.1 has no code for it).
+                retainedRefused = !retained.TrySet(message, out var retainedTicket);
                 route = router.Route(message);
                 ticket = Storage.CommitTicket.Latest(ticket, retainedTicket);
             }
@@ -91,7 +94,9 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         {
             return congested;
         }
-        var reason = refused ? refusal : route.Delivered == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+        var reason = refused ? refusal
+            : retainedRefused || QueuesFull(route, state.Version) ? ReasonCode.QuotaExceeded
+            : route.Delivered == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         ticket = Storage.CommitTicket.Latest(ticket, route.Ticket);
         if (qos == QualityOfService.ExactlyOnce && refused && state.Version == ProtocolVersion.V500)
         {
@@ -104,6 +109,21 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         // With a store: sent once the message (for durable subscribers, retained) and QoS 2 id are committed.
         storage.Acknowledge(session, connection.Writer, ticket, qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, publish.PacketId, reason);
         return congested;
+    }
+
+    /// <summary>
+    /// Limits:QueueFullPolicy RejectPublish: a v5 publisher hears 0x97 Quota exceeded when every session the message
+    /// matched had a full queue (so nobody got it); 3.1.1 has no failure code in PUBACK.
+    /// </summary>
+    private bool QueuesFull(in RouteResult route, ProtocolVersion version)
+    {
+        if (route.Full == 0 || route.Full < route.Delivered || options.QueueFullPolicy != QueueFullPolicy.RejectPublish
+            || version != ProtocolVersion.V500)
+        {
+            return false;
+        }
+        Interlocked.Increment(ref counters.PublishesRefusedQueueFull);
+        return true;
     }
 
     /// <summary>An acknowledgement from the client: of the outbound flow (PUBACK, PUBREC, PUBCOMP) or PUBREL of an inbound one.</summary>
