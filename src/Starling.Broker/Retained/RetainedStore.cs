@@ -22,12 +22,14 @@ internal sealed class RetainedStore(BrokerStorage storage, BrokerOptions options
 {
     private readonly ConcurrentDictionary<string, Message> _messages = new(StringComparer.Ordinal);
     private readonly Lock _writeGate = new();
-    // Topic plus payload bytes of every message in _messages (guarded by _writeGate).
+    // What the limits count (guarded by _writeGate): clients' retained messages and their topic plus payload bytes. The
+    // broker's own $SYS topics are neither counted nor limited.
+    private int _count;
     private long _bytes;
 
     public int Count => _messages.Count;
 
-    /// <summary>Topic plus payload bytes held.</summary>
+    /// <summary>Topic plus payload bytes held (clients' topics; not $SYS).</summary>
     public long Bytes { get { lock (_writeGate) { return _bytes; } } }
 
     /// <summary>
@@ -48,17 +50,16 @@ internal sealed class RetainedStore(BrokerStorage storage, BrokerOptions options
                 {
                     return true;
                 }
-                _bytes -= Size(removed);
+                Account(removed, -1);
                 if (storage.Enabled && !isSys)
                 {
                     ticket = storage.Enqueue(StoreOperation.RemoveRetained(message.Topic));
                 }
                 return true;
             }
-            var size = Size(message);
             var existing = _messages.GetValueOrDefault(message.Topic);
-            var grow = size - (existing is null ? 0 : Size(existing));
-            if (!isSys && ((existing is null && options.MaxRetainedMessages > 0 && _messages.Count >= options.MaxRetainedMessages)
+            var grow = Size(message) - (existing is null ? 0 : Size(existing));
+            if (!isSys && ((existing is null && options.MaxRetainedMessages > 0 && _count >= options.MaxRetainedMessages)
                 || (options.MaxRetainedBytes > 0 && grow > 0 && _bytes + grow > options.MaxRetainedBytes)))
             {
                 Interlocked.Increment(ref counters.RetainedRefused);
@@ -66,7 +67,11 @@ internal sealed class RetainedStore(BrokerStorage storage, BrokerOptions options
                 return false;
             }
             _messages[message.Topic] = message;
-            _bytes += grow;
+            if (existing is not null)
+            {
+                Account(existing, -1);
+            }
+            Account(message, +1);
             if (storage.Enabled && !isSys)
             {
                 ticket = storage.Enqueue(StoreOperation.SetRetained(storage.ToStored(message)));
@@ -83,7 +88,7 @@ internal sealed class RetainedStore(BrokerStorage storage, BrokerOptions options
             {
                 return false;
             }
-            _bytes -= Size(removed);
+            Account(removed, -1);
             if (storage.Enabled && !topic.StartsWith("$SYS", StringComparison.Ordinal))
             {
                 storage.Enqueue(StoreOperation.RemoveRetained(topic));
@@ -97,12 +102,26 @@ internal sealed class RetainedStore(BrokerStorage storage, BrokerOptions options
     {
         lock (_writeGate)
         {
-            _bytes += Size(message) - (_messages.GetValueOrDefault(message.Topic) is { } old ? Size(old) : 0);
+            if (_messages.GetValueOrDefault(message.Topic) is { } old)
+            {
+                Account(old, -1);
+            }
             _messages[message.Topic] = message;
+            Account(message, +1);
         }
     }
 
     private static long Size(Message message) => message.TopicUtf8.Length + message.Payload.Length;
+
+    // Caller holds _writeGate: a client's message enters (+1) or leaves (-1) what the limits count.
+    private void Account(Message message, int sign)
+    {
+        if (!message.Topic.StartsWith("$SYS", StringComparison.Ordinal))
+        {
+            _count += sign;
+            _bytes += sign * Size(message);
+        }
+    }
 
     public IEnumerable<Message> All => _messages.Values;
 
