@@ -29,5 +29,15 @@ public sealed class BrokerCounters
     // above MaxConnectPacketSize. Also counted in ProtocolErrors.
     public long FirstPacketNotConnect;
     public long ConnectTooLarge;
+
+    // Drops by reason (issue 16, finding 20; DropReasons maps each DropReason to its field) and state limits (finding 3).
+    public long MessagesDroppedNotAuthorized;
+    public long MessagesDroppedNoGroupMember;
+    public long MessagesDroppedOfflineQoS0Expired;
+    public long MessagesDroppedSessionEnded;
+    public long RetainedRefused;
+    public long SessionsRefused;
+    public long SubscriptionBytesRefused;
+    public long PublishesRefusedQueueFull;
 #pragma warning restore CA1051
 }

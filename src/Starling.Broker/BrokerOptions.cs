@@ -25,8 +25,12 @@ public sealed class BrokerOptions
     /// <summary>QoS 1/2 messages queued per session behind the inflight window; past it new messages are dropped and counted.</summary>
     public int MaxQueuedMessages { get; set; } = 1000;
 
-    /// <summary>Bytes of payload queued per session behind the inflight window (0 = no byte limit).</summary>
-    public long MaxQueuedBytes { get; set; }
+    /// <summary>
+    /// Bytes of payload queued per session behind the inflight window (0 = no byte limit). Default 32 MiB: two
+    /// largest packets (16 MiB) or a full default queue (1,000 messages) of 32 KiB each, so a default install keeps the
+    /// count limit in charge for ordinary traffic while a few slow subscribers of large messages cannot take the RAM.
+    /// </summary>
+    public long MaxQueuedBytes { get; set; } = 32L * 1024 * 1024;
 
     /// <summary>Whether QoS 0 messages are queued for offline persistent sessions (Mosquitto's queue_qos0_messages).</summary>
     public bool QueueQoS0Messages { get; set; }
@@ -66,8 +70,16 @@ public sealed class BrokerOptions
     /// <summary>Largest keep-alive accepted; a v5 client asking more is told this value (Server Keep Alive). 0 = any.</summary>
     public int MaxKeepAliveSeconds { get; set; }
 
-    /// <summary>Expiry of persistent 3.1.1 sessions and cap for v5 ones, in seconds (uint.MaxValue = never).</summary>
-    public uint MaxSessionExpiryInterval { get; set; } = uint.MaxValue;
+    /// <summary>
+    /// Expiry of persistent 3.1.1 sessions and cap for v5 ones, in seconds (uint.MaxValue = never; a v5 client asking
+    /// more is told this value in CONNACK). Default 7 days (Mosquitto's persistent_client_expiration, which defaults to
+    /// never): long enough for a device that is off over a long weekend or a week's holiday, short enough that
+    /// abandoned client ids (test runs, renamed devices, random ids with clean session 0) do not pile up for ever.
+    /// </summary>
+    public uint MaxSessionExpiryInterval { get; set; } = DefaultMaxSessionExpiryInterval;
+
+    /// <summary>The default of <see cref="MaxSessionExpiryInterval"/>: 7 days.</summary>
+    public const uint DefaultMaxSessionExpiryInterval = 7 * 24 * 3600;
 
     /// <summary>Whether a v5 PUBLISH that says its payload is UTF-8 (format indicator 1) is checked; invalid ones get 0x99.</summary>
     public bool ValidatePayloadFormat { get; set; } = true;
@@ -102,6 +114,41 @@ public sealed class BrokerOptions
     /// <summary>Estimated bytes (payloads plus a fixed cost per operation) of the store writer's queue before publishers are paused.</summary>
     public long StoreMaxQueuedBytes { get; set; } = 64L * 1024 * 1024;
 
+    // ---- Broker-state limits (issue 16, findings 3 and 20; docs/security.md "Limits") ----
+
+    /// <summary>
+    /// Retained topics the broker holds (0 = no limit). Past it a retained PUBLISH to a new topic is delivered but not
+    /// stored (v5 QoS 1/2: PUBACK/PUBREC 0x97); updating or deleting an existing topic still works. 100,000 is far above
+    /// what ordinary installs retain (one state topic per device) and costs at most ~30 MB of bookkeeping.
+    /// </summary>
+    public int MaxRetainedMessages { get; set; } = 100_000;
+
+    /// <summary>
+    /// Bytes (topic plus payload) of all retained messages together (0 = no limit), refused like
+    /// <see cref="MaxRetainedMessages"/>; an update that would pass it is refused too. 256 MiB fits a default install
+    /// on a small machine; a single retained message is bounded by <see cref="MaxPacketSize"/>.
+    /// </summary>
+    public long MaxRetainedBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Sessions at once, connected and offline persistent ones (0 = no limit). A CONNECT that would create a new one past
+    /// it gets CONNACK 0x97 Quota exceeded (v5) / 0x03 Server unavailable (3.1.1); a client id that has a session still
+    /// connects. 100,000 is above what Limits:MaxOpenConnections allows at the usual open-file limits.
+    /// </summary>
+    public int MaxSessions { get; set; } = 100_000;
+
+    /// <summary>
+    /// UTF-8 bytes of the topic filters one session may hold together (0 = no limit); a filter that would pass it gets
+    /// SUBACK 0x97 (v5) / 0x80. 1 MiB: 10,000 filters of 100 bytes; refuses 10,000 filters of 64 KB (640 MB).
+    /// </summary>
+    public long MaxSubscriptionBytesPerClient { get; set; } = 1024 * 1024;
+
+    /// <summary>What happens to a QoS 1/2 message when a session's queue is full (default: drop the newest, as Mosquitto).</summary>
+    public QueueFullPolicy QueueFullPolicy { get; set; } = QueueFullPolicy.DropNewest;
+
+    /// <summary>At most one log line per state limit per interval (the others are counted and reported with the next line).</summary>
+    public TimeSpan LimitLogInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting and the fix when a value is out of range.</summary>
     public void Validate()
     {
@@ -119,6 +166,12 @@ public sealed class BrokerOptions
         Require(MaxKeepAliveSeconds is >= 0 and <= 65535, nameof(MaxKeepAliveSeconds), "between 0 (no limit) and 65535");
         Require(StoreMaxQueuedOperations >= 1, nameof(StoreMaxQueuedOperations), "1 or more");
         Require(StoreMaxQueuedBytes >= 1024, nameof(StoreMaxQueuedBytes), "1024 bytes or more");
+        Require(MaxRetainedMessages >= 0, nameof(MaxRetainedMessages), "0 (no limit) or more");
+        Require(MaxRetainedBytes >= 0, nameof(MaxRetainedBytes), "0 (no limit) or more bytes");
+        Require(MaxSessions >= 0, nameof(MaxSessions), "0 (no limit) or more");
+        Require(MaxSubscriptionBytesPerClient >= 0, nameof(MaxSubscriptionBytesPerClient), "0 (no limit) or more bytes");
+        Require(Enum.IsDefined(QueueFullPolicy), nameof(QueueFullPolicy), "DropNewest, DropOldest or RejectPublish");
+        Require(LimitLogInterval >= TimeSpan.Zero, nameof(LimitLogInterval), "0 or more seconds");
         Security.Validate();
     }
 

@@ -19,6 +19,7 @@ public sealed class MqttBroker : IAsyncDisposable
     private readonly BrokerCounters _counters;
     private readonly TopicIndex _index;
     private readonly RetainedStore _retained;
+    private readonly LimitLog _limitLog;
     private readonly SessionRegistry _sessions;
     private readonly Router _router;
     private readonly BrokerStorage _storage;
@@ -48,10 +49,11 @@ public sealed class MqttBroker : IAsyncDisposable
         _counters = new BrokerCounters();
         _index = new TopicIndex();
         _storage = new BrokerStorage(store, _time, _log, StoreLimits.From(options));
-        _retained = new RetainedStore(_storage);
+        _limitLog = new LimitLog(_log, _time, options.LimitLogInterval, options);
+        _retained = new RetainedStore(_storage, options, _counters, _limitLog);
         _router = new Router(_index, _counters);
         var wills = new WillPublisher(options, _time, _retained, _router);
-        _sessions = new SessionRegistry(options, _counters, _time, _storage, _index, wills.Publish);
+        _sessions = new SessionRegistry(options, _counters, _time, _storage, _index, wills.Publish, _limitLog);
         _security = new SecurityRuntime(options, loggerFactory, _time);
         _connectionServices = BuildConnectionServices(options, loggerFactory.CreateLogger("Starling.Broker.Connection"), wills);
         try
@@ -73,11 +75,11 @@ public sealed class MqttBroker : IAsyncDisposable
         var admission = new ClientAdmission(options, _time, _counters, log, _connections, _sessions);
         var enhancedAuth = new EnhancedAuthHandler(_security, authenticator, admission, log);
         return new ConnectionServices(options, _time, _counters, log, _connections, _security,
-            new SessionRelease(_sessions, wills),
+            new SessionRelease(_sessions, wills, _counters),
             new ConnectHandler(options, _connections, authenticator, enhancedAuth, admission),
             enhancedAuth,
             new PublishHandler(options, _time, _counters, _security, _storage, _retained, _router, _messagePool),
-            new SubscribeHandler(options, _time, _security, _index, _retained),
+            new SubscribeHandler(options, _time, _counters, _security, _limitLog, _index, _retained),
             new PacketSizeGuard(_counters, log, _time));
     }
 
@@ -216,10 +218,16 @@ public sealed class MqttBroker : IAsyncDisposable
         var message = new Message(topic, payload.ToArray(), qos, retain, properties, null, _time.GetTimestamp());
         if (retain)
         {
-            _retained.Set(message);
+            _retained.TrySet(message, out _);
         }
         return _router.Route(message).Delivered;
     }
+
+    /// <summary>Messages dropped since start by reason label (<see cref="DropReasons.Label"/>; every reason, zeros included).</summary>
+    public IReadOnlyDictionary<string, long> GetDropCounts() => DropReasons.Read(_counters);
+
+    /// <summary>Topic plus payload bytes of the retained messages held (Limits:MaxRetainedBytes).</summary>
+    public long RetainedBytes => _retained.Bytes;
 
     /// <summary>Broker-wide figures.</summary>
     public BrokerStats GetStats()
@@ -228,7 +236,7 @@ public sealed class MqttBroker : IAsyncDisposable
         return new BrokerStats(_startedAt, _connections.ConnectedCount, _sessions.Count, _index.Count, _retained.Count,
             Interlocked.Read(ref c.ConnectionsAccepted), Interlocked.Read(ref c.ConnectionsRefused), Interlocked.Read(ref c.MessagesReceived),
             Interlocked.Read(ref c.MessagesDelivered),
-            Interlocked.Read(ref c.MessagesDroppedQueueFull) + Interlocked.Read(ref c.MessagesDroppedQoS0Backlog) + Interlocked.Read(ref c.MessagesDroppedTooLarge) + Interlocked.Read(ref c.MessagesExpired),
+            DropReasons.Read(c).Values.Sum(),
             Interlocked.Read(ref c.BytesReceived), Interlocked.Read(ref c.BytesSent));
     }
 
@@ -237,6 +245,6 @@ public sealed class MqttBroker : IAsyncDisposable
         var connection = s.Owner as MqttConnection;
         return new SessionSnapshot(s.ClientId, connection is not null, connection?.Info.RemoteEndPoint?.ToString(), connection?.Info.ListenerName,
             connection?.Version ?? ProtocolVersion.Unknown, connection?.Username, connection?.KeepAliveSeconds ?? 0, s.ExpiryInterval,
-            connection?.ConnectedAt, s.Subscriptions.Length, s.InflightCount, s.QueuedCount);
+            connection?.ConnectedAt, s.Subscriptions.Length, s.InflightCount, s.QueuedCount, s.Drops);
     }
 }

@@ -53,13 +53,18 @@ internal sealed class Router(TopicIndex index, BrokerCounters counters)
         {
             Interlocked.Add(ref counters.MessagesDelivered, delivered);
         }
-        return new RouteResult(delivered, outcome.Congested, outcome.Ticket);
+        return new RouteResult(delivered, outcome.Congested, outcome.Ticket, outcome.Full);
     }
 
     private static bool DeliverOne(Subscription subscription, Message message, SharedGroup? group, ref Outcome outcome)
     {
-        if (IsLocalExcluded(subscription, message) || subscription.Session.Authorization?.CanReceive(message.Topic) == false)
+        if (IsLocalExcluded(subscription, message))
         {
+            return false;
+        }
+        if (subscription.Session.Authorization?.CanReceive(message.Topic) == false)
+        {
+            subscription.Session.CountDrop(DropReason.NotAuthorized);
             return false;
         }
         var qos = Min(message.QoS, subscription.Options.QoS);
@@ -77,8 +82,13 @@ internal sealed class Router(TopicIndex index, BrokerCounters counters)
         merged.Clear();
         foreach (var s in matches)
         {
-            if (IsLocalExcluded(s, message) || s.Session.Authorization?.CanReceive(message.Topic) == false)
+            if (IsLocalExcluded(s, message))
             {
+                continue;
+            }
+            if (s.Session.Authorization?.CanReceive(message.Topic) == false)
+            {
+                s.Session.CountDrop(DropReason.NotAuthorized);
                 continue;
             }
             var qos = Min(message.QoS, s.Options.QoS);
@@ -115,12 +125,19 @@ internal sealed class Router(TopicIndex index, BrokerCounters counters)
     /// Re-sends messages a departed shared-subscription member had not finished to another member. Runs on the
     /// departing connection's cleanup, which acknowledges nothing and waits for nobody: the results are dropped.
     /// </summary>
-    public static void Redistribute(List<Delivery> deliveries)
+    public static void Redistribute(List<Delivery> deliveries, BrokerCounters counters)
     {
         foreach (var d in deliveries)
         {
-            if (d.Group!.Pick() is not { } member || member.Session.Authorization?.CanReceive(d.Message.Topic) == false)
+            if (d.Group!.Pick() is not { } member)
             {
+                // Nobody left to take it: the message is lost for this group (counted, finding 20).
+                Interlocked.Increment(ref counters.MessagesDroppedNoGroupMember);
+                continue;
+            }
+            if (member.Session.Authorization?.CanReceive(d.Message.Topic) == false)
+            {
+                member.Session.CountDrop(DropReason.NotAuthorized);
                 continue;
             }
             member.Session.Deliver(d.Message, Min(d.Message.QoS, member.Options.QoS), d.Retain, member.IdArray, d.Group);
@@ -136,9 +153,11 @@ internal sealed class Router(TopicIndex index, BrokerCounters counters)
     {
         public IDeliverySink? Congested;
         public CommitTicket Ticket;
+        public int Full;
 
         public void Add(in DeliverResult result)
         {
+            Full += result.QueueFull ? 1 : 0;
             // The first congested subscriber is the one waited for (as before: the read loop stops after the packet).
             Congested ??= result.Congested;
             Ticket = CommitTicket.Latest(Ticket, result.Ticket);

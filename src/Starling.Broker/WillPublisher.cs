@@ -19,7 +19,8 @@ internal sealed class WillPublisher(BrokerOptions options, TimeProvider time, Re
         var message = new Message(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, time.GetTimestamp());
         if (will.Retain && options.RetainAvailable)
         {
-            retained.Set(message);
+            // A will past the retained limits is still delivered (RetainedStore counts and logs the refusal).
+            retained.TrySet(message, out _);
         }
         router.Route(message);
     }

@@ -83,16 +83,29 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
     {
         if (!Fits(delivery))
         {
-            Interlocked.Increment(ref _owner.Services.Counters.MessagesDroppedTooLarge);
+            CountDrop(DropReason.TooLarge);
             return false;
         }
         delivery.Message.AddRef();
         if (!TryEnqueueQoS0(OutboundItem.ForPublish(delivery, dup: false), extraRoom))
         {
             delivery.Message.Release();
-            Interlocked.Increment(ref _owner.Services.Counters.MessagesDroppedQoS0Backlog);
+            CountDrop(DropReason.QoS0Backlog);
         }
         return IsCongestedButMoving;
+    }
+
+    /// <summary>A QoS 0 message this connection dropped: counted for its session (and broker-wide) when it has one.</summary>
+    private void CountDrop(DropReason reason)
+    {
+        if (_owner.State.Session is { } session)
+        {
+            session.CountDrop(reason);
+        }
+        else
+        {
+            Interlocked.Increment(ref DropReasons.Counter(_owner.Services.Counters, reason));
+        }
     }
 
     /// <summary>Whether the PUBLISH for this delivery stays within the client's Maximum Packet Size [MQTT-3.1.2-24].</summary>

@@ -2,7 +2,10 @@ using Starling.Protocol;
 
 namespace Starling.Broker;
 
-/// <summary>A point-in-time view of one session (and its connection, if any), for the management API and dashboard.</summary>
+/// <summary>
+/// A point-in-time view of one session (and its connection, if any), for the management API and dashboard.
+/// <see cref="Dropped"/>: the messages dropped for this session by reason label (only reasons with a count).
+/// </summary>
 public sealed record SessionSnapshot(
     string ClientId,
     bool Connected,
@@ -15,7 +18,8 @@ public sealed record SessionSnapshot(
     DateTimeOffset? ConnectedAt,
     int SubscriptionCount,
     int InflightCount,
-    int QueuedCount);
+    int QueuedCount,
+    IReadOnlyDictionary<string, long>? Dropped = null);
 
 /// <summary>One subscription of a session, as shown by the management API.</summary>
 public sealed record SubscriptionSnapshot(string TopicFilter, QualityOfService QoS, bool NoLocal, bool RetainAsPublished,

@@ -11,41 +11,72 @@ namespace Starling.Broker;
 /// With a store, every change is also queued for the store's writer (under one lock, so the store ends with the same
 /// message per topic as memory when publishers race); the PUBACK of a retained publish waits for its commit.
 /// The broker's own $SYS topics are not stored.
+/// <para>
+/// Limits (issue 16, finding 3): <see cref="BrokerOptions.MaxRetainedMessages"/> and
+/// <see cref="BrokerOptions.MaxRetainedBytes"/> (topic plus payload bytes). Past them a new topic is not stored and an
+/// update that would not fit is refused; deletions always work, and the broker's own $SYS topics are not limited.
+/// Every change runs under one lock, so the count and byte total never drift from the dictionary.
+/// </para>
 /// </summary>
-internal sealed class RetainedStore(BrokerStorage storage)
+internal sealed class RetainedStore(BrokerStorage storage, BrokerOptions options, BrokerCounters counters, LimitLog limits)
 {
     private readonly ConcurrentDictionary<string, Message> _messages = new(StringComparer.Ordinal);
     private readonly Lock _writeGate = new();
+    // What the limits count (guarded by _writeGate): clients' retained messages and their topic plus payload bytes. The
+    // broker's own $SYS topics are neither counted nor limited.
+    private int _count;
+    private long _bytes;
 
     public int Count => _messages.Count;
 
+    /// <summary>Topic plus payload bytes held (clients' topics; not $SYS).</summary>
+    public long Bytes { get { lock (_writeGate) { return _bytes; } } }
+
     /// <summary>
-    /// Sets (or, with an empty payload, deletes) a topic's retained message; returns the ticket of the store operation
-    /// the PUBACK/PUBREC must wait for (default without a store, for $SYS, or when nothing changed).
+    /// Sets (or, with an empty payload, deletes) a topic's retained message; returns false when a limit refused it
+    /// (nothing changed; counted and logged). <paramref name="ticket"/>: the store operation the PUBACK/PUBREC must
+    /// wait for (default without a store, for $SYS, or when nothing changed).
     /// </summary>
-    public CommitTicket Set(Message message)
+    public bool TrySet(Message message, out CommitTicket ticket)
     {
+        ticket = default;
         // $SYS/... are the broker's own figures, published again every interval: never worth a disk write or a restore.
-        if (!storage.Enabled || IsBrokerTopic(message.Topic))
-        {
-            if (message.Payload.Length == 0)
-            {
-                _messages.TryRemove(message.Topic, out _);
-            }
-            else
-            {
-                _messages[message.Topic] = message;
-            }
-            return default;
-        }
+        var isSys = IsBrokerTopic(message.Topic);
         lock (_writeGate)
         {
             if (message.Payload.Length == 0)
             {
-                return _messages.TryRemove(message.Topic, out _) ? storage.Enqueue(StoreOperation.RemoveRetained(message.Topic)) : default;
+                if (!_messages.TryRemove(message.Topic, out var removed))
+                {
+                    return true;
+                }
+                Account(removed, -1);
+                if (storage.Enabled && !isSys)
+                {
+                    ticket = storage.Enqueue(StoreOperation.RemoveRetained(message.Topic));
+                }
+                return true;
+            }
+            var existing = _messages.GetValueOrDefault(message.Topic);
+            var grow = Size(message) - (existing is null ? 0 : Size(existing));
+            if (!isSys && ((existing is null && options.MaxRetainedMessages > 0 && _count >= options.MaxRetainedMessages)
+                || (options.MaxRetainedBytes > 0 && grow > 0 && _bytes + grow > options.MaxRetainedBytes)))
+            {
+                Interlocked.Increment(ref counters.RetainedRefused);
+                limits.Write(LimitCause.RetainedMessages, message.Topic);
+                return false;
             }
             _messages[message.Topic] = message;
-            return storage.Enqueue(StoreOperation.SetRetained(storage.ToStored(message)));
+            if (existing is not null)
+            {
+                Account(existing, -1);
+            }
+            Account(message, +1);
+            if (storage.Enabled && !isSys)
+            {
+                ticket = storage.Enqueue(StoreOperation.SetRetained(storage.ToStored(message)));
+            }
+            return true;
         }
     }
 
@@ -53,11 +84,12 @@ internal sealed class RetainedStore(BrokerStorage storage)
     {
         lock (_writeGate)
         {
-            if (!_messages.TryRemove(topic, out _))
+            if (!_messages.TryRemove(topic, out var removed))
             {
                 return false;
             }
-            if (!IsBrokerTopic(topic))
+            Account(removed, -1);
+            if (storage.Enabled && !IsBrokerTopic(topic))
             {
                 storage.Enqueue(StoreOperation.RemoveRetained(topic));
             }
@@ -67,13 +99,37 @@ internal sealed class RetainedStore(BrokerStorage storage)
 
     /// <summary>
     /// The broker's own tree: exactly <c>$SYS</c> and <c>$SYS/...</c>. Topics that only start with the same letters
-    /// (<c>$SYSTEM/x</c>, <c>$SYSfoo</c>) are clients' topics and are stored like any other (issue 16, finding 18).
+    /// (<c>$SYSTEM/x</c>, <c>$SYSfoo</c>) are clients' topics and are stored (and counted by the limits) like any other
+    /// (issue 16, finding 18).
     /// </summary>
     internal static bool IsBrokerTopic(string topic)
         => topic.StartsWith("$SYS", StringComparison.Ordinal) && (topic.Length == 4 || topic[4] == '/');
 
-    /// <summary>Recovery: a retained message read back from the store (no store operation).</summary>
-    public void Restore(Message message) => _messages[message.Topic] = message;
+    /// <summary>Recovery: a retained message read back from the store (no store operation; kept even past the limits).</summary>
+    public void Restore(Message message)
+    {
+        lock (_writeGate)
+        {
+            if (_messages.GetValueOrDefault(message.Topic) is { } old)
+            {
+                Account(old, -1);
+            }
+            _messages[message.Topic] = message;
+            Account(message, +1);
+        }
+    }
+
+    private static long Size(Message message) => message.TopicUtf8.Length + message.Payload.Length;
+
+    // Caller holds _writeGate: a client's message enters (+1) or leaves (-1) what the limits count.
+    private void Account(Message message, int sign)
+    {
+        if (!IsBrokerTopic(message.Topic))
+        {
+            _count += sign;
+            _bytes += sign * Size(message);
+        }
+    }
 
     public IEnumerable<Message> All => _messages.Values;
 

@@ -90,24 +90,23 @@ internal sealed partial class OutboundFlow
         }
     }
 
-    private CommitTicket DeliverDurable(ref Delivery delivery, IDeliverySink? sink, SessionJournal journal, int extraRoom)
+    private DeliverResult DeliverDurable(ref Delivery delivery, IDeliverySink? sink, SessionJournal journal, int extraRoom)
     {
         var toWindow = sink is not null && !_resuming && (_queue?.Count ?? 0) == 0 && journal.PagedCount == 0 && (_inflight?.Count ?? 0) < _sendWindow;
         var size = delivery.Message.Payload.Length;
-        if (!toWindow)
+        while (!toWindow && !HasRoom((_queue?.Count ?? 0) + journal.PagedCount + (_offlineQoS0?.Count ?? 0),
+                   _queuedBytes + journal.PagedBytes + _offlineQoS0Bytes, size, extraRoom))
         {
-            var count = (_queue?.Count ?? 0) + journal.PagedCount + (_offlineQoS0?.Count ?? 0);
-            var bytes = _queuedBytes + journal.PagedBytes + _offlineQoS0Bytes;
-            if (count >= (long)Options.MaxQueuedMessages + extraRoom || (Options.MaxQueuedBytes > 0 && bytes + size > Options.MaxQueuedBytes))
+            if (!TryDropOldest())
             {
-                Interlocked.Increment(ref Counters.MessagesDroppedQueueFull);
-                return default;
+                QueueFull();
+                return DeliverResult.Full;
             }
         }
         var ticket = journal.AddDelivery(delivery);
         if (toWindow)
         {
-            return CommitTicket.Latest(ticket, StartFlow(ref delivery, sink!));
+            return new DeliverResult(null, CommitTicket.Latest(ticket, StartFlow(ref delivery, sink!)));
         }
         if (sink is not null && journal.PagedCount == 0 && (_queue?.Count ?? 0) < BrokerStorage.PageSize)
         {
@@ -120,7 +119,7 @@ internal sealed partial class OutboundFlow
             journal.AddPaged(delivery.Sequence, size);
             MaybeReadPage();
         }
-        return ticket;
+        return new DeliverResult(null, ticket);
     }
 
     private void EnqueueOfflineQoS0(in Delivery delivery)
@@ -128,9 +127,10 @@ internal sealed partial class OutboundFlow
         var size = delivery.Message.Payload.Length;
         var count = (_queue?.Count ?? 0) + PagedCount + (_offlineQoS0?.Count ?? 0);
         var bytes = _queuedBytes + (_journal?.PagedBytes ?? 0) + _offlineQoS0Bytes;
-        if (count >= Options.MaxQueuedMessages || (Options.MaxQueuedBytes > 0 && bytes + size > Options.MaxQueuedBytes))
+        if (!HasRoom(count, bytes, size, 0))
         {
-            Interlocked.Increment(ref Counters.MessagesDroppedQueueFull);
+            // QoS 0 for an offline session: always the newest that goes (Limits:QueueFullPolicy is about QoS 1/2).
+            QueueFull();
             return;
         }
         delivery.Message.Pin();
@@ -150,6 +150,10 @@ internal sealed partial class OutboundFlow
             if (!d.Message.IsExpired(Time, now))
             {
                 sink.SendQoS0(d);
+            }
+            else
+            {
+                CountDrop(DropReason.OfflineQoS0Expired);
             }
         }
         _offlineQoS0 = null;

@@ -41,9 +41,10 @@ internal sealed partial class OutboundFlow
     private bool _ended;
     private volatile IClientAuthorization? _authorization;
 
-    public OutboundFlow(SessionServices services)
+    public OutboundFlow(SessionServices services, string clientId = "")
     {
         _services = services;
+        _clientId = clientId;
         _sendWindow = services.Options.MaxInflightMessages;
     }
 
@@ -84,6 +85,8 @@ internal sealed partial class OutboundFlow
         {
             if (_ended)
             {
+                // A publisher's route found the session just before it ended (finding 20: counted, not silent).
+                CountDrop(DropReason.SessionEnded);
                 return default;
             }
             var sink = _sink;
@@ -114,15 +117,15 @@ internal sealed partial class OutboundFlow
             }
             if (_journal is { } journal)
             {
-                return new DeliverResult(null, DeliverDurable(ref delivery, sink, journal, extraRoom));
+                return DeliverDurable(ref delivery, sink, journal, extraRoom);
             }
             if (sink is not null && (_queue?.Count ?? 0) == 0 && (_inflight?.Count ?? 0) < _sendWindow)
             {
                 StartFlow(ref delivery, sink);
             }
-            else
+            else if (!Enqueue(delivery, extraRoom))
             {
-                Enqueue(delivery, extraRoom);
+                return DeliverResult.Full;
             }
             return default;
         }
@@ -227,6 +230,10 @@ internal sealed partial class OutboundFlow
     {
         lock (this)
         {
+            if (!_ended)
+            {
+                CountEndedLosses();
+            }
             _ended = true;
             _sink = null;
             _inflight?.Clear();
@@ -275,13 +282,17 @@ internal sealed partial class OutboundFlow
         }
     }
 
-    private void Enqueue(in Delivery delivery, int extraRoom = 0)
+    /// <summary>Queues a delivery; false when the queue is full and the policy dropped it (counted and logged).</summary>
+    private bool Enqueue(in Delivery delivery, int extraRoom = 0)
     {
         var size = delivery.Message.Payload.Length;
-        if ((_queue?.Count ?? 0) >= (long)Options.MaxQueuedMessages + extraRoom || (Options.MaxQueuedBytes > 0 && _queuedBytes + size > Options.MaxQueuedBytes))
+        while (!HasRoom(_queue?.Count ?? 0, _queuedBytes, size, extraRoom))
         {
-            Interlocked.Increment(ref Counters.MessagesDroppedQueueFull);
-            return;
+            if (!TryDropOldest())
+            {
+                QueueFull();
+                return false;
+            }
         }
         // A queue entry is a counted holder: Drain releases it once the delivery has moved on (to the inflight table
         // or the outbound queue, which count their own) or was dropped. Other ways out (session end, the store,
@@ -289,6 +300,7 @@ internal sealed partial class OutboundFlow
         delivery.Message.AddRef();
         Queue.Enqueue(delivery);
         _queuedBytes += size;
+        return true;
     }
 
     private void Drain(IDeliverySink sink)
@@ -318,7 +330,7 @@ internal sealed partial class OutboundFlow
             if (next.Message.IsExpired(Time, now))
             {
                 // [MQTT-3.3.2-5]: a message whose expiry interval has passed is not sent.
-                Interlocked.Increment(ref Counters.MessagesExpired);
+                CountDrop(DropReason.Expired);
                 Completed(next);
                 return;
             }
@@ -327,6 +339,7 @@ internal sealed partial class OutboundFlow
         // client came back): the read check the Router could not make is made now, with the CONNECT's permissions.
         if (_authorization?.CanReceive(next.Message.Topic) == false)
         {
+            CountDrop(DropReason.NotAuthorized);
             Completed(next);
             return;
         }
@@ -347,7 +360,7 @@ internal sealed partial class OutboundFlow
         if (!sink.Fits(delivery))
         {
             // Larger than the client's Maximum Packet Size: discard as if sent and acknowledged [MQTT-3.1.2-25].
-            Interlocked.Increment(ref Counters.MessagesDroppedTooLarge);
+            CountDrop(DropReason.TooLarge);
             Completed(delivery);
             return default;
         }

@@ -27,6 +27,7 @@ internal sealed partial class Session
     private SessionJournal? _journal;
     // Created on first use: most sessions never subscribe or receive QoS 2, and an idle session should cost little.
     private Dictionary<string, Subscription>? _subscriptions;
+    private long _subscriptionBytes; // UTF-8 bytes of the filters in _subscriptions (Limits:MaxSubscriptionBytesPerClient)
     private uint _expiryInterval;
     private volatile ISessionOwner? _owner;
     // The connection that has opened this session but not attached yet (between CONNECT and CONNACK).
@@ -37,7 +38,7 @@ internal sealed partial class Session
     public Session(string clientId, SessionServices services)
     {
         _services = services;
-        _flow = new OutboundFlow(services);
+        _flow = new OutboundFlow(services, clientId);
         ClientId = clientId;
         DisconnectedTimestamp = services.Time.GetTimestamp();
     }
@@ -81,6 +82,14 @@ internal sealed partial class Session
 
     /// <summary>Subscriptions held (for Limits:MaxSubscriptionsPerClient).</summary>
     public int SubscriptionCount { get { lock (this) { return _subscriptions?.Count ?? 0; } } }
+
+    /// <summary>UTF-8 bytes of the topic filters held (for Limits:MaxSubscriptionBytesPerClient).</summary>
+    public long SubscriptionBytes { get { lock (this) { return _subscriptionBytes; } } }
+
+    /// <summary>Messages dropped for this session, by reason (finding 20; lock-free).</summary>
+    public void CountDrop(DropReason reason) => _flow.CountDrop(reason);
+    /// <summary>This session's drops by reason label (only reasons with a count).</summary>
+    public IReadOnlyDictionary<string, long> Drops => _flow.Drops;
 
     // ---- binding ----
 
@@ -227,9 +236,17 @@ internal sealed partial class Session
     {
         lock (this)
         {
-            (_subscriptions ??= new(StringComparer.Ordinal))[subscription.Filter] = subscription;
+            PutSubscription(subscription);
             _journal?.AddSubscription(subscription);
         }
+    }
+
+    // Caller holds the monitor. Keeps _subscriptionBytes in step with the map.
+    private void PutSubscription(Subscription subscription)
+    {
+        var map = _subscriptions ??= new(StringComparer.Ordinal);
+        _subscriptionBytes += map.ContainsKey(subscription.Filter) ? 0 : System.Text.Encoding.UTF8.GetByteCount(subscription.Filter);
+        map[subscription.Filter] = subscription;
     }
 
     public Subscription? RemoveSubscription(string filter)
@@ -240,6 +257,7 @@ internal sealed partial class Session
             {
                 return null;
             }
+            _subscriptionBytes -= System.Text.Encoding.UTF8.GetByteCount(filter);
             _journal?.RemoveSubscription(filter);
             return removed;
         }
@@ -315,6 +333,7 @@ internal sealed partial class Session
             _inboundQoS2 = null;
             var subscriptions = _subscriptions?.Values.ToArray() ?? [];
             _subscriptions = null;
+            _subscriptionBytes = 0;
             return subscriptions;
         }
     }
@@ -342,7 +361,7 @@ internal sealed partial class Session
     {
         lock (this)
         {
-            (_subscriptions ??= new(StringComparer.Ordinal))[subscription.Filter] = subscription;
+            PutSubscription(subscription);
         }
     }
 

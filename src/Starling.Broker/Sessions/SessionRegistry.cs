@@ -11,10 +11,10 @@ namespace Starling.Broker;
 /// </summary>
 internal sealed class SessionRegistry(
     BrokerOptions options, BrokerCounters counters, TimeProvider time, Storage.BrokerStorage storage, TopicIndex index,
-    Action<Protocol.WillMessage, string> publishWill)
+    Action<Protocol.WillMessage, string> publishWill, LimitLog limits)
 {
     private readonly Lock _gate = new();
-    private readonly SessionServices _sessionServices = new(options, counters, time, storage);
+    private readonly SessionServices _sessionServices = new(options, counters, time, storage, limits);
     private readonly ConcurrentDictionary<string, Session> _byClientId = new(StringComparer.Ordinal);
 
     public int Count => _byClientId.Count;
@@ -26,9 +26,10 @@ internal sealed class SessionRegistry(
     /// <summary>
     /// Opens the session for a CONNECT: takes over (and disconnects) an existing connection with the same client id
     /// [MQTT-3.1.4-2], discards the old state when <paramref name="cleanStart"/> is set or the old session was
-    /// connection-scoped, and otherwise resumes it. Returns the session and whether it was present.
+    /// connection-scoped, and otherwise resumes it. Returns the session and whether it was present; a null session
+    /// when a new one would pass Limits:MaxSessions (nothing changed; counted and logged; the caller refuses the CONNECT).
     /// </summary>
-    public (Session Session, bool Present) Open(string clientId, bool cleanStart, ISessionOwner connection)
+    public (Session? Session, bool Present) Open(string clientId, bool cleanStart, ISessionOwner connection)
     {
         Session? existing;
         ISessionOwner? previous = null;
@@ -36,6 +37,14 @@ internal sealed class SessionRegistry(
         Protocol.WillMessage? endedWill = null;
         lock (_gate)
         {
+            // Only a new client id adds a session (a takeover or clean start replaces one); checked under the gate, so
+            // concurrent CONNECTs cannot pass the limit together.
+            if (options.MaxSessions > 0 && _byClientId.Count >= options.MaxSessions && !_byClientId.ContainsKey(clientId))
+            {
+                Interlocked.Increment(ref counters.SessionsRefused);
+                limits.Write(LimitCause.Sessions, clientId);
+                return (null, false);
+            }
             if (_byClientId.TryGetValue(clientId, out existing))
             {
                 previous = existing.Claim(connection);

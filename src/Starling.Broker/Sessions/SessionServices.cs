@@ -7,7 +7,7 @@ namespace Starling.Broker;
 /// and store. One instance per broker, shared by all sessions, so that each session holds one reference instead of
 /// four per object (an idle session should cost little: docs/performance.md, memory per connection). Immutable.
 /// </summary>
-internal sealed class SessionServices(BrokerOptions options, BrokerCounters counters, TimeProvider time, BrokerStorage storage)
+internal sealed class SessionServices(BrokerOptions options, BrokerCounters counters, TimeProvider time, BrokerStorage storage, LimitLog? limits = null)
 {
     /// <summary>The broker's limits (queue sizes, inflight window, QoS 0 queueing).</summary>
     public BrokerOptions Options { get; } = options;
@@ -20,4 +20,7 @@ internal sealed class SessionServices(BrokerOptions options, BrokerCounters coun
 
     /// <summary>The broker's store front (journals of durable sessions are created from it).</summary>
     public BrokerStorage Storage { get; } = storage;
+
+    /// <summary>The rate-limited log line of the state limits (queue full); null in unit tests that do not look at it.</summary>
+    public LimitLog? Limits { get; } = limits;
 }

@@ -51,6 +51,7 @@ internal sealed partial class ServerConfiguration
         broker.ServerMoved = ReadBool("ServerMoved", broker.ServerMoved);
         broker.OutboundTopicAliases = ReadBool("OutboundTopicAliases", broker.OutboundTopicAliases);
 
+        ReadStateLimits(broker);
         ReadSecurityLimits(broker);
         ReadStorageLimits(broker);
         try
@@ -84,6 +85,31 @@ internal sealed partial class ServerConfiguration
         }
         var value = ReadInt("Limits:MaxHttpConnections", 0);
         return value >= 0 ? value : throw Bad("Limits:MaxHttpConnections", "must be 0 (no limit of its own) or a number of sockets, e.g. 64");
+    }
+
+    /// <summary>The broker-state limits (retained, sessions, subscription bytes, queue-full policy; docs/security.md "Limits").</summary>
+    private void ReadStateLimits(BrokerOptions broker)
+    {
+        broker.MaxRetainedMessages = ReadInt("Limits:MaxRetainedMessages", broker.MaxRetainedMessages);
+        broker.MaxRetainedBytes = ReadLong("Limits:MaxRetainedBytes", broker.MaxRetainedBytes);
+        broker.MaxSessions = ReadInt("Limits:MaxSessions", broker.MaxSessions);
+        broker.MaxSubscriptionBytesPerClient = ReadLong("Limits:MaxSubscriptionBytesPerClient", broker.MaxSubscriptionBytesPerClient);
+        if (ReadString("Limits:QueueFullPolicy", null) is { } policy)
+        {
+            broker.QueueFullPolicy = policy.Trim() switch
+            {
+                var p when p.Equals("DropNewest", StringComparison.OrdinalIgnoreCase) => QueueFullPolicy.DropNewest,
+                var p when p.Equals("DropOldest", StringComparison.OrdinalIgnoreCase) => QueueFullPolicy.DropOldest,
+                var p when p.Equals("RejectPublish", StringComparison.OrdinalIgnoreCase) => QueueFullPolicy.RejectPublish,
+                _ => throw Bad("Limits:QueueFullPolicy", "must be DropNewest (the default), DropOldest or RejectPublish"),
+            };
+        }
+        var interval = ReadDouble("Limits:LimitLogIntervalSeconds", broker.LimitLogInterval.TotalSeconds);
+        if (!(interval >= 0 && interval <= 86_400))
+        {
+            throw Bad("Limits:LimitLogIntervalSeconds", "must be a number of seconds between 0 and 86400, e.g. 10");
+        }
+        broker.LimitLogInterval = TimeSpan.FromSeconds(interval);
     }
 
     private List<ListenerSettings> ReadListeners()
@@ -183,6 +209,7 @@ internal sealed partial class ServerConfiguration
             nameof(BrokerOptions.MaxSessionExpiryInterval) => "Limits:MaxSessionExpirySeconds",
             nameof(BrokerOptions.StoreMaxQueuedOperations) => "Storage:MaxWriteQueueOperations",
             nameof(BrokerOptions.StoreMaxQueuedBytes) => "Storage:MaxWriteQueueBytes",
+            nameof(BrokerOptions.LimitLogInterval) => "Limits:LimitLogIntervalSeconds",
             nameof(BrokerOptions.AllowAnonymous) or nameof(BrokerOptions.AllowZeroLengthClientId) or nameof(BrokerOptions.QueueQoS0Messages)
                 or nameof(BrokerOptions.MaximumQoS) or nameof(BrokerOptions.RetainAvailable) or nameof(BrokerOptions.ValidatePayloadFormat)
                 or nameof(BrokerOptions.ResponseInformation) or nameof(BrokerOptions.ServerReference) or nameof(BrokerOptions.ServerMoved)

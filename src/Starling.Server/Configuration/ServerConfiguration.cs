@@ -20,6 +20,8 @@ internal sealed partial class ServerConfiguration
         "MaxPacketSize", "MaxConnectPacketSize", "MaxInflightMessages", "MaxQueuedMessages", "MaxQueuedBytes", "MaxConnections",
         "ConnectTimeoutSeconds", "MaxClientIdLength", "ReceiveMaximum", "TopicAliasMaximum", "MaxKeepAliveSeconds",
         "MaxSessionExpirySeconds",
+        // Broker-state limits (issue 16, findings 3 and 20).
+        "MaxRetainedMessages", "MaxRetainedBytes", "MaxSessions", "MaxSubscriptionBytesPerClient", "QueueFullPolicy", "LimitLogIntervalSeconds",
     ];
     private static readonly string[] s_listenerKeys = ["Name", "Address", "Port", "Transport"];
     private static readonly string[] s_topLevelKeys =

@@ -158,7 +158,7 @@ internal static class ManagementApi
             stats.ConnectedClients, broker.PendingConnections, stats.Sessions, stats.Subscriptions, stats.RetainedMessages,
             stats.ConnectionsAccepted, stats.ConnectionsRefused, stats.MessagesReceived, stats.MessagesDelivered, stats.MessagesDropped,
             stats.BytesReceived, stats.BytesSent, queued, inflight,
-            Interlocked.Read(ref security.AuthenticationFailed) + Interlocked.Read(ref security.AnonymousRefused));
+            Interlocked.Read(ref security.AuthenticationFailed) + Interlocked.Read(ref security.AnonymousRefused), broker.GetDropCounts());
     }
 
     private static List<SessionModel> Sessions(MqttBroker broker, string? search, bool? connected)

@@ -7,7 +7,7 @@ namespace Starling.Server.Management;
 /// <summary>A page of a list: the total number of matches and the items from offset.</summary>
 public sealed record ListResult<T>(int Total, int Offset, IReadOnlyList<T> Items);
 
-/// <summary>A session and, when connected, its client.</summary>
+/// <summary>A session and, when connected, its client. <see cref="Dropped"/>: messages dropped for it, by reason (only non-zero ones).</summary>
 public sealed record SessionModel(
     string ClientId,
     bool Connected,
@@ -20,11 +20,12 @@ public sealed record SessionModel(
     DateTimeOffset? ConnectedAt,
     int Subscriptions,
     int Inflight,
-    int Queued)
+    int Queued,
+    IReadOnlyDictionary<string, long>? Dropped = null)
 {
     internal static SessionModel From(SessionSnapshot s) => new(s.ClientId, s.Connected, s.RemoteAddress, s.Listener,
         VersionText(s.ProtocolVersion), s.Username, s.KeepAliveSeconds, s.SessionExpiryInterval, s.ConnectedAt, s.SubscriptionCount,
-        s.InflightCount, s.QueuedCount);
+        s.InflightCount, s.QueuedCount, s.Dropped);
 
     internal static string? VersionText(ProtocolVersion version) => version switch
     {
@@ -123,7 +124,8 @@ public sealed record StatsModel(
     long BytesSent,
     long QueuedMessages,
     long InflightMessages,
-    long AuthenticationFailures);
+    long AuthenticationFailures,
+    IReadOnlyDictionary<string, long>? DroppedByReason = null);
 
 /// <summary>What the dashboard needs to know about the server.</summary>
 public sealed record ServerInfoModel(string Version, WebSocketInfoModel WebSockets);

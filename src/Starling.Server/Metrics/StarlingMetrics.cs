@@ -52,6 +52,10 @@ internal sealed class StarlingMetrics : IDisposable
             "QoS 1/2 and retained PUBLISH refused because the store reached Storage:MaxDatabaseSize, since start.");
         m.CreateObservableCounter("starling.store.publisher_pauses", () => Read(ref Broker.Counters.StorePublisherPauses), "{pause}",
             "Times a publisher stopped being read because the store writer's queue was past its limits, since start.");
+        m.CreateObservableCounter("starling.limits.refused", ObserveLimits, "{refusal}",
+            "Requests refused by a broker-state limit since start (retained, sessions, subscription_bytes, queue_full_publish).");
+        m.CreateObservableUpDownCounter("starling.retained.bytes", () => Broker.RetainedBytes, "By",
+            "Topic and payload bytes of the retained messages (Limits:MaxRetainedBytes).");
         m.CreateObservableCounter("starling.bytes.received", () => Read(ref Broker.Counters.BytesReceived), "By",
             "Bytes received on MQTT connections since start.");
         m.CreateObservableCounter("starling.bytes.sent", () => Read(ref Broker.Counters.BytesSent), "By",
@@ -72,15 +76,20 @@ internal sealed class StarlingMetrics : IDisposable
 
     private static long Read(ref long field) => Interlocked.Read(ref field);
 
+    // Every DropReason, by its label (issue 16, finding 20).
     private IEnumerable<Measurement<long>> ObserveDropped()
+        => [.. Broker.GetDropCounts().Select(d => new Measurement<long>(d.Value, new KeyValuePair<string, object?>("reason", d.Key)))];
+
+    // Broker-state limits that refused something (issue 16, finding 3).
+    private IEnumerable<Measurement<long>> ObserveLimits()
     {
         var c = Broker.Counters;
         return
         [
-            new(Read(ref c.MessagesDroppedQueueFull), new KeyValuePair<string, object?>("reason", "queue_full")),
-            new(Read(ref c.MessagesDroppedQoS0Backlog), new KeyValuePair<string, object?>("reason", "qos0_backlog")),
-            new(Read(ref c.MessagesDroppedTooLarge), new KeyValuePair<string, object?>("reason", "too_large")),
-            new(Read(ref c.MessagesExpired), new KeyValuePair<string, object?>("reason", "expired")),
+            new(Read(ref c.RetainedRefused), new KeyValuePair<string, object?>("limit", "retained")),
+            new(Read(ref c.SessionsRefused), new KeyValuePair<string, object?>("limit", "sessions")),
+            new(Read(ref c.SubscriptionBytesRefused), new KeyValuePair<string, object?>("limit", "subscription_bytes")),
+            new(Read(ref c.PublishesRefusedQueueFull), new KeyValuePair<string, object?>("limit", "queue_full_publish")),
         ];
     }
 

@@ -67,7 +67,13 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         state.AuthenticatedUsername = client.Username;
         state.ConnectedAtTicks = time.GetUtcNow().UtcTicks;
 
-        var (session, present) = sessions.Open(clientId, connect.CleanSession, connection);
+        var (opened, present) = sessions.Open(clientId, connect.CleanSession, connection);
+        if (opened is not { } session)
+        {
+            // Limits:MaxSessions: v5 0x97 Quota exceeded; 3.1.1 has no such code, 0x03 Server unavailable is the nearest.
+            connection.Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, $"session limit of {options.MaxSessions} reached");
+            return;
+        }
         session.ExpiryInterval = expiry;
         state.Session = session;
         session.Authorization = client.Authorization;

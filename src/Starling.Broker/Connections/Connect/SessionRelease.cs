@@ -5,7 +5,7 @@ namespace Starling.Broker;
 /// the will [MQTT-3.1.2-8], [MQTT-3.1.3-9], discard a connection-scoped session and hand its shared-group messages on.
 /// One per broker; called by the ending connection's read loop after its writer finished.
 /// </summary>
-internal sealed class SessionRelease(SessionRegistry sessions, WillPublisher wills)
+internal sealed class SessionRelease(SessionRegistry sessions, WillPublisher wills, BrokerCounters counters)
 {
     public void Release(MqttConnection connection, ref ConnectionState state)
     {
@@ -33,7 +33,7 @@ internal sealed class SessionRelease(SessionRegistry sessions, WillPublisher wil
             }
             if (orphans is not null)
             {
-                Router.Redistribute(orphans);
+                Router.Redistribute(orphans, counters);
             }
         }
     }

@@ -69,6 +69,7 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         }
         var refused = refusal != ReasonCode.Success;
         var route = default(RouteResult);
+        var retainedRefused = false;
         if (!refused)
         {
             var properties = ForwardedProperties(publish.Properties, state.Publisher?.Properties);
@@ -78,7 +79,9 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
                 // Kept by the retained store, so GC-owned from the start (Message, "Lifetime"); stored (or, with an
                 // empty payload, deleted) and still delivered to current subscribers [MQTT-3.3.1-5..11].
                 var message = new Message(topicName, publish.Payload.ToArray(), qos, true, properties, state.ClientId, now);
-                var retainedTicket = retained.Set(message);
+                // Past Limits:MaxRetainedMessages / MaxRetainedBytes: not stored, still routed; a v5 QoS 1/2 publisher
+                // learns it from 0x97 Quota exceeded (3.1.1 has no code for it).
+                retainedRefused = !retained.TrySet(message, out var retainedTicket);
                 route = router.Route(message);
                 ticket = Storage.CommitTicket.Latest(ticket, retainedTicket);
             }
@@ -103,7 +106,9 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
         {
             return Pause(congested, ticket);
         }
-        var reason = refused ? refusal : route.Delivered == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+        var reason = refused ? refusal
+            : retainedRefused || QueuesFull(route, state.Version) ? ReasonCode.QuotaExceeded
+            : route.Delivered == 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         if (qos == QualityOfService.ExactlyOnce && refused && state.Version == ProtocolVersion.V500)
         {
             // A PUBREC with a failure code ends the flow: no PUBREL will come for this id. Forget it before the PUBREC
@@ -174,6 +179,21 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
             return;
         }
         connection.Abort(null, "the store is full (Storage:MaxDatabaseSize): PUBLISH not acknowledged");
+    }
+
+    /// <summary>
+    /// Limits:QueueFullPolicy RejectPublish: a v5 publisher hears 0x97 Quota exceeded when every session the message
+    /// matched had a full queue (so nobody got it); 3.1.1 has no failure code in PUBACK.
+    /// </summary>
+    private bool QueuesFull(in RouteResult route, ProtocolVersion version)
+    {
+        if (route.Full == 0 || route.Full < route.Delivered || options.QueueFullPolicy != QueueFullPolicy.RejectPublish
+            || version != ProtocolVersion.V500)
+        {
+            return false;
+        }
+        Interlocked.Increment(ref counters.PublishesRefusedQueueFull);
+        return true;
     }
 
     /// <summary>

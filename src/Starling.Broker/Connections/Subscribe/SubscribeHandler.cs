@@ -8,7 +8,8 @@ namespace Starling.Broker;
 /// or invalid filter fails alone in SUBACK, the others proceed), the topic index and the session's subscriptions, then
 /// the retained messages the new subscriptions ask for. One per broker; runs on the subscriber's read loop.
 /// </summary>
-internal sealed class SubscribeHandler(BrokerOptions options, TimeProvider time, SecurityRuntime security, TopicIndex index, RetainedStore retained)
+internal sealed class SubscribeHandler(BrokerOptions options, TimeProvider time, BrokerCounters counters, SecurityRuntime security, LimitLog limitLog,
+    TopicIndex index, RetainedStore retained)
 {
     /// <summary>Handles SUBSCRIBE; returns the connection's writer when its own retained messages left its data lane congested (the read loop waits).</summary>
     public ConnectionWriter? HandleSubscribe(MqttConnection connection, SubscribePacket subscribe)
@@ -161,6 +162,14 @@ internal sealed class SubscribeHandler(BrokerOptions options, TimeProvider time,
         {
             Interlocked.Increment(ref security.Counters.SubscriptionLimitExceeded);
             security.Log.Write(RejectionCause.SubscriptionLimit, $"SUBSCRIBE of client '{state.ClientId}' to '{filter}' refused: it already has {limits.MaxSubscriptionsPerClient} subscriptions (Limits:MaxSubscriptionsPerClient)");
+            return ReasonCode.QuotaExceeded;
+        }
+        if (options.MaxSubscriptionBytesPerClient > 0 && session.GetSubscription(filter) is null
+            && session.SubscriptionBytes + System.Text.Encoding.UTF8.GetByteCount(filter) > options.MaxSubscriptionBytesPerClient)
+        {
+            // Limits:MaxSubscriptionBytesPerClient: the filters' total, so many long filters cannot take the RAM (finding 3).
+            Interlocked.Increment(ref counters.SubscriptionBytesRefused);
+            limitLog.Write(LimitCause.SubscriptionBytes, state.ClientId);
             return ReasonCode.QuotaExceeded;
         }
         if (state.Authorization is { } authorization && !authorization.CanSubscribe(topicFilter))

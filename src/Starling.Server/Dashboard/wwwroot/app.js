@@ -147,6 +147,9 @@ async function pollStats() {
   $('stat-received').textContent = number(s.messagesReceived);
   $('stat-delivered').textContent = number(s.messagesDelivered);
   $('stat-dropped').textContent = number(s.messagesDropped);
+  // Drops by reason (non-zero ones) as the tile's tooltip and small print.
+  const reasons = Object.entries(s.droppedByReason || {}).filter(([, n]) => n > 0);
+  $('stat-dropped-reasons').textContent = reasons.map(([r, n]) => `${r.replace(/_/g, ' ')} ${number(n)}`).join(' · ');
   $('stat-bytes').textContent = bytes(s.bytesReceived) + ' / ' + bytes(s.bytesSent);
   $('stat-queued').textContent = number(s.queuedMessages) + ' / ' + number(s.inflightMessages);
   $('stat-uptime').textContent = duration(s.uptimeSeconds);
@@ -270,7 +273,8 @@ async function showSession(clientId, quiet) {
   $('session-detail').hidden = false;
   $('session-detail-id').textContent = clientId;
   $('session-detail-summary').textContent = `${s.connected ? 'Connected from ' + s.remoteAddress + ' (' + s.listener + ', MQTT ' + s.protocolVersion + ')' : 'Offline'}`
-    + ` · keep-alive ${s.keepAliveSeconds} s · session expiry ${s.sessionExpiryInterval} s · ${s.inflight} inflight · ${s.queued} queued`;
+    + ` · keep-alive ${s.keepAliveSeconds} s · session expiry ${s.sessionExpiryInterval} s · ${s.inflight} inflight · ${s.queued} queued`
+    + Object.entries(s.dropped || {}).map(([r, n]) => ` · dropped (${r.replace(/_/g, ' ')}) ${n}`).join('');
   const tbody = $('session-detail-subs');
   tbody.replaceChildren();
   for (const x of detail.subscriptionList) {

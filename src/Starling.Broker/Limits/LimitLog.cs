@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Logging;
+
+namespace Starling.Broker;
+
+/// <summary>The broker-state limits the <see cref="LimitLog"/> reports (one rate-limited line per limit).</summary>
+internal enum LimitCause
+{
+    RetainedMessages,
+    Sessions,
+    SubscriptionBytes,
+    QueueFull,
+}
+
+/// <summary>
+/// Logs "a state limit was hit" at most once per limit per interval (issue 16, finding 3): a client that keeps
+/// hitting a limit costs a counter increment, not a log line each; the next line says how many were suppressed.
+/// One per broker; any thread. Event ids 1500-1501.
+/// </summary>
+internal sealed partial class LimitLog(ILogger logger, TimeProvider time, TimeSpan interval, BrokerOptions options)
+{
+    private readonly Slot[] _slots = [.. Enumerable.Range(0, Enum.GetValues<LimitCause>().Length).Select(_ => new Slot())];
+
+    /// <summary>
+    /// Reports that <paramref name="cause"/>'s limit refused something of <paramref name="subject"/> (a client id or a
+    /// topic). The text is built only when the line is written: a suppressed call allocates nothing.
+    /// </summary>
+    public void Write(LimitCause cause, string subject)
+    {
+        var slot = _slots[(int)cause];
+        var now = time.GetTimestamp();
+        long suppressed;
+        lock (slot.Gate)
+        {
+            if (slot.LastLogged != 0 && time.GetElapsedTime(slot.LastLogged, now) < interval)
+            {
+                slot.Suppressed++;
+                return;
+            }
+            suppressed = slot.Suppressed;
+            slot.Suppressed = 0;
+            slot.LastLogged = now;
+        }
+        var message = Describe(cause, subject);
+        if (suppressed > 0)
+        {
+            LimitReachedAfterSuppressed(logger, cause, message, suppressed, (int)interval.TotalSeconds);
+        }
+        else
+        {
+            LimitReached(logger, cause, message);
+        }
+    }
+
+    private string Describe(LimitCause cause, string subject) => cause switch
+    {
+        LimitCause.RetainedMessages => $"retained message on topic '{Shorten(subject)}' not stored (still delivered): the broker holds "
+            + $"Limits:MaxRetainedMessages ({options.MaxRetainedMessages}) messages or Limits:MaxRetainedBytes ({options.MaxRetainedBytes}) bytes",
+        LimitCause.Sessions => $"CONNECT of new client id '{Shorten(subject)}' refused: Limits:MaxSessions ({options.MaxSessions}) sessions exist",
+        LimitCause.SubscriptionBytes => $"SUBSCRIBE of client '{Shorten(subject)}' refused: its filters would exceed "
+            + $"Limits:MaxSubscriptionBytesPerClient ({options.MaxSubscriptionBytesPerClient}) bytes",
+        _ => $"message for client '{Shorten(subject)}' dropped: its queue holds Limits:MaxQueuedMessages ({options.MaxQueuedMessages}) "
+            + $"messages or Limits:MaxQueuedBytes ({options.MaxQueuedBytes}) bytes (Limits:QueueFullPolicy {options.QueueFullPolicy})",
+    };
+
+    // A client id or topic can be 64 KB: the log line keeps its start.
+    private static string Shorten(string value) => value.Length <= 128 ? value : string.Concat(value.AsSpan(0, 128), "...");
+
+    [LoggerMessage(EventId = 1500, Level = LogLevel.Warning, Message = "Limit {Cause}: {Detail}")]
+    private static partial void LimitReached(ILogger logger, LimitCause cause, string detail);
+
+    [LoggerMessage(EventId = 1501, Level = LogLevel.Warning, Message = "Limit {Cause}: {Detail} ({Suppressed} more in the last {Seconds} s not logged)")]
+    private static partial void LimitReachedAfterSuppressed(ILogger logger, LimitCause cause, string detail, long suppressed, int seconds);
+
+    private sealed class Slot
+    {
+        public readonly Lock Gate = new();
+        public long LastLogged;
+        public long Suppressed;
+    }
+}
