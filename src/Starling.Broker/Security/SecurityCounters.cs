@@ -16,6 +16,14 @@ public sealed class SecurityCounters
     public long PublishRateExceeded;
     public long SubscriptionLimitExceeded;
     public long TopicLimitExceeded;
+    /// <summary>CONNECTs refused because their client id's session belongs to another identity (Auth:SessionOwnership).</summary>
+    public long SessionOwnerMismatch;
+    /// <summary>CONNECTs refused because their client id was taken over too often (Limits:MaxTakeoversPerMinute).</summary>
+    public long TakeoverRateExceeded;
+    /// <summary>Connections closed because their credentials expired (JWT exp) or were revoked by a reload.</summary>
+    public long CredentialsExpired;
+    /// <summary>Wills not published because their client may not (any more) publish to the will topic, or it is $SYS.</summary>
+    public long WillNotAuthorized;
 #pragma warning restore CA1051
 }
 
@@ -34,4 +42,8 @@ public enum RejectionCause
     SubscriptionLimit,
     TopicLimit,
     OpenConnections,
+    SessionOwnerMismatch,
+    TakeoverRate,
+    CredentialsExpired,
+    WillNotAuthorized,
 }

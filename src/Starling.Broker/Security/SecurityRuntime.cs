@@ -79,6 +79,14 @@ internal sealed class SecurityRuntime
         }
     }
 
+    /// <summary>Counts and logs (rate-limited) a connection ended because its credentials expired or were revoked.</summary>
+    public void CredentialsEnded(string clientId, System.Net.EndPoint? remote, Protocol.ReasonCode reason)
+    {
+        Interlocked.Increment(ref Counters.CredentialsExpired);
+        Log.Write(RejectionCause.CredentialsExpired, $"client '{clientId}' ({remote}) disconnected (0x{(byte)reason:X2}): its credentials " +
+            (reason == Protocol.ReasonCode.NotAuthorized ? "are no longer valid after a reload" : "expired"));
+    }
+
     /// <summary>Whether the managed heap is above the configured fraction of available memory (re-measured at most every 250 ms).</summary>
     public bool IsOverloaded()
     {

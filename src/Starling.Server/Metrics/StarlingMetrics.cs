@@ -114,6 +114,10 @@ internal sealed class StarlingMetrics : IDisposable
             new(Read(ref s.PublishRateExceeded), new KeyValuePair<string, object?>("cause", "publish_rate")),
             new(Read(ref s.SubscriptionLimitExceeded), new KeyValuePair<string, object?>("cause", "subscription_limit")),
             new(Read(ref s.TopicLimitExceeded), new KeyValuePair<string, object?>("cause", "topic_limit")),
+            new(Read(ref s.SessionOwnerMismatch), new KeyValuePair<string, object?>("cause", "session_owner_mismatch")),
+            new(Read(ref s.TakeoverRateExceeded), new KeyValuePair<string, object?>("cause", "takeover_rate")),
+            new(Read(ref s.CredentialsExpired), new KeyValuePair<string, object?>("cause", "credentials_expired")),
+            new(Read(ref s.WillNotAuthorized), new KeyValuePair<string, object?>("cause", "will_not_authorized")),
         ];
     }
 

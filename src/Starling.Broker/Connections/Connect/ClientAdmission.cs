@@ -9,7 +9,7 @@ namespace Starling.Broker;
 /// Order matters: CONNACK is queued before the session is attached, so it precedes every re-sent PUBLISH.
 /// </summary>
 internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, BrokerCounters counters, ILogger log,
-    ConnectionRegistry registry, SessionRegistry sessions)
+    ConnectionRegistry registry, SessionRegistry sessions, Security.SecurityRuntime security)
 {
     /// <summary>
     /// Admits the client or refuses it (CONNACK with the reason, then close). <paramref name="auth"/> carries the
@@ -57,9 +57,16 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         state.ClientId = clientId;
         state.Authorization = client.Authorization;
         state.AuthenticatedUsername = client.Username;
+        state.Credentials = client.Credentials;
         state.ConnectedAtTicks = time.GetUtcNow().UtcTicks;
 
-        var (session, present) = sessions.Open(clientId, connect.CleanSession, connection);
+        var opening = sessions.Open(clientId, connect.CleanSession, connection, SessionIdentity.Of(connection.Info, client.Username));
+        if (opening.Session is not { } session)
+        {
+            RefuseOpening(connection, opening.Refusal, clientId, client.Username, v5);
+            return;
+        }
+        var present = opening.Present;
         session.ExpiryInterval = expiry;
         state.Session = session;
         session.Authorization = client.Authorization;
@@ -90,6 +97,25 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         session.Attach(connection, sendWindow);
         ConnectionLog.Connected(log, clientId, connection.Info.RemoteEndPoint, VersionName(state.Version),
             expiry == 0 ? "clean" : "persistent", present ? ", resumed" : "", keepAlive);
+    }
+
+    private void RefuseOpening(MqttConnection connection, SessionRefusal refusal, string clientId, string? username, bool v5)
+    {
+        var remote = connection.Info.RemoteEndPoint;
+        if (refusal == SessionRefusal.NotOwner)
+        {
+            // Not the session's owner: 0x87 Not authorized / 5 (3.1.1), and the owner's connection and session stay.
+            Interlocked.Increment(ref security.Counters.SessionOwnerMismatch);
+            security.Log.Write(Security.RejectionCause.SessionOwnerMismatch,
+                $"CONNECT of client '{clientId}' (user '{username}', {remote}) refused: its session belongs to another identity (Auth:SessionOwnership)");
+            connection.Refuse(ReasonCode.NotAuthorized, "the client id's session belongs to another identity");
+            return;
+        }
+        // 0x9F Connection rate exceeded (v5) / 3 Server unavailable (3.1.1): the holder of the id stays connected.
+        Interlocked.Increment(ref security.Counters.TakeoverRateExceeded);
+        security.Log.Write(Security.RejectionCause.TakeoverRate,
+            $"CONNECT of client '{clientId}' (user '{username}', {remote}) refused: the client id was taken over {options.Security.MaxTakeoversPerMinute} times within a minute (Limits:MaxTakeoversPerMinute)");
+        connection.Refuse(v5 ? ReasonCode.ConnectionRateExceeded : ReasonCode.ServerUnavailable, "client id taken over too often");
     }
 
     private static string VersionName(ProtocolVersion v) => v switch
