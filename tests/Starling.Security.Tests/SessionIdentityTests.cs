@@ -320,7 +320,10 @@ public sealed class SessionIdentityTests
         await watcher.SubscribeGrantedAsync((topic, 1));
         await using var removed = await server.Connect5Async(new Connect5
         {
-            ClientId = Names.ClientId("m"), UserName = "mallory", Password = s_password, Will = new WillSpec5(topic, "revoked-will", 1),
+            ClientId = Names.ClientId("m"),
+            UserName = "mallory",
+            Password = s_password,
+            Will = new WillSpec5(topic, "revoked-will", 1),
         });
 
         var users = await File.ReadAllLinesAsync(dir.File("pw"));

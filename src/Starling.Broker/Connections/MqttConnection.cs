@@ -318,8 +318,7 @@ internal sealed class MqttConnection : ISessionOwner
         }
         if (_state.Credentials?.EndReason(_services.Time) is { } ended)
         {
-            _services.Security.CredentialsEnded(DisplayId, _info.RemoteEndPoint, ended);
-            Abort(ended, ended == ReasonCode.NotAuthorized ? "credentials revoked" : "credentials expired");
+            Abort(ended, _services.Security.CredentialsEnded(DisplayId, _info.RemoteEndPoint, ended));
             return;
         }
         var keepAlive = _state.KeepAliveSeconds;
