@@ -52,9 +52,9 @@ public sealed class MqttBroker : IAsyncDisposable
         _limitLog = new LimitLog(_log, _time, options.LimitLogInterval, options);
         _retained = new RetainedStore(_storage, options, _counters, _limitLog);
         _router = new Router(_index, _counters);
-        var wills = new WillPublisher(options, _time, _retained, _router);
-        _sessions = new SessionRegistry(options, _counters, _time, _storage, _index, wills.Publish, _limitLog);
         _security = new SecurityRuntime(options, loggerFactory, _time);
+        var wills = new WillPublisher(options, _time, _retained, _router, _security);
+        _sessions = new SessionRegistry(options, _counters, _time, _storage, _index, wills.Publish, _limitLog);
         _connectionServices = BuildConnectionServices(options, loggerFactory.CreateLogger("Starling.Broker.Connection"), wills);
         try
         {
@@ -72,10 +72,10 @@ public sealed class MqttBroker : IAsyncDisposable
     private ConnectionServices BuildConnectionServices(BrokerOptions options, ILogger log, WillPublisher wills)
     {
         var authenticator = new ClientAuthenticator(_security, options.AllowAnonymous);
-        var admission = new ClientAdmission(options, _time, _counters, log, _connections, _sessions);
+        var admission = new ClientAdmission(options, _time, _counters, log, _connections, _sessions, _security);
         var enhancedAuth = new EnhancedAuthHandler(_security, authenticator, admission, log);
         return new ConnectionServices(options, _time, _counters, log, _connections, _security,
-            new SessionRelease(_sessions, wills, _counters),
+            new SessionRelease(_sessions, wills, _counters, _time),
             new ConnectHandler(options, _connections, authenticator, enhancedAuth, admission),
             enhancedAuth,
             new PublishHandler(options, _time, _counters, _security, _storage, _retained, _router, _messagePool),
@@ -125,6 +125,30 @@ public sealed class MqttBroker : IAsyncDisposable
         // Counted before it runs, so StopAsync never misses a connection that is starting.
         _connections.ConnectionStarted();
         return connection.RunAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Re-checks the credentials of every connected client after the authentication data changed (a password file
+    /// reload): a client its authenticator no longer accepts is disconnected by the next Heartbeat tick (v5: DISCONNECT
+    /// 0x87), without its will. Returns how many were revoked. ACL changes need nothing here: permissions are asked per
+    /// action and follow the reloaded file.
+    /// </summary>
+    public int RecheckCredentials()
+    {
+        var revoked = 0;
+        foreach (var connection in _connections)
+        {
+            if (connection.State.Credentials is { Revoked: false } credentials && !credentials.Authenticator.IsStillValid(credentials.Username))
+            {
+                credentials.Revoke();
+                revoked++;
+            }
+        }
+        if (revoked > 0)
+        {
+            _heartbeat.Tick();
+        }
+        return revoked;
     }
 
     /// <summary>Runs the Heartbeat once now (tests with a fake TimeProvider call it after advancing time).</summary>

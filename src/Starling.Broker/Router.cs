@@ -34,7 +34,7 @@ internal sealed class Router(TopicIndex index, BrokerCounters counters)
         var outcome = new Outcome();
         if (plain.Count == 1)
         {
-            delivered += DeliverOne(plain[0], message, null, ref outcome) ? 1 : 0;
+            delivered += DeliverOne(plain[0], message, ref outcome) ? 1 : 0;
         }
         else if (plain.Count > 1)
         {
@@ -42,9 +42,12 @@ internal sealed class Router(TopicIndex index, BrokerCounters counters)
         }
         foreach (var group in groups)
         {
-            if (group.Pick() is { } member)
+            // Pick checked the member's read access: only a member that may read the topic takes the message.
+            if (group.Pick(message.Topic) is { } member)
             {
-                delivered += DeliverOne(member, message, group, ref outcome) ? 1 : 0;
+                var qos = Min(message.QoS, member.Options.QoS);
+                outcome.Add(member.Session.Deliver(message, qos, member.Options.RetainAsPublished && message.Retain, member.IdArray, group));
+                delivered++;
             }
         }
         plain.Clear();
@@ -56,7 +59,7 @@ internal sealed class Router(TopicIndex index, BrokerCounters counters)
         return new RouteResult(delivered, outcome.Congested, outcome.Ticket, outcome.Full);
     }
 
-    private static bool DeliverOne(Subscription subscription, Message message, SharedGroup? group, ref Outcome outcome)
+    private static bool DeliverOne(Subscription subscription, Message message, ref Outcome outcome)
     {
         if (IsLocalExcluded(subscription, message))
         {
@@ -70,7 +73,7 @@ internal sealed class Router(TopicIndex index, BrokerCounters counters)
         var qos = Min(message.QoS, subscription.Options.QoS);
         // Live messages go out with RETAIN 0 unless the subscription asked for Retain As Published [MQTT-3.3.1-9], [MQTT-3.3.1-12].
         var retain = subscription.Options.RetainAsPublished && message.Retain;
-        outcome.Add(subscription.Session.Deliver(message, qos, retain, subscription.IdArray, group));
+        outcome.Add(subscription.Session.Deliver(message, qos, retain, subscription.IdArray));
         return true;
     }
 
@@ -129,7 +132,7 @@ internal sealed class Router(TopicIndex index, BrokerCounters counters)
     {
         foreach (var d in deliveries)
         {
-            if (d.Group!.Pick() is not { } member)
+            if (d.Group!.Pick(d.Message.Topic) is not { } member)
             {
                 // Nobody left to take it: the message is lost for this group (counted, finding 20).
                 Interlocked.Increment(ref counters.MessagesDroppedNoGroupMember);

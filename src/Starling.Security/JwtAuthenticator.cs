@@ -35,6 +35,10 @@ public sealed class JwtAuthenticator : IAuthenticator
 
     public string Name => "jwt";
 
+    // The connection lasts as long as the token (plus the clock skew CONNECT allowed): MqttConnection closes it then.
+    private static DateTimeOffset ExpiresAt(double exp, double skew)
+        => DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Clamp((exp + skew) * 1000, 0, DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()));
+
     public AuthenticationResult Authenticate(in AuthenticationRequest request)
     {
         var dedicated = _options.Username is not null;
@@ -135,9 +139,9 @@ public sealed class JwtAuthenticator : IAuthenticator
         var subscribe = Filters(claims, _options.SubscribeClaim);
         if (publish is null && subscribe is null)
         {
-            return AuthenticationResult.Allow(subject);
+            return AuthenticationResult.Allow(subject) with { ExpiresAt = ExpiresAt(expires, skew) };
         }
-        return AuthenticationResult.Allow(subject, new JwtPermissions(publish, subscribe));
+        return AuthenticationResult.Allow(subject, new JwtPermissions(publish, subscribe)) with { ExpiresAt = ExpiresAt(expires, skew) };
     }
 
     private static string[]? Filters(JsonElement claims, string name)

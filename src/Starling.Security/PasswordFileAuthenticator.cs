@@ -15,7 +15,10 @@ public sealed class PasswordFileAuthenticator(PasswordFile file) : IAuthenticato
 
     public PasswordFile File => _file;
 
-    /// <summary>Swaps in a newly read file; connected clients are not affected, new CONNECTs use it.</summary>
+    /// <summary>
+    /// Swaps in a newly read file; new CONNECTs use it, and the broker then re-checks connected clients
+    /// (<see cref="IsStillValid"/>, called through MqttBroker.RecheckCredentials by the reloader).
+    /// </summary>
     public void Replace(PasswordFile file) => _file = file;
 
     public AuthenticationResult Authenticate(in AuthenticationRequest request)
@@ -41,4 +44,7 @@ public sealed class PasswordFileAuthenticator(PasswordFile file) : IAuthenticato
             ? AuthenticationResult.Allow()
             : AuthenticationResult.Refuse(ReasonCode.BadUserNameOrPassword, $"wrong password for user '{username}'");
     }
+
+    /// <summary>A client this file accepted stays valid while its user is still in the (reloaded) file.</summary>
+    public bool IsStillValid(string? username) => username is not null && _file.Contains(username);
 }

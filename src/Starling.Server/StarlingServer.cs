@@ -107,7 +107,7 @@ public sealed class StarlingServer : IAsyncDisposable
             }
             openFiles?.CheckAfterStart(logger);
             var server = new StarlingServer(app, broker, listeners, poller);
-            Security.SecurityHost.Start(app, settings.Security);
+            Security.SecurityHost.Start(app, settings.Security, broker);
             operations.Start(app, broker);
             ServerLog.Listening(logger, ServerCommandLine.VersionText(),
                 string.Join(", ", MqttListenerList.Tcp(listeners).Select(l => $"{l.EndPoint} ({l.Name})")));

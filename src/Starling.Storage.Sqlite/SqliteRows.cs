@@ -15,14 +15,17 @@ internal static class SqliteRows
         // Messages nothing refers to any more (a crash between batches cannot leave any, but stay tidy).
         Exec(connection, "DELETE FROM message WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.message_id = message.id) " +
             "AND NOT EXISTS (SELECT 1 FROM retained r WHERE r.message_id = message.id);");
-        using (var command = Command(connection, "SELECT client_id, expiry, disconnected_at, will_topic, will_payload, will_qos, will_retain, will_properties, will_due_at FROM session;"))
+        using (var command = Command(connection, "SELECT client_id, expiry, disconnected_at, will_topic, will_payload, will_qos, will_retain, will_properties, will_due_at, owner FROM session;"))
         using (var r = command.ExecuteReader())
         {
             while (r.Read())
             {
                 StoredWill? will = r.IsDBNull(3) ? null : new StoredWill(r.GetString(3), (byte[])r.GetValue(4), (QualityOfService)r.GetByte(5),
                     r.GetBoolean(6), r.IsDBNull(7) ? null : (byte[])r.GetValue(7), r.GetInt64(8));
-                contents.Sessions.Add(new StoredSession(r.GetString(0), (uint)r.GetInt64(1), r.IsDBNull(2) ? null : r.GetInt64(2), will));
+                contents.Sessions.Add(new StoredSession(r.GetString(0), (uint)r.GetInt64(1), r.IsDBNull(2) ? null : r.GetInt64(2), will)
+                {
+                    Owner = r.IsDBNull(9) ? null : r.GetString(9),
+                });
             }
         }
         using (var command = Command(connection, "SELECT client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id FROM subscription;"))

@@ -41,7 +41,8 @@ internal static class SqliteSchema
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS session (
                 client_id TEXT PRIMARY KEY, expiry INTEGER NOT NULL, disconnected_at INTEGER,
-                will_topic TEXT, will_payload BLOB, will_qos INTEGER, will_retain INTEGER, will_properties BLOB, will_due_at INTEGER
+                will_topic TEXT, will_payload BLOB, will_qos INTEGER, will_retain INTEGER, will_properties BLOB, will_due_at INTEGER,
+                owner TEXT
             ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS subscription (
                 client_id TEXT NOT NULL, filter TEXT NOT NULL, qos INTEGER NOT NULL, no_local INTEGER NOT NULL,
@@ -71,6 +72,13 @@ internal static class SqliteSchema
         {
             throw new StoreException($"{path} has schema version {version}; this starling-server reads version {Version}. " +
                 "Run the starling-server version that wrote it, or move the data directory aside to start empty.");
+        }
+        // Files of schema 1 written before sessions had owners (docs/security.md, "Session ownership") gain the column;
+        // their sessions have none until a client resumes them.
+        if (Convert.ToInt64(Scalar(connection, "SELECT COUNT(*) FROM pragma_table_info('session') WHERE name = 'owner';", tx),
+            System.Globalization.CultureInfo.InvariantCulture) == 0)
+        {
+            Exec(connection, "ALTER TABLE session ADD COLUMN owner TEXT;", tx);
         }
         tx.Commit();
     }

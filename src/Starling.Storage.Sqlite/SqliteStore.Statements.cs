@@ -23,8 +23,8 @@ public sealed partial class SqliteStore
                 return command;
             }
 
-            UpsertSession = Make("INSERT INTO session (client_id, expiry, disconnected_at) VALUES ($1, $2, $3) " +
-                "ON CONFLICT (client_id) DO UPDATE SET expiry = excluded.expiry, disconnected_at = excluded.disconnected_at;", 3);
+            UpsertSession = Make("INSERT INTO session (client_id, expiry, disconnected_at, owner) VALUES ($1, $2, $3, $4) " +
+                "ON CONFLICT (client_id) DO UPDATE SET expiry = excluded.expiry, disconnected_at = excluded.disconnected_at, owner = excluded.owner;", 4);
             SessionMessages = Make("SELECT DISTINCT message_id FROM delivery WHERE client_id = $1;", 1);
             DeleteDeliveries = Make("DELETE FROM delivery WHERE client_id = $1;", 1);
             DeleteSubscriptions = Make("DELETE FROM subscription WHERE client_id = $1;", 1);

@@ -228,7 +228,7 @@ public sealed partial class SqliteStore : IStore, ISizedStore
         switch (op.Kind)
         {
             case StoreOperationKind.UpsertSession:
-                Run(_sql.UpsertSession, op.ClientId, (long)op.Session!.ExpiryInterval, op.Session.DisconnectedAtMs);
+                Run(_sql.UpsertSession, op.ClientId, (long)op.Session!.ExpiryInterval, op.Session.DisconnectedAtMs, op.Session.Owner);
                 break;
             case StoreOperationKind.DeleteSession:
                 using (var r = Bind(_sql.SessionMessages, op.ClientId).ExecuteReader())

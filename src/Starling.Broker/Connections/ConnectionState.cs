@@ -37,6 +37,9 @@ internal struct ConnectionState
     /// <summary>Set by authentication, shown as Username once connected (one field for both: idle-connection memory).</summary>
     public string? AuthenticatedUsername;
 
+    /// <summary>How an authenticator accepted the client (expiry, revocation); null without one.</summary>
+    public Credentials? Credentials;
+
     /// <summary>UTC ticks of CONNACK, 0 before: 8 bytes per connection where a DateTimeOffset? takes 24.</summary>
     public long ConnectedAtTicks;
 

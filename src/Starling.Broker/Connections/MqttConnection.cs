@@ -326,6 +326,11 @@ internal sealed class MqttConnection : ISessionOwner
             }
             return;
         }
+        if (_state.Credentials?.EndReason(_services.Time) is { } ended)
+        {
+            Abort(ended, _services.Security.CredentialsEnded(DisplayId, _info.RemoteEndPoint, ended));
+            return;
+        }
         var keepAlive = _state.KeepAliveSeconds;
         if (keepAlive > 0
             && _services.Time.GetElapsedTime(Volatile.Read(ref _lastPacketTimestamp), now) > TimeSpan.FromMilliseconds(keepAlive * 1500L))

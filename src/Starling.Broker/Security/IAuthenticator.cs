@@ -52,6 +52,12 @@ public readonly record struct AuthenticationResult
     /// <summary>Extra limits that come with the credentials (e.g. JWT topic claims), intersected with the authorizers'.</summary>
     public IClientAuthorization? Permissions { get; init; }
 
+    /// <summary>
+    /// When the credentials stop being valid (e.g. a JWT's "exp"); null = never. The broker closes the connection then
+    /// (v5: DISCONNECT 0xA0 Maximum connect time) and does not publish its will.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
     public static AuthenticationResult Allow(string? resolvedUsername = null, IClientAuthorization? permissions = null)
         => new() { Outcome = AuthenticationOutcome.Allowed, ResolvedUsername = resolvedUsername, Permissions = permissions };
 
@@ -77,4 +83,10 @@ public interface IAuthenticator
     string Name { get; }
 
     AuthenticationResult Authenticate(in AuthenticationRequest request);
+
+    /// <summary>
+    /// Asked, after the authenticator's data changed (a reload), for every connected client it accepted: false ends
+    /// the connection (v5: DISCONNECT 0x87 Not authorized) without its will. Default: still valid.
+    /// </summary>
+    bool IsStillValid(string? username) => true;
 }

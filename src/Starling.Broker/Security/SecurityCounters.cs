@@ -17,6 +17,14 @@ public sealed class SecurityCounters
     public long SubscriptionLimitExceeded;
     public long TopicLimitExceeded;
     public long LoginsThrottled;
+    /// <summary>CONNECTs refused because their client id's session belongs to another identity (Auth:SessionOwnership).</summary>
+    public long SessionOwnerMismatch;
+    /// <summary>CONNECTs refused because their client id was taken over too often (Limits:MaxTakeoversPerMinute).</summary>
+    public long TakeoverRateExceeded;
+    /// <summary>Connections closed because their credentials expired (JWT exp) or were revoked by a reload.</summary>
+    public long CredentialsExpired;
+    /// <summary>Wills not published because their client may not (any more) publish to the will topic, or it is $SYS.</summary>
+    public long WillNotAuthorized;
 #pragma warning restore CA1051
 }
 
@@ -36,4 +44,8 @@ public enum RejectionCause
     TopicLimit,
     OpenConnections,
     LoginThrottled,
+    SessionOwnerMismatch,
+    TakeoverRate,
+    CredentialsExpired,
+    WillNotAuthorized,
 }

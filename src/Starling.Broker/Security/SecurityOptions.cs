@@ -52,6 +52,18 @@ public sealed class SecurityOptions
     /// </summary>
     public double MaxMemoryFraction { get; set; } = 0.85;
 
+    /// <summary>
+    /// What a CONNECT gets when its client id names a session that another identity (username, certificate identity or
+    /// anonymous) created: refused by default (docs/security.md, "Session ownership").
+    /// </summary>
+    public SessionOwnership SessionOwnership { get; set; } = SessionOwnership.Refuse;
+
+    /// <summary>
+    /// Takeovers of one client id (a CONNECT displacing its connected holder) allowed per minute (0 = no limit); past it
+    /// further takeovers of that id are refused (CONNACK 0x9F / 3) until the minute that began with the first has passed.
+    /// </summary>
+    public int MaxTakeoversPerMinute { get; set; } = 10;
+
     /// <summary>At most one log line per rejection cause per interval; the others are counted and reported with the next line.</summary>
     public TimeSpan RejectionLogInterval { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -91,6 +103,8 @@ public sealed class SecurityOptions
         Require(MaxFailedLoginsPerUser >= 0, nameof(MaxFailedLoginsPerUser), "0 (no limit) or more");
         Require(FailedLoginWindowSeconds is > 0 and <= 86_400, nameof(FailedLoginWindowSeconds), "a number of seconds above 0 and at most 86400, e.g. 60");
         Require(MaxTrackedFailedLogins >= 1, nameof(MaxTrackedFailedLogins), "1 or more, e.g. 10000");
+        Require(Enum.IsDefined(SessionOwnership), nameof(SessionOwnership), "refuse, replace or off");
+        Require(MaxTakeoversPerMinute >= 0, nameof(MaxTakeoversPerMinute), "0 (no limit) or more");
         Require(RejectionLogInterval >= TimeSpan.Zero, nameof(RejectionLogInterval), "0 or more seconds");
     }
 
@@ -101,4 +115,23 @@ public sealed class SecurityOptions
             throw new ArgumentException($"Broker setting '{setting}' is out of range: it must be {expectation}.", setting);
         }
     }
+}
+
+/// <summary>What a CONNECT gets when its client id names a session created by another identity.</summary>
+public enum SessionOwnership
+{
+    /// <summary>
+    /// Refused (CONNACK 0x87 / 5, Not authorized): the other identity's connection stays, its session, queue and will
+    /// are untouched. The default.
+    /// </summary>
+    Refuse,
+
+    /// <summary>
+    /// The other identity's session ends (its connection is disconnected, its will goes out, its queue is dropped) and
+    /// the CONNECT gets a fresh one: nothing of it is resumed. Mosquitto's takeover without the resumption.
+    /// </summary>
+    Replace,
+
+    /// <summary>Not checked: any identity resumes the session (the behaviour before ownership existed; unsafe).</summary>
+    Off,
 }

@@ -90,6 +90,19 @@ internal sealed class SecurityRuntime
         }
     }
 
+    /// <summary>
+    /// Counts and logs (rate-limited) a connection ended because its credentials expired or were revoked; returns the
+    /// close cause for the connection's own log line.
+    /// </summary>
+    public string CredentialsEnded(string clientId, System.Net.EndPoint? remote, Protocol.ReasonCode reason)
+    {
+        var revoked = reason == Protocol.ReasonCode.NotAuthorized;
+        Interlocked.Increment(ref Counters.CredentialsExpired);
+        Log.Write(RejectionCause.CredentialsExpired, $"client '{clientId}' ({remote}) disconnected (0x{(byte)reason:X2}): its credentials " +
+            (revoked ? "are no longer valid after a reload" : "expired"));
+        return revoked ? "credentials revoked" : "credentials expired";
+    }
+
     /// <summary>Whether the managed heap is above the configured fraction of available memory (re-measured at most every 250 ms).</summary>
     public bool IsOverloaded()
     {

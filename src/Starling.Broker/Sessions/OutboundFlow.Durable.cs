@@ -147,7 +147,9 @@ internal sealed partial class OutboundFlow
         var now = Time.GetTimestamp();
         while (queue.TryDequeue(out var d))
         {
-            if (!d.Message.IsExpired(Time, now))
+            // Queued while the session was offline, possibly before its permissions were known (restored after a
+            // restart) or before they changed: read access is checked now, against the client that receives it.
+            if (!d.Message.IsExpired(Time, now) && _authorization?.CanReceive(d.Message.Topic) != false)
             {
                 sink.SendQoS0(d);
             }

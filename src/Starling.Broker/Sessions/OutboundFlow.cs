@@ -266,6 +266,14 @@ internal sealed partial class OutboundFlow
             {
                 sink.SendAck(PacketType.PubRel, d.PacketId, ReasonCode.Success);
             }
+            else if (_authorization?.CanReceive(d.Message.Topic) == false)
+            {
+                // The client's permissions changed since the message was sent (an ACL reload, or a session restored
+                // after a restart): a re-send is a delivery like any other and needs read access now. Dropped as if
+                // acknowledged; counted by the authorization (DeliveryNotAuthorized).
+                _inflight!.Remove(d.PacketId);
+                Completed(d);
+            }
             else
             {
                 sink.SendPublish(d, dup: true);

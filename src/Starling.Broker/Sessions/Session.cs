@@ -46,6 +46,13 @@ internal sealed partial class Session
     public string ClientId { get; }
 
     /// <summary>
+    /// The identity that created the session (<see cref="SessionIdentity"/>); only that identity resumes it. Null for
+    /// a session restored from a store written before ownership was recorded (the first identity to connect adopts
+    /// it). Read and written under the <see cref="SessionRegistry"/>'s gate; stored with the session.
+    /// </summary>
+    public string? Identity { get; set; }
+
+    /// <summary>
     /// What the attached client may receive (set at CONNECT by the security layer; null = everything). Read without
     /// a lock by the Router on every delivery (volatile, kept by the flow, which re-checks queued messages with it).
     /// </summary>
@@ -347,6 +354,7 @@ internal sealed partial class Session
             _journal = new SessionJournal(_services.Storage, ClientId);
             _flow.SetJournal(_journal);
             _expiryInterval = stored.ExpiryInterval;
+            Identity = stored.Owner;
             // A session that was connected when the broker stopped counts its expiry from the restart.
             DisconnectedTimestamp = stored.DisconnectedAtMs is { } at ? nowTimestamp - _services.Storage.MsToTicks(Math.Max(0, nowMs - at)) : nowTimestamp;
             if (stored.Will is { } w)
@@ -391,7 +399,7 @@ internal sealed partial class Session
         {
             disconnectedAt = _services.Storage.NowMs - (long)_services.Time.GetElapsedTime(DisconnectedTimestamp).TotalMilliseconds;
         }
-        return new StoredSession(ClientId, _expiryInterval, disconnectedAt);
+        return new StoredSession(ClientId, _expiryInterval, disconnectedAt) { Owner = Identity };
     }
 }
 

@@ -11,11 +11,12 @@ namespace Starling.Broker;
 /// </summary>
 internal sealed class SessionRegistry(
     BrokerOptions options, BrokerCounters counters, TimeProvider time, Storage.BrokerStorage storage, TopicIndex index,
-    Action<Protocol.WillMessage, string> publishWill, LimitLog limits)
+    Action<Protocol.WillMessage, Security.IClientAuthorization?, string> publishWill, LimitLog limits)
 {
     private readonly Lock _gate = new();
     private readonly SessionServices _sessionServices = new(options, counters, time, storage, limits);
     private readonly ConcurrentDictionary<string, Session> _byClientId = new(StringComparer.Ordinal);
+    private readonly TakeoverThrottle _takeovers = new(time, options.Security.MaxTakeoversPerMinute);
 
     public int Count => _byClientId.Count;
 
@@ -24,17 +25,20 @@ internal sealed class SessionRegistry(
     public Session? Find(string clientId) => _byClientId.GetValueOrDefault(clientId);
 
     /// <summary>
-    /// Opens the session for a CONNECT: takes over (and disconnects) an existing connection with the same client id
-    /// [MQTT-3.1.4-2], discards the old state when <paramref name="cleanStart"/> is set or the old session was
-    /// connection-scoped, and otherwise resumes it. Returns the session and whether it was present; a null session
-    /// when a new one would pass Limits:MaxSessions (nothing changed; counted and logged; the caller refuses the CONNECT).
+    /// Opens the session for a CONNECT by <paramref name="identity"/> (<see cref="SessionIdentity"/>): takes over (and
+    /// disconnects) an existing connection with the same client id [MQTT-3.1.4-2], discards the old state when
+    /// <paramref name="cleanStart"/> is set or the old session was connection-scoped, and otherwise resumes it. A session
+    /// created by another identity is not touched when Auth:SessionOwnership refuses (the default), and a client id taken
+    /// over too often is refused (Limits:MaxTakeoversPerMinute): then the result carries the refusal and no session;
+    /// so does a new client id past Limits:MaxSessions (counted and logged).
     /// </summary>
-    public (Session? Session, bool Present) Open(string clientId, bool cleanStart, ISessionOwner connection)
+    public SessionOpening Open(string clientId, bool cleanStart, ISessionOwner connection, string identity)
     {
         Session? existing;
         ISessionOwner? previous = null;
         bool present;
         Protocol.WillMessage? endedWill = null;
+        Security.IClientAuthorization? endedAuthorization = null;
         lock (_gate)
         {
             // Only a new client id adds a session (a takeover or clean start replaces one); checked under the gate, so
@@ -43,15 +47,26 @@ internal sealed class SessionRegistry(
             {
                 Interlocked.Increment(ref counters.SessionsRefused);
                 limits.Write(LimitCause.Sessions, clientId);
-                return (null, false);
+                return new SessionOpening(null, false, SessionRefusal.SessionLimit);
             }
             if (_byClientId.TryGetValue(clientId, out existing))
             {
+                var foreign = existing.Identity is { } owner && owner != identity && options.Security.SessionOwnership != Security.SessionOwnership.Off;
+                if (foreign && options.Security.SessionOwnership == Security.SessionOwnership.Refuse)
+                {
+                    // Nothing changes: the owner stays connected, its session, queue and will are untouched.
+                    return new SessionOpening(null, false, SessionRefusal.NotOwner);
+                }
+                if (existing.IsConnected && !_takeovers.TryTakeOver(clientId))
+                {
+                    return new SessionOpening(null, false, SessionRefusal.TakeoverRate);
+                }
                 previous = existing.Claim(connection);
-                if (cleanStart || existing.ExpiryInterval == 0 || existing.IsExpired(time.GetTimestamp()))
+                if (foreign || cleanStart || existing.ExpiryInterval == 0 || existing.IsExpired(time.GetTimestamp()))
                 {
                     // The old session ends now: a will it was delaying goes out [MQTT-3.1.3-9].
                     endedWill = existing.TakeWill(0, force: true);
+                    endedAuthorization = existing.Authorization;
                     _byClientId.TryRemove(clientId, out _);
                     RemoveSubscriptions(existing.End());
                     existing = null;
@@ -60,12 +75,16 @@ internal sealed class SessionRegistry(
             if (existing is null)
             {
                 existing = NewSession(clientId);
+                existing.Identity = identity;
                 existing.Claim(connection);
                 _byClientId[clientId] = existing;
                 present = false;
             }
             else
             {
+                // A session restored from a store written before ownership existed has no owner: the first identity
+                // to resume it becomes its owner (docs/security.md).
+                existing.Identity ??= identity;
                 existing.CancelWill();
                 present = true;
             }
@@ -73,9 +92,9 @@ internal sealed class SessionRegistry(
         previous?.TakeOver();
         if (endedWill is not null)
         {
-            publishWill(endedWill, clientId);
+            publishWill(endedWill, endedAuthorization, clientId);
         }
-        return (existing, present);
+        return new SessionOpening(existing, present, SessionRefusal.None);
     }
 
     /// <summary>A new, unregistered session with the broker's limits, counters, clock and store.</summary>
@@ -101,19 +120,23 @@ internal sealed class SessionRegistry(
         }
         if (session.TakeWill(0, force: true) is { } will)
         {
-            publishWill(will, session.ClientId);
+            publishWill(will, session.Authorization, session.ClientId);
         }
     }
 
     /// <summary>Ends every offline session whose expiry interval has passed (called by the Heartbeat).</summary>
     public void ExpireSessions(long now)
     {
+        lock (_gate)
+        {
+            _takeovers.Prune();
+        }
         // Enumerated, not `Values`: no lock of every bucket and no copy of every session per tick (see Heartbeat.Tick).
         foreach (var (_, session) in _byClientId)
         {
             if (!session.IsConnected && session.TakeWill(now, force: false) is { } will)
             {
-                publishWill(will, session.ClientId);
+                publishWill(will, session.Authorization, session.ClientId);
             }
             if (!session.IsConnected && session.IsExpired(now))
             {
@@ -137,3 +160,18 @@ internal sealed class SessionRegistry(
         }
     }
 }
+
+/// <summary>Why <see cref="SessionRegistry.Open"/> refused a CONNECT.</summary>
+internal enum SessionRefusal
+{
+    None,
+    /// <summary>The client id's session belongs to another identity (Auth:SessionOwnership refuse).</summary>
+    NotOwner,
+    /// <summary>The client id was taken over too often (Limits:MaxTakeoversPerMinute).</summary>
+    TakeoverRate,
+    /// <summary>A new client id would pass Limits:MaxSessions.</summary>
+    SessionLimit,
+}
+
+/// <summary>What <see cref="SessionRegistry.Open"/> decided: the session and whether it was present, or a refusal.</summary>
+internal readonly record struct SessionOpening(Session? Session, bool Present, SessionRefusal Refusal);

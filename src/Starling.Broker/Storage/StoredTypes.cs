@@ -44,7 +44,11 @@ public sealed record StoredWill(string Topic, byte[] Payload, QualityOfService Q
 /// A persistent session. <paramref name="DisconnectedAtMs"/> is null while a connection is attached (after a crash the
 /// broker counts the expiry from its restart).
 /// </summary>
-public sealed record StoredSession(string ClientId, uint ExpiryInterval, long? DisconnectedAtMs, StoredWill? Will = null);
+public sealed record StoredSession(string ClientId, uint ExpiryInterval, long? DisconnectedAtMs, StoredWill? Will = null)
+{
+    /// <summary>The identity that owns the session (docs/security.md, "Session ownership"); null in stores written before it existed.</summary>
+    public string? Owner { get; init; }
+}
 
 /// <summary>One message on its way to one session (key: client id + sequence).</summary>
 public readonly record struct StoredDelivery(string ClientId, long Sequence, StoredMessage Message, QualityOfService QoS, bool Retain,

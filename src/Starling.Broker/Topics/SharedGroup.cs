@@ -19,8 +19,14 @@ internal sealed class SharedGroup(string name, Subscription[] members)
         set => _members = value;
     }
 
-    /// <summary>The next member, or null when the group has just lost its last one (a reader raced the removal).</summary>
-    public Subscription? Pick()
+    /// <summary>
+    /// The next member that may read <paramref name="topic"/> (round-robin, connected members first, else any that may
+    /// read it, so QoS 1/2 messages queue), or null when no member may read it or the group has just lost its last
+    /// member (a reader raced the removal). Members without read access never take a share: SUBSCRIBE is granted as
+    /// Mosquitto grants it (read access is decided per message), so without this a member that may not read a topic
+    /// would silently swallow 1/N of the group's messages on it.
+    /// </summary>
+    public Subscription? Pick(string topic)
     {
         var members = Members;
         if (members.Length == 0)
@@ -28,15 +34,21 @@ internal sealed class SharedGroup(string name, Subscription[] members)
             return null;
         }
         var start = (int)((uint)Interlocked.Increment(ref _cursor) % (uint)members.Length);
+        Subscription? offline = null;
         for (var i = 0; i < members.Length; i++)
         {
             var candidate = members[(start + i) % members.Length];
+            if (candidate.Session.Authorization?.CanReceive(topic) == false)
+            {
+                continue;
+            }
             if (candidate.Session.IsConnected)
             {
                 return candidate;
             }
+            offline ??= candidate;
         }
-        return members[start];
+        return offline;
     }
 
     public bool HasConnectedMemberOtherThan(Session session)

@@ -16,10 +16,10 @@ internal sealed partial class ServerConfiguration
     [
         "MaxConnectionsPerAddress", "MaxOpenConnections", "MaxHttpConnections", "MaxPendingConnections", "MaxSubscriptionsPerClient", "MaxTopicLength", "MaxTopicLevels",
         "MaxPublishRate", "PublishBurst", "MaxMemoryFraction", "RejectionLogIntervalSeconds",
-        "MaxFailedLoginsPerAddress", "MaxFailedLoginsPerUser", "FailedLoginWindowSeconds", "MaxTrackedFailedLogins",
+        "MaxFailedLoginsPerAddress", "MaxFailedLoginsPerUser", "FailedLoginWindowSeconds", "MaxTrackedFailedLogins", "MaxTakeoversPerMinute",
     ];
     private static readonly string[] s_authKeys =
-        ["PasswordFile", "AclFile", "AllowAnonymous", "EnhancedMethods", "AllowHashEquivalentMethods", "TrustUnverifiedUsernames"];
+        ["PasswordFile", "AclFile", "AllowAnonymous", "EnhancedMethods", "AllowHashEquivalentMethods", "TrustUnverifiedUsernames", "SessionOwnership"];
     private static readonly string[] s_jwtKeys =
         ["Algorithm", "Secret", "SecretFile", "PublicKeyFile", "Issuer", "Audience", "Username", "ClockSkewSeconds", "ClientIdClaim", "PublishClaim", "SubscribeClaim", "UsernameClaim"];
     private static readonly string[] s_tlsKeys = ["CertFile", "KeyFile", "CaFile", "ClientCertificate", "UseIdentityAsUsername", "IdentitySource"];
@@ -52,6 +52,14 @@ internal sealed partial class ServerConfiguration
         s.MaxTopicLevels = ReadInt("Limits:MaxTopicLevels", s.MaxTopicLevels);
         s.PublishBurst = ReadInt("Limits:PublishBurst", s.PublishBurst);
         s.MaxPublishRate = ReadNumber("Limits:MaxPublishRate", s.MaxPublishRate, "must be 0 (no limit) or a number of messages per second, e.g. 100");
+        s.MaxTakeoversPerMinute = ReadInt("Limits:MaxTakeoversPerMinute", s.MaxTakeoversPerMinute);
+        if (Root["Auth:SessionOwnership"] is { } ownership)
+        {
+            s.SessionOwnership = Enum.TryParse<SessionOwnership>(ownership.Trim(), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
+                && !int.TryParse(ownership, out _)
+                ? parsed
+                : throw Bad("Auth:SessionOwnership", "must be refuse (the default: a client id's session belongs to the identity that created it), replace or off");
+        }
         s.MaxMemoryFraction = ReadNumber("Limits:MaxMemoryFraction", s.MaxMemoryFraction, "must be a fraction between 0 (disabled) and 1, e.g. 0.85");
         s.MaxFailedLoginsPerAddress = ReadInt("Limits:MaxFailedLoginsPerAddress", s.MaxFailedLoginsPerAddress);
         s.MaxFailedLoginsPerUser = ReadInt("Limits:MaxFailedLoginsPerUser", s.MaxFailedLoginsPerUser);
@@ -65,7 +73,8 @@ internal sealed partial class ServerConfiguration
         }
         catch (ArgumentException ex)
         {
-            var key = ex.ParamName == nameof(SecurityOptions.RejectionLogInterval) ? "Limits:RejectionLogIntervalSeconds" : "Limits:" + ex.ParamName;
+            var key = ex.ParamName == nameof(SecurityOptions.RejectionLogInterval) ? "Limits:RejectionLogIntervalSeconds"
+                : ex.ParamName == nameof(SecurityOptions.SessionOwnership) ? "Auth:SessionOwnership" : "Limits:" + ex.ParamName;
             var at = ex.Message.IndexOf("it must be ", StringComparison.Ordinal);
             var expectation = at >= 0 ? ex.Message[(at + 3)..] : ex.Message;
             var p = expectation.IndexOf(" (Parameter", StringComparison.Ordinal);

@@ -147,6 +147,10 @@ internal sealed class StarlingMetrics : IDisposable
             // Refused by the server before the broker saw them (Transport/ServerCounters).
             new(Read(ref _admission.Counters.HttpConnectionsExceeded), new KeyValuePair<string, object?>("cause", "http_connections")),
             new(Read(ref _admission.Counters.WebSocketOriginRefused), new KeyValuePair<string, object?>("cause", "websocket_origin")),
+            new(Read(ref s.SessionOwnerMismatch), new KeyValuePair<string, object?>("cause", "session_owner_mismatch")),
+            new(Read(ref s.TakeoverRateExceeded), new KeyValuePair<string, object?>("cause", "takeover_rate")),
+            new(Read(ref s.CredentialsExpired), new KeyValuePair<string, object?>("cause", "credentials_expired")),
+            new(Read(ref s.WillNotAuthorized), new KeyValuePair<string, object?>("cause", "will_not_authorized")),
         ];
     }
 

@@ -5,9 +5,10 @@ using Starling.Server.Logging;
 namespace Starling.Server.Security;
 
 /// <summary>
-/// Reads the password and ACL files again on SIGHUP and when they change on disk (debounced), without dropping any
-/// connection: new CONNECTs use the new password file, connected clients' ACLs change on their next check. A file
-/// that no longer parses is not used: the old one stays in force and the log says why.
+/// Reads the password and ACL files again on SIGHUP and when they change on disk (debounced): new CONNECTs use the new
+/// password file, connected clients whose user is no longer in it are disconnected (MqttBroker.RecheckCredentials),
+/// connected clients' ACLs (and their wills, checked when published) change on their next check. A file that no
+/// longer parses is not used: the old one stays in force and the log says why.
 /// </summary>
 internal sealed class AuthFileReloader : IDisposable
 {
@@ -18,10 +19,12 @@ internal sealed class AuthFileReloader : IDisposable
     private readonly PosixSignalRegistration? _sighup;
     private readonly Timer _timer;
     private readonly Lock _gate = new();
+    private readonly Starling.Broker.MqttBroker _broker;
 
-    public AuthFileReloader(SecuritySettings settings, ILogger logger)
+    public AuthFileReloader(SecuritySettings settings, ILogger logger, Starling.Broker.MqttBroker broker)
     {
         _settings = settings;
+        _broker = broker;
         _logger = logger;
         _timer = new Timer(_ => ReloadAll("file change"), null, Timeout.Infinite, Timeout.Infinite);
         foreach (var path in Files())
@@ -81,7 +84,8 @@ internal sealed class AuthFileReloader : IDisposable
                 {
                     var file = PasswordFile.Load(path);
                     passwords.Replace(file);
-                    return $"{file.Count} users";
+                    var revoked = _broker.RecheckCredentials();
+                    return $"{file.Count} users, {revoked} connected clients no longer valid";
                 });
             }
             if (_settings.Acl is { } acl)

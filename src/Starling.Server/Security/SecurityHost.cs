@@ -9,13 +9,13 @@ namespace Starling.Server.Security;
 internal static class SecurityHost
 {
     /// <summary>Starts watching the auth files (SIGHUP and file changes); stops with the host.</summary>
-    public static void Start(WebApplication app, SecuritySettings settings)
+    public static void Start(WebApplication app, SecuritySettings settings, Starling.Broker.MqttBroker broker)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server.Security");
         WarnAboutRisks(logger, settings);
         if (settings.Passwords is not null || settings.Acl is not null)
         {
-            settings.Reloader = new AuthFileReloader(settings, logger);
+            settings.Reloader = new AuthFileReloader(settings, logger, broker);
         }
         app.Lifetime.ApplicationStopped.Register(settings.Dispose);
     }

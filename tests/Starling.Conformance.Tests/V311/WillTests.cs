@@ -93,6 +93,22 @@ public sealed class WillTests(ServerFixture fixture) : IClassFixture<ServerFixtu
     }
 
     [Fact]
+    public async Task MQTT_3_1_2_8_WillPublishedWhenTakenOverEvenIfTheSessionIsResumed()
+    {
+        // 3.1.1 ties the will to the network connection: a takeover that resumes the session (clean session 0) still
+        // publishes the old connection's will, as Mosquitto does (v5 differs: MQTT_3_1_3_9_TakeoverThatResumesTheSession...).
+        var topic = Names.Topic("will");
+        var id = Names.ClientId("will");
+        await using var subscriber = await SubscribeAsync(topic);
+        await using var first = await Server.ConnectAsync(new ConnectSpec { ClientId = id, CleanSession = false, Will = new WillSpec(topic, "resumed-anyway") });
+        await using var second = await Server.ConnectAsync(new ConnectSpec { ClientId = id, CleanSession = false });
+        await first.ExpectClosedAsync();
+
+        Assert.Equal("resumed-anyway", (await subscriber.ExpectPublishAsync()).Text);
+        await second.SendAsync(RawPackets.Disconnect());
+    }
+
+    [Fact]
     public async Task MQTT_3_1_2_10_WillNotPublishedAfterDisconnect()
     {
         var topic = Names.Topic("will");

@@ -333,6 +333,31 @@ public sealed class SessionWillTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     [Fact]
+    public async Task MQTT_3_1_3_9_TakeoverThatResumesTheSessionSendsNoWillEvenWithDelay0()
+    {
+        // The new network connection reaches the session at the instant the old one's will (delay 0) would fall due:
+        // "If a new Network Connection to this Session is made before the Will Delay Interval has passed, the Server
+        // MUST NOT send the Will Message" [MQTT-3.1.3-9]. With Clean Start (the session ends) the will goes out
+        // (MQTT_3_1_4_3_TakeoverPublishesWillOfOldConnection).
+        var id = Names.ClientId("w");
+        var topic = Names.Topic("will");
+        await using var subscriber = await SubscriberAsync(topic);
+        var resume = new Connect5 { ClientId = id, CleanStart = false, Properties = new Props().U32(Prop.SessionExpiryInterval, 60) };
+        await using var first = await Server.Connect5Async(resume with { Will = new WillSpec5(topic, "must-not-appear", qos: 1) });
+        var (second, ack) = await Server.ConnectRaw5Async(resume);
+        await using (second)
+        {
+            Assert.True(ack.SessionPresent);
+            await first.ExpectDisconnect5Async(0x8E);
+            await first.ExpectClosedAsync();
+            await using var publisher = await Server.Connect5Async(Names.ClientId("pub"));
+            await publisher.Publish5Async(topic, "marker", 1);
+            Assert.Equal("marker", (await subscriber.ExpectPublish5Async()).Text);
+            await second.Disconnect5Async();
+        }
+    }
+
+    [Fact]
     public async Task MQTT_4_4_0_1_UnacknowledgedDeliveriesAreResentOnResume()
     {
         var id = Names.ClientId();

@@ -26,6 +26,7 @@ internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAn
 
         string? username = connect.Username;
         IClientAuthorization? granted = null;
+        Credentials? credentials = null;
         var decided = false;
         if (info.CertificateIdentityProblem is { } problem)
         {
@@ -62,6 +63,7 @@ internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAn
                     return null;
                 }
                 security.Logins.RecordSuccess(connect.Username);
+                credentials = new Credentials(authenticator, username, result.ExpiresAt);
                 username = result.ResolvedUsername ?? username;
                 granted = result.Permissions;
                 decided = true;
@@ -87,7 +89,7 @@ internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAn
                 return null;
             }
         }
-        return Grant(connection, connect, clientId, username, granted);
+        return Grant(connection, connect, clientId, username, granted, credentials);
     }
 
     /// <summary>
@@ -142,17 +144,27 @@ internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAn
     }
 
     /// <summary>Authorization of an authenticated CONNECT (also after enhanced authentication); null after refusing it.</summary>
-    public AuthenticatedClient? Grant(MqttConnection connection, ConnectPacket connect, string clientId, string? username, IClientAuthorization? granted)
+    public AuthenticatedClient? Grant(MqttConnection connection, ConnectPacket connect, string clientId, string? username, IClientAuthorization? granted,
+        Credentials? credentials = null)
     {
         var authorization = BuildAuthorization(connection.Info, clientId, username, granted);
-        if (connect.Will is { } will && authorization is not null && !authorization.CanPublish(will.Topic))
+        if (connect.Will is { } will && WillPublisher.IsSysTopic(will.Topic))
         {
-            // Mosquitto refuses a CONNECT whose will it could never publish.
+            // The $SYS rule of PUBLISH applies to wills: refused at CONNECT (0x87 / 5), as a will the client may not
+            // publish is; published later, a retained one would spoof the broker's own data.
+            Interlocked.Increment(ref security.Counters.WillNotAuthorized);
+            security.Log.Write(RejectionCause.WillNotAuthorized, $"CONNECT of client '{clientId}' ({connection.Info.RemoteEndPoint}) refused: will topic '{will.Topic}' is in the broker's $SYS tree");
             connection.Refuse(ReasonCode.NotAuthorized, $"not authorized to publish the will to '{will.Topic}'");
             return null;
         }
+        if (connect.Will is { } w && authorization is not null && !authorization.CanPublish(w.Topic))
+        {
+            // Mosquitto refuses a CONNECT whose will it could never publish.
+            connection.Refuse(ReasonCode.NotAuthorized, $"not authorized to publish the will to '{w.Topic}'");
+            return null;
+        }
         connection.LeavePending();
-        return new AuthenticatedClient(username, authorization);
+        return new AuthenticatedClient(username, authorization, credentials);
     }
 
     /// <summary>Counts and logs a failed authentication, then refuses the CONNECT with <paramref name="code"/>.</summary>

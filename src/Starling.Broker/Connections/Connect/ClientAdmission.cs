@@ -10,7 +10,7 @@ namespace Starling.Broker;
 /// Order matters: CONNACK is queued before the session is attached, so it precedes every re-sent PUBLISH.
 /// </summary>
 internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, BrokerCounters counters, ILogger log,
-    ConnectionRegistry registry, SessionRegistry sessions)
+    ConnectionRegistry registry, SessionRegistry sessions, Security.SecurityRuntime security)
 {
     /// <summary>
     /// Admits the client or refuses it (CONNACK with the reason, then close). <paramref name="auth"/> carries the
@@ -65,15 +65,16 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         state.ClientId = clientId;
         state.Authorization = client.Authorization;
         state.AuthenticatedUsername = client.Username;
+        state.Credentials = client.Credentials;
         state.ConnectedAtTicks = time.GetUtcNow().UtcTicks;
 
-        var (opened, present) = sessions.Open(clientId, connect.CleanSession, connection);
-        if (opened is not { } session)
+        var opening = sessions.Open(clientId, connect.CleanSession, connection, SessionIdentity.Of(connection.Info, client.Username));
+        if (opening.Session is not { } session)
         {
-            // Limits:MaxSessions: v5 0x97 Quota exceeded; 3.1.1 has no such code, 0x03 Server unavailable is the nearest.
-            connection.Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, $"session limit of {options.MaxSessions} reached");
+            RefuseOpening(connection, opening.Refusal, clientId, client.Username, v5);
             return;
         }
+        var present = opening.Present;
         session.ExpiryInterval = expiry;
         state.Session = session;
         session.Authorization = client.Authorization;
@@ -111,6 +112,31 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
             };
         }
         return connAck;
+    }
+
+    private void RefuseOpening(MqttConnection connection, SessionRefusal refusal, string clientId, string? username, bool v5)
+    {
+        var remote = connection.Info.RemoteEndPoint;
+        if (refusal == SessionRefusal.SessionLimit)
+        {
+            // Limits:MaxSessions: v5 0x97 Quota exceeded; 3.1.1 has no such code, 0x03 Server unavailable is the nearest.
+            connection.Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, $"session limit of {options.MaxSessions} reached");
+            return;
+        }
+        if (refusal == SessionRefusal.NotOwner)
+        {
+            // Not the session's owner: 0x87 Not authorized / 5 (3.1.1), and the owner's connection and session stay.
+            Interlocked.Increment(ref security.Counters.SessionOwnerMismatch);
+            security.Log.Write(Security.RejectionCause.SessionOwnerMismatch,
+                $"CONNECT of client '{clientId}' (user '{username}', {remote}) refused: its session belongs to another identity (Auth:SessionOwnership)");
+            connection.Refuse(ReasonCode.NotAuthorized, "the client id's session belongs to another identity");
+            return;
+        }
+        // 0x9F Connection rate exceeded (v5) / 3 Server unavailable (3.1.1): the holder of the id stays connected.
+        Interlocked.Increment(ref security.Counters.TakeoverRateExceeded);
+        security.Log.Write(Security.RejectionCause.TakeoverRate,
+            $"CONNECT of client '{clientId}' (user '{username}', {remote}) refused: the client id was taken over {options.Security.MaxTakeoversPerMinute} times within a minute (Limits:MaxTakeoversPerMinute)");
+        connection.Refuse(v5 ? ReasonCode.ConnectionRateExceeded : ReasonCode.ServerUnavailable, "client id taken over too often");
     }
 
     private static string VersionName(ProtocolVersion v) => v switch
