@@ -244,22 +244,7 @@ internal sealed class MqttConnection : ISessionOwner
     private bool TryHandleFrame(ref ReadOnlySequence<byte> buffer, out ReadPause pause)
     {
         pause = default;
-        var maxPacketSize = _services.Options.MaxPacketSize;
-        if (!_connected && !buffer.IsEmpty)
-        {
-            // Before CONNACK nobody is authenticated: judge the packet by its first byte, before its length is even
-            // read [MQTT-3.1.0-1], and buffer at most MaxConnectPacketSize of it.
-            var type = (PacketType)(buffer.FirstSpan[0] >> 4);
-            if (!EnhancedAuthHandler.AcceptedBeforeConnAck(AuthenticatingBeforeConnAck, type))
-            {
-                Interlocked.Increment(ref _services.Counters.FirstPacketNotConnect);
-                throw new MqttProtocolException(ReasonCode.ProtocolError, $"first packet must be CONNECT, got {type} [MQTT-3.1.0-1]");
-            }
-            if (type == PacketType.Connect)
-            {
-                maxPacketSize = Math.Min(maxPacketSize, _services.Options.MaxConnectPacketSize);
-            }
-        }
+        var maxPacketSize = _connected ? _services.Options.MaxPacketSize : PreConnectGuard.MaxFrameSize(this, buffer);
         var status = FrameScanner.TryReadHeader(buffer, maxPacketSize, out var header, out var error);
         if (status == OperationStatus.NeedMoreData)
         {
@@ -267,22 +252,11 @@ internal sealed class MqttConnection : ISessionOwner
         }
         if (status != OperationStatus.Done)
         {
-            if (error == ReasonCode.PacketTooLarge && header.Type == PacketType.Connect && !_connected)
-            {
-                Interlocked.Increment(ref _services.Counters.ConnectTooLarge);
-                throw new MqttProtocolException(error, $"CONNECT larger than Limits:MaxConnectPacketSize ({maxPacketSize} bytes)");
-            }
-            throw new MqttProtocolException(error, error == ReasonCode.PacketTooLarge
-                ? $"packet larger than the maximum packet size ({maxPacketSize} bytes)"
-                : "malformed fixed header");
+            throw PreConnectGuard.FrameError(this, error, header.Type, maxPacketSize);
         }
         if (buffer.Length < header.TotalLength)
         {
             return false;
-        }
-        if (!_connected && !EnhancedAuthHandler.AcceptedBeforeConnAck(AuthenticatingBeforeConnAck, header.Type))
-        {
-            throw new MqttProtocolException(ReasonCode.ProtocolError, $"first packet must be CONNECT, got {header.Type} [MQTT-3.1.0-1]");
         }
         var body = buffer.Slice(header.HeaderLength, header.RemainingLength);
         var connected = _connected;
