@@ -189,7 +189,7 @@ internal sealed class ServerCommandLine
               Management:Address            its address [127.0.0.1]
               Management:Port               its port, 0 for any free port [8080]
               Management:ApiKeys            API keys (a list, or one comma-separated string) [a random key
-                                            per run, logged at start-up]
+                                            per run, printed once to standard error, never logged]
               Management:Dashboard          serve the web dashboard at / [true]
               SysInterval                   seconds between $SYS/broker/... publications, 0 = off [10]
               Metrics:Prometheus            serve /metrics on the management port [true]
