@@ -51,18 +51,18 @@ internal sealed class BrokerStorage
     /// <summary>A publish refused because the store is full: one log line per 10 s at most.</summary>
     public void LogRefusedFull(string clientId, string topic)
     {
-        if (_refusedLog.TryEnter(out var suppressed))
+        if (_refusedLog.ShouldLog(out var suppressed))
         {
-            StorageLog.PublishRefusedStoreFull(_log, clientId, topic, suppressed, _refusedLog.Seconds);
+            StorageLog.PublishRefusedStoreFull(_log, clientId, topic, suppressed, _refusedLog.IntervalSeconds);
         }
     }
 
     /// <summary>A publisher paused for the write queue: one log line per 10 s at most.</summary>
     public void LogPaused()
     {
-        if (_writer is { } writer && _pausedLog.TryEnter(out var suppressed))
+        if (_writer is { } writer && _pausedLog.ShouldLog(out var suppressed))
         {
-            StorageLog.PublishersPaused(_log, _store!.Description, writer.PendingOperations, writer.PendingBytes, suppressed, _pausedLog.Seconds);
+            StorageLog.PublishersPaused(_log, _store!.Description, writer.PendingOperations, writer.PendingBytes, suppressed, _pausedLog.IntervalSeconds);
         }
     }
 

@@ -1,8 +1,8 @@
-namespace Starling.Broker.Storage;
+namespace Starling.Broker;
 
 /// <summary>
-/// At most one log line per interval for one recurring event (a refusal, a pause): <see cref="TryEnter"/> says whether
-/// to write now and how many occurrences were suppressed since the last line. One per event kind, owned by its logger's user.
+/// At most one log line per interval for one kind of event: <see cref="ShouldLog"/> says whether to write this one
+/// and how many were skipped since the last one written. Thread-safe; costs a lock and a timestamp per call.
 /// </summary>
 internal sealed class LogThrottle(TimeProvider time, TimeSpan interval)
 {
@@ -10,11 +10,11 @@ internal sealed class LogThrottle(TimeProvider time, TimeSpan interval)
     private long _lastLogged;
     private long _suppressed;
 
-    /// <summary>The interval in whole seconds, for the log text.</summary>
-    public int Seconds => (int)interval.TotalSeconds;
+    /// <summary>The interval, in whole seconds, for log texts.</summary>
+    public int IntervalSeconds => (int)interval.TotalSeconds;
 
-    /// <summary>True when a line is due (then <paramref name="suppressed"/> counts the ones skipped before it).</summary>
-    public bool TryEnter(out long suppressed)
+    /// <summary>True when this event is to be logged; <paramref name="suppressed"/> is the number skipped before it.</summary>
+    public bool ShouldLog(out long suppressed)
     {
         var now = time.GetTimestamp();
         lock (_gate)
