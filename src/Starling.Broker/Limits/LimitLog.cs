@@ -18,7 +18,7 @@ internal enum LimitCause
 /// </summary>
 internal sealed partial class LimitLog(ILogger logger, TimeProvider time, TimeSpan interval, BrokerOptions options)
 {
-    private readonly Slot[] _slots = [.. Enumerable.Range(0, Enum.GetValues<LimitCause>().Length).Select(_ => new Slot())];
+    private readonly LogThrottle[] _throttles = [.. Enum.GetValues<LimitCause>().Select(_ => new LogThrottle(time, interval))];
 
     /// <summary>
     /// Reports that <paramref name="cause"/>'s limit refused something of <paramref name="subject"/> (a client id or a
@@ -26,19 +26,9 @@ internal sealed partial class LimitLog(ILogger logger, TimeProvider time, TimeSp
     /// </summary>
     public void Write(LimitCause cause, string subject)
     {
-        var slot = _slots[(int)cause];
-        var now = time.GetTimestamp();
-        long suppressed;
-        lock (slot.Gate)
+        if (!_throttles[(int)cause].ShouldLog(out var suppressed))
         {
-            if (slot.LastLogged != 0 && time.GetElapsedTime(slot.LastLogged, now) < interval)
-            {
-                slot.Suppressed++;
-                return;
-            }
-            suppressed = slot.Suppressed;
-            slot.Suppressed = 0;
-            slot.LastLogged = now;
+            return;
         }
         var message = Describe(cause, subject);
         if (suppressed > 0)
@@ -71,10 +61,4 @@ internal sealed partial class LimitLog(ILogger logger, TimeProvider time, TimeSp
     [LoggerMessage(EventId = 1501, Level = LogLevel.Warning, Message = "Limit {Cause}: {Detail} ({Suppressed} more in the last {Seconds} s not logged)")]
     private static partial void LimitReachedAfterSuppressed(ILogger logger, LimitCause cause, string detail, long suppressed, int seconds);
 
-    private sealed class Slot
-    {
-        public readonly Lock Gate = new();
-        public long LastLogged;
-        public long Suppressed;
-    }
 }

@@ -8,26 +8,16 @@ namespace Starling.Broker.Security;
 /// </summary>
 internal sealed class RejectionLog(ILogger logger, TimeProvider time, TimeSpan interval)
 {
-    private readonly Slot[] _slots = [.. Enumerable.Range(0, Enum.GetValues<RejectionCause>().Length).Select(_ => new Slot())];
+    private readonly LogThrottle[] _throttles = [.. Enum.GetValues<RejectionCause>().Select(_ => new LogThrottle(time, interval))];
 
     public void Write(RejectionCause cause, string message)
     {
-        var slot = _slots[(int)cause];
         // The message quotes client-supplied values (client id, username, topic, reason): escaped and cut here, the
         // one place every rejection line passes, so no caller can forget it.
         message = LogText.Escape(message, 1024);
-        var now = time.GetTimestamp();
-        long suppressed;
-        lock (slot.Gate)
+        if (!_throttles[(int)cause].ShouldLog(out var suppressed))
         {
-            if (slot.LastLogged != 0 && time.GetElapsedTime(slot.LastLogged, now) < interval)
-            {
-                slot.Suppressed++;
-                return;
-            }
-            suppressed = slot.Suppressed;
-            slot.Suppressed = 0;
-            slot.LastLogged = now;
+            return;
         }
         if (suppressed > 0)
         {
@@ -39,10 +29,4 @@ internal sealed class RejectionLog(ILogger logger, TimeProvider time, TimeSpan i
         }
     }
 
-    private sealed class Slot
-    {
-        public readonly Lock Gate = new();
-        public long LastLogged;
-        public long Suppressed;
-    }
 }
