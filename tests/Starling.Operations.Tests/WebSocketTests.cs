@@ -92,6 +92,17 @@ public sealed class WebSocketTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Websocket_same_origin_by_a_DNS_name_is_refused_unless_listed_so_DNS_rebinding_gets_403()
+    {
+        // DNS rebinding: a page of evil.example, its name re-pointed at the broker, sends a matching Origin and Host.
+        // Before: 101 (the Host header was trusted). An IP address or localhost cannot be rebound: still allowed.
+        var ws = _server.WebSocket!;
+        Assert.Equal(403, await UpgradeStatusAsync(ws, $"http://evil.example:{ws.Port}", host: $"evil.example:{ws.Port}"));
+        Assert.Equal(101, await UpgradeStatusAsync(ws, $"http://localhost:{ws.Port}", host: $"localhost:{ws.Port}"));
+        Assert.Equal(101, await UpgradeStatusAsync(ws, $"http://127.0.0.1:{ws.Port}"));
+    }
+
+    [Fact]
     public async Task Websocket_origins_listed_in_AllowedOrigins_are_upgraded()
     {
         await using var server = await OpsServer.StartAsync(new Dictionary<string, string?> { ["WebSockets:AllowedOrigins"] = "https://app.example.com, http://localhost:3000" });
@@ -101,11 +112,11 @@ public sealed class WebSocketTests : IAsyncLifetime
     }
 
     /// <summary>A raw HTTP/1.1 WebSocket handshake to /mqtt (subprotocol mqtt); returns the response's status code.</summary>
-    private static async Task<int> UpgradeStatusAsync(System.Net.IPEndPoint endpoint, string? origin)
+    private static async Task<int> UpgradeStatusAsync(System.Net.IPEndPoint endpoint, string? origin, string? host = null)
     {
         using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         await socket.ConnectAsync(endpoint);
-        var request = $"GET /mqtt HTTP/1.1\r\nHost: {endpoint}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        var request = $"GET /mqtt HTTP/1.1\r\nHost: {host ?? endpoint.ToString()}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n" +
             (origin is null ? "" : $"Origin: {origin}\r\n") + "\r\n";
         await socket.SendAsync(Encoding.ASCII.GetBytes(request));

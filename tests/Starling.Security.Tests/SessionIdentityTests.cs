@@ -176,6 +176,38 @@ public sealed class SessionIdentityTests
     }
 
     [Fact]
+    public async Task A_session_created_anonymously_does_not_keep_an_authenticated_user_out_of_its_client_id()
+    {
+        using var dir = new TempDir();
+        var config = Config(dir);
+        config["Auth:AllowAnonymous"] = "true";
+        await using var server = await TestServer.StartAsync(config);
+        var id = Names.ClientId("alice-phone");
+
+        // An anonymous client squats on the id with a persistent session, then leaves.
+        var (squatter, squatAck) = await server.ConnectRawAsync(new ConnectSpec { ClientId = id, CleanSession = false });
+        await using (squatter)
+        {
+            Assert.Equal(0, squatAck.ReturnCode);
+        }
+
+        // The user connects with its credentials: admitted with a fresh session (nothing of the squatter's resumed).
+        var (alice, ack) = await server.ConnectRawAsync(As("alice", id, clean: false));
+        await using (alice)
+        {
+            Assert.Equal(0, ack.ReturnCode);
+            Assert.False(ack.SessionPresent);
+        }
+
+        // The other way round stays refused: an anonymous client cannot take the user's session.
+        var (again, againAck) = await server.ConnectRawAsync(new ConnectSpec { ClientId = id, CleanSession = false });
+        await using (again)
+        {
+            Assert.Equal(5, againAck.ReturnCode);
+        }
+    }
+
+    [Fact]
     public async Task A_shared_subscription_member_without_read_access_takes_no_share()
     {
         using var dir = new TempDir();

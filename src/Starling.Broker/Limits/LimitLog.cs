@@ -53,7 +53,8 @@ internal sealed partial class LimitLog(ILogger logger, TimeProvider time, TimeSp
     };
 
     // A client id or topic can be 64 KB: the log line keeps its start.
-    private static string Shorten(string value) => value.Length <= 128 ? value : string.Concat(value.AsSpan(0, 128), "...");
+    // Client-supplied (topic, client id): escaped (no forged log lines) and cut, like every client value in the log.
+    private static string Shorten(string value) => Security.LogText.Escape(value, 128);
 
     [LoggerMessage(EventId = 1500, Level = LogLevel.Warning, Message = "Limit {Cause}: {Detail}")]
     private static partial void LimitReached(ILogger logger, LimitCause cause, string detail);

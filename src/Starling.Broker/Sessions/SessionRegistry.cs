@@ -25,14 +25,14 @@ internal sealed class SessionRegistry(
     public Session? Find(string clientId) => _byClientId.GetValueOrDefault(clientId);
 
     /// <summary>
-    /// Opens the session for a CONNECT by <paramref name="identity"/> (<see cref="SessionIdentity"/>): takes over (and
+    /// Opens the session for a CONNECT by <paramref name="identity"/> from <paramref name="source"/> (the remote address) (<see cref="SessionIdentity"/>): takes over (and
     /// disconnects) an existing connection with the same client id [MQTT-3.1.4-2], discards the old state when
     /// <paramref name="cleanStart"/> is set or the old session was connection-scoped, and otherwise resumes it. A session
     /// created by another identity is not touched when Auth:SessionOwnership refuses (the default), and a client id taken
     /// over too often is refused (Limits:MaxTakeoversPerMinute): then the result carries the refusal and no session;
     /// so does a new client id past Limits:MaxSessions (counted and logged).
     /// </summary>
-    public SessionOpening Open(string clientId, bool cleanStart, ISessionOwner connection, string identity)
+    public SessionOpening Open(string clientId, bool cleanStart, ISessionOwner connection, string identity, string source = "")
     {
         Session? existing;
         ISessionOwner? previous = null;
@@ -52,12 +52,16 @@ internal sealed class SessionRegistry(
             if (_byClientId.TryGetValue(clientId, out existing))
             {
                 var foreign = existing.Identity is { } owner && owner != identity && options.Security.SessionOwnership != Security.SessionOwnership.Off;
-                if (foreign && options.Security.SessionOwnership == Security.SessionOwnership.Refuse)
+                // A session created anonymously proves nothing about who may use its client id: it never keeps an
+                // authenticated identity out (it is replaced, nothing of it is resumed), or any anonymous client could
+                // squat on a user's client id for the whole session expiry.
+                var squatted = foreign && existing.Identity == SessionIdentity.Anonymous && identity != SessionIdentity.Anonymous;
+                if (foreign && !squatted && options.Security.SessionOwnership == Security.SessionOwnership.Refuse)
                 {
                     // Nothing changes: the owner stays connected, its session, queue and will are untouched.
                     return new SessionOpening(null, false, SessionRefusal.NotOwner);
                 }
-                if (existing.IsConnected && !_takeovers.TryTakeOver(clientId))
+                if (existing.IsConnected && !_takeovers.TryTakeOver(clientId, source))
                 {
                     return new SessionOpening(null, false, SessionRefusal.TakeoverRate);
                 }

@@ -53,7 +53,7 @@ internal sealed class BrokerStorage
     {
         if (_refusedLog.ShouldLog(out var suppressed))
         {
-            StorageLog.PublishRefusedStoreFull(_log, clientId, topic, suppressed, _refusedLog.IntervalSeconds);
+            StorageLog.PublishRefusedStoreFull(_log, Security.LogText.Escape(clientId), Security.LogText.Escape(topic), suppressed, _refusedLog.IntervalSeconds);
         }
     }
 

@@ -10,7 +10,10 @@ namespace Starling.Server.WebSockets;
 /// <item>An origin listed in WebSockets:AllowedOrigins (scheme://host[:port], compared without case; <c>*</c> allows
 /// every origin): allowed.</item>
 /// <item>Same host as the request's <c>Host</c> header, http(s), and the port of the WebSocket listener itself or
-/// of the management listener (the dashboard's page): allowed.</item>
+/// of the management listener (the dashboard's page): allowed, when that host is an IP address or <c>localhost</c>.
+/// A DNS name is not enough: with DNS rebinding, a page of <c>evil.example</c> makes the browser send
+/// <c>Origin: http://evil.example:port</c> and <c>Host: evil.example:port</c> to the broker's address, so the Host
+/// header proves nothing. Deployments reached by name list their origin in WebSockets:AllowedOrigins.</item>
 /// <item>Anything else (another site, <c>null</c> from a sandboxed page or a file): refused with 403.</item>
 /// </list>
 /// </summary>
@@ -38,7 +41,8 @@ internal static class WebSocketOrigin
         // Host header: "host", "host:port" or "[v6]:port"; only the host part is compared.
         var host = requestHost.StartsWith('[') ? requestHost[..(requestHost.IndexOf(']', StringComparison.Ordinal) + 1)]
             : requestHost.Split(':')[0];
-        if (!string.Equals(uri.Host, host, StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(uri.Host, host, StringComparison.OrdinalIgnoreCase)
+            || !(uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 || uri.IsLoopback))
         {
             return false;
         }

@@ -68,7 +68,8 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         state.Credentials = client.Credentials;
         state.ConnectedAtTicks = time.GetUtcNow().UtcTicks;
 
-        var opening = sessions.Open(clientId, connect.CleanSession, connection, SessionIdentity.Of(connection.Info, client.Username));
+        var opening = sessions.Open(clientId, connect.CleanSession, connection, SessionIdentity.Of(connection.Info, client.Username),
+            SourceAddress(connection.Info.RemoteEndPoint));
         if (opening.Session is not { } session)
         {
             RefuseOpening(connection, opening.Refusal, clientId, client.Username, v5);
@@ -138,6 +139,10 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
             $"CONNECT of client '{clientId}' (user '{username}', {remote}) refused: the client id was taken over {options.Security.MaxTakeoversPerMinute} times within a minute (Limits:MaxTakeoversPerMinute)");
         connection.Refuse(v5 ? ReasonCode.ConnectionRateExceeded : ReasonCode.ServerUnavailable, "client id taken over too often");
     }
+
+    /// <summary>The remote IP address (without port) that the takeover throttle counts per client id.</summary>
+    private static string SourceAddress(System.Net.EndPoint? remote)
+        => remote is System.Net.IPEndPoint ip ? ip.Address.ToString() : remote?.ToString() ?? "";
 
     private static string VersionName(ProtocolVersion v) => v switch
     {
