@@ -15,14 +15,19 @@ internal sealed class Heartbeat : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly ITimer _timer;
+    private readonly long _queueDepthTicks;
+    private long _nextQueueDepth;
     private int _running;
 
-    public Heartbeat(ConnectionRegistry connections, SessionRegistry sessions, TimeProvider time, ILogger log, TimeSpan period)
+    public Heartbeat(ConnectionRegistry connections, SessionRegistry sessions, TimeProvider time, ILogger log, TimeSpan period, TimeSpan queueDepthInterval)
     {
         _connections = connections;
         _sessions = sessions;
         _time = time;
         _log = log;
+        _queueDepthTicks = (long)(queueDepthInterval.TotalSeconds * time.TimestampFrequency);
+        // The broker sampled once after recovery; the next sample is due one interval later.
+        _nextQueueDepth = time.GetTimestamp() + _queueDepthTicks;
         _timer = time.CreateTimer(static s => ((Heartbeat)s!).Tick(), this, period, period);
     }
 
@@ -44,6 +49,13 @@ internal sealed class Heartbeat : IDisposable
                 connection.CheckTimeouts(now);
             }
             _sessions.ExpireSessions(now);
+            // The queue depth that /metrics, /api/stats and $SYS read: one walk per interval here instead of one per
+            // reader call (a scrape used to walk every session; issue 16, finding 19).
+            if (now >= _nextQueueDepth)
+            {
+                _nextQueueDepth = now + _queueDepthTicks;
+                _sessions.SampleQueueDepth();
+            }
         }
         catch (Exception ex)
         {

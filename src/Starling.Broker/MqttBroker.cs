@@ -65,7 +65,8 @@ public sealed class MqttBroker : IAsyncDisposable
             _storage.StopAsync().GetAwaiter().GetResult();
             throw;
         }
-        _heartbeat = new Heartbeat(_connections, _sessions, _time, _log, TimeSpan.FromMilliseconds(500));
+        _sessions.SampleQueueDepth();
+        _heartbeat = new Heartbeat(_connections, _sessions, _time, _log, TimeSpan.FromMilliseconds(500), QueueDepthInterval);
         _startTimestamp = _time.GetTimestamp();
     }
 
@@ -99,6 +100,15 @@ public sealed class MqttBroker : IAsyncDisposable
 
     /// <summary>Subscriptions in the index.</summary>
     public int SubscriptionCount => _index.Count;
+
+    /// <summary>How often the Heartbeat samples <see cref="GetQueueDepth"/>: the most its value can lag behind (plus one 500 ms tick).</summary>
+    public static readonly TimeSpan QueueDepthInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Queued and inflight messages of all sessions as last sampled by the Heartbeat (at most
+    /// <see cref="QueueDepthInterval"/> old): costs nothing per call, whatever the number of sessions.
+    /// </summary>
+    public QueueDepth GetQueueDepth() => _sessions.QueueDepth;
 
     /// <summary>Retained messages held.</summary>
     public int RetainedCount => _retained.Count;

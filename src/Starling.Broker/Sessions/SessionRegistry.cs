@@ -18,9 +18,44 @@ internal sealed class SessionRegistry(
     private readonly ConcurrentDictionary<string, Session> _byClientId = new(StringComparer.Ordinal);
     private readonly TakeoverThrottle _takeovers = new(time, options.Security.MaxTakeoversPerMinute);
 
+    // Every walk over all sessions (All, ExpireSessions, SampleQueueDepth), for tests that check a reader does not walk.
+    private long _walks;
+    private QueueDepth _queueDepth = new(0, 0, DateTimeOffset.UtcNow);
+
     public int Count => _byClientId.Count;
 
-    public IEnumerable<Session> All => _byClientId.Values;
+    /// <summary>How many times all sessions were walked since start (tests: a /metrics scrape must not add one).</summary>
+    public long Walks => Interlocked.Read(ref _walks);
+
+    public IEnumerable<Session> All
+    {
+        get
+        {
+            Interlocked.Increment(ref _walks);
+            return _byClientId.Values;
+        }
+    }
+
+    /// <summary>The last <see cref="SampleQueueDepth"/> result (an immutable object, replaced whole).</summary>
+    public QueueDepth QueueDepth => Volatile.Read(ref _queueDepth);
+
+    /// <summary>
+    /// Sums the queued and inflight messages of every session into <see cref="QueueDepth"/> (called by the Heartbeat at
+    /// most once per <see cref="MqttBroker.QueueDepthInterval"/>, and once after recovery). Each session's counts are
+    /// read under its flow's monitor, one session at a time: the sum is not one atomic instant, which a gauge need not be.
+    /// </summary>
+    public void SampleQueueDepth()
+    {
+        Interlocked.Increment(ref _walks);
+        long queued = 0, inflight = 0;
+        // Enumerated, not `Values`: no lock of every bucket and no copy of every session (see Heartbeat.Tick).
+        foreach (var (_, session) in _byClientId)
+        {
+            queued += session.QueuedCount;
+            inflight += session.InflightCount;
+        }
+        Volatile.Write(ref _queueDepth, new QueueDepth(queued, inflight, time.GetUtcNow()));
+    }
 
     public Session? Find(string clientId) => _byClientId.GetValueOrDefault(clientId);
 
@@ -131,6 +166,7 @@ internal sealed class SessionRegistry(
     /// <summary>Ends every offline session whose expiry interval has passed (called by the Heartbeat).</summary>
     public void ExpireSessions(long now)
     {
+        Interlocked.Increment(ref _walks);
         lock (_gate)
         {
             _takeovers.Prune();

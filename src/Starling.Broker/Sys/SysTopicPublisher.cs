@@ -113,12 +113,9 @@ public sealed class SysTopicPublisher : IDisposable
     {
         var stats = _broker.GetStats();
         var c = _broker.Counters;
-        var sessions = _broker.GetSessions();
-        long stored = 0;
-        foreach (var session in sessions)
-        {
-            stored += session.QueuedCount + session.InflightCount;
-        }
+        // The Heartbeat's sample, not a walk of every session (issue 16, finding 19).
+        var depth = _broker.GetQueueDepth();
+        var stored = depth.Queued + depth.Inflight;
         _maximumConnected = Math.Max(_maximumConnected, stats.ConnectedClients);
         var now = _time.GetTimestamp();
         var uptime = (long)_time.GetElapsedTime(_startTimestamp, now).TotalSeconds;
