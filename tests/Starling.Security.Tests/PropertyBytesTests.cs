@@ -1,4 +1,5 @@
 using Starling.Protocol;
+using Starling.Security.Tests.Infrastructure;
 using Starling.Testing;
 
 namespace Starling.Security.Tests;
