@@ -39,5 +39,7 @@ public sealed class BrokerCounters
     public long SessionsRefused;
     public long SubscriptionBytesRefused;
     public long PublishesRefusedQueueFull;
+    // Packets whose user properties passed Limits:MaxUserPropertyBytes (connection closed; also in ProtocolErrors).
+    public long UserPropertyBytesRefused;
 #pragma warning restore CA1051
 }

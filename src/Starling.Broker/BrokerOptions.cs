@@ -143,6 +143,17 @@ public sealed class BrokerOptions
     /// </summary>
     public long MaxSubscriptionBytesPerClient { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Wire bytes the user properties of one property block may take (0 = no limit; a CONNECT's will properties are a
+    /// block of their own). Past it the decoder stops before materialising the rest: DISCONNECT 0x97 Quota exceeded
+    /// (v5; before CONNACK the connection is closed), as for the 1,024-property count cap. 64 KiB is hundreds of times
+    /// what tracing or routing headers need, and keeps a 1-byte-payload message from carrying megabytes of properties.
+    /// </summary>
+    public int MaxUserPropertyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>The decoder's argument for <see cref="MaxUserPropertyBytes"/> (0 means no limit).</summary>
+    internal int UserPropertyByteLimit => MaxUserPropertyBytes > 0 ? MaxUserPropertyBytes : int.MaxValue;
+
     /// <summary>What happens to a QoS 1/2 message when a session's queue is full (default: drop the newest, as Mosquitto).</summary>
     public QueueFullPolicy QueueFullPolicy { get; set; } = QueueFullPolicy.DropNewest;
 
@@ -170,6 +181,7 @@ public sealed class BrokerOptions
         Require(MaxRetainedBytes >= 0, nameof(MaxRetainedBytes), "0 (no limit) or more bytes");
         Require(MaxSessions >= 0, nameof(MaxSessions), "0 (no limit) or more");
         Require(MaxSubscriptionBytesPerClient >= 0, nameof(MaxSubscriptionBytesPerClient), "0 (no limit) or more bytes");
+        Require(MaxUserPropertyBytes >= 0, nameof(MaxUserPropertyBytes), "0 (no limit) or more bytes, e.g. 65536");
         Require(Enum.IsDefined(QueueFullPolicy), nameof(QueueFullPolicy), "DropNewest, DropOldest or RejectPublish");
         Require(LimitLogInterval >= TimeSpan.Zero, nameof(LimitLogInterval), "0 or more seconds");
         Security.Validate();

@@ -81,7 +81,8 @@ public sealed class MqttBroker : IAsyncDisposable
             enhancedAuth,
             new PublishHandler(options, _time, _counters, _security, _storage, _retained, _router, _messagePool),
             new SubscribeHandler(options, _time, _counters, _security, _limitLog, _index, _retained),
-            new PacketSizeGuard(_counters, log, _time));
+            new PacketSizeGuard(_counters, log, _time),
+            _limitLog);
     }
 
     public BrokerOptions Options { get; }

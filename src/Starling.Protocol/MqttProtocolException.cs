@@ -16,4 +16,10 @@ public sealed class MqttProtocolException : Exception
 
     /// <summary>0x81 malformed packet, 0x82 protocol error, 0x95 packet too large, and so on.</summary>
     public ReasonCode ReasonCode { get; }
+
+    /// <summary>
+    /// True when the decoder stopped because a property block's user properties passed the receiver's byte limit
+    /// (PacketDecoder's maxUserPropertyBytes), so the receiver can count that limit apart from other errors.
+    /// </summary>
+    public bool UserPropertyBytesExceeded { get; init; }
 }

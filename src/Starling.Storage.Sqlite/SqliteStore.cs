@@ -303,7 +303,7 @@ public sealed partial class SqliteStore : IStore, ISizedStore
         {
             return;
         }
-        Run(_sql.AddMessage, m.Id, m.Topic, m.Payload, (long)m.Payload.Length, (int)m.QoS, m.Retain, m.Properties, m.PublisherClientId, m.CreatedAtMs, m.ExpiresAtMs);
+        Run(_sql.AddMessage, m.Id, m.Topic, m.Payload, m.AccountedSize, (int)m.QoS, m.Retain, m.Properties, m.PublisherClientId, m.CreatedAtMs, m.ExpiresAtMs);
     }
 
     /// <summary>Turns a SQLite error into a message that says which file and what to do.</summary>

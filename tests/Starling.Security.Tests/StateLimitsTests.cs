@@ -164,10 +164,11 @@ public sealed class StateLimitsTests
         {
             await pub.PublishAckedAsync(topic, payload, QualityOfService.AtLeastOnce);
         }
+        // Each message counts its topic too (Message.AccountedSize), so 31 of 1 MiB + topic fit in 32 MiB, not 32.
         var session = server.Server.Broker.GetSessions().Single(s => s.ClientId == subscriber);
-        Assert.Equal(32, session.QueuedCount);
-        Assert.Equal(8, Interlocked.Read(ref server.Server.Broker.Counters.MessagesDroppedQueueFull));
-        Assert.Equal(8, session.Dropped!["queue_full"]);
+        Assert.Equal(31, session.QueuedCount);
+        Assert.Equal(9, Interlocked.Read(ref server.Server.Broker.Counters.MessagesDroppedQueueFull));
+        Assert.Equal(9, session.Dropped!["queue_full"]);
         Assert.NotNull(await server.Logs.WaitForAsync(TimeSpan.FromSeconds(2), "QueueFull", "Limits:MaxQueuedBytes"));
     }
 

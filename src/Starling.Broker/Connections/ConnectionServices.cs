@@ -21,7 +21,8 @@ internal sealed class ConnectionServices(
     EnhancedAuthHandler enhancedAuth,
     PublishHandler publish,
     SubscribeHandler subscribe,
-    PacketSizeGuard packetSize)
+    PacketSizeGuard packetSize,
+    LimitLog limits)
 {
     public BrokerOptions Options { get; } = options;
     public TimeProvider Time { get; } = time;
@@ -46,4 +47,7 @@ internal sealed class ConnectionServices(
 
     /// <summary>The client's Maximum Packet Size for packets other than PUBLISH: counter and rate-limited log.</summary>
     public PacketSizeGuard PacketSize { get; } = packetSize;
+
+    /// <summary>The rate-limited "a limit was hit" log (Limits:MaxUserPropertyBytes is the connection's own).</summary>
+    public LimitLog Limits { get; } = limits;
 }

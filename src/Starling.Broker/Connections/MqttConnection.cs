@@ -126,6 +126,11 @@ internal sealed class MqttConnection : ISessionOwner
         catch (MqttProtocolException ex)
         {
             Interlocked.Increment(ref _services.Counters.ProtocolErrors);
+            if (ex.UserPropertyBytesExceeded)
+            {
+                Interlocked.Increment(ref _services.Counters.UserPropertyBytesRefused);
+                _services.Limits.Write(LimitCause.UserPropertyBytes, LogText.Escape(DisplayId));
+            }
             if (!_connected && ex.ReasonCode == ReasonCode.UnsupportedProtocolVersion)
             {
                 // [MQTT-3.1.2-2]: CONNACK 0x01 (0x84 for a v5 client), then close.
@@ -266,17 +271,18 @@ internal sealed class MqttConnection : ISessionOwner
             // The hot path: no packet object, and a repeated topic reuses the last one's string and bytes.
             var publisher = _state.Publisher ??= new PublisherState();
             var publish = PacketDecoder.DecodePublish(header, body, version, publisher.LastTopic,
-                version == ProtocolVersion.V500 ? publisher.Properties ??= new PublishPropertiesCache() : null);
+                version == ProtocolVersion.V500 ? publisher.Properties ??= new PublishPropertiesCache() : null, _services.Options.UserPropertyByteLimit);
             publisher.LastTopic = publish.Topic ?? publisher.LastTopic;
             pause = _services.Publish.Handle(this, publish);
         }
         else if (connected && header.Type is PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp)
         {
-            _services.Publish.HandleAck(this, PacketDecoder.DecodePubAck(header, body, version));
+            _services.Publish.HandleAck(this, PacketDecoder.DecodePubAck(header, body, version, _services.Options.UserPropertyByteLimit));
         }
         else
         {
-            pause = new ReadPause(PacketDispatch.Dispatch(this, PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? version : ProtocolVersion.Unknown)), false);
+            pause = new ReadPause(PacketDispatch.Dispatch(this, PacketDecoder.Decode(header, body, connected || AuthenticatingBeforeConnAck ? version : ProtocolVersion.Unknown,
+                _services.Options.UserPropertyByteLimit)), false);
         }
         buffer = buffer.Slice(header.TotalLength);
         return true;

@@ -9,6 +9,7 @@ internal enum LimitCause
     Sessions,
     SubscriptionBytes,
     QueueFull,
+    UserPropertyBytes,
 }
 
 /// <summary>
@@ -48,6 +49,8 @@ internal sealed partial class LimitLog(ILogger logger, TimeProvider time, TimeSp
         LimitCause.Sessions => $"CONNECT of new client id '{Shorten(subject)}' refused: Limits:MaxSessions ({options.MaxSessions}) sessions exist",
         LimitCause.SubscriptionBytes => $"SUBSCRIBE of client '{Shorten(subject)}' refused: its filters would exceed "
             + $"Limits:MaxSubscriptionBytesPerClient ({options.MaxSubscriptionBytesPerClient}) bytes",
+        LimitCause.UserPropertyBytes => $"connection of client '{Shorten(subject)}' closed: a packet's user properties exceed "
+            + $"Limits:MaxUserPropertyBytes ({options.MaxUserPropertyBytes}) bytes",
         _ => $"message for client '{Shorten(subject)}' dropped: its queue holds Limits:MaxQueuedMessages ({options.MaxQueuedMessages}) "
             + $"messages or Limits:MaxQueuedBytes ({options.MaxQueuedBytes}) bytes (Limits:QueueFullPolicy {options.QueueFullPolicy})",
     };

@@ -64,6 +64,7 @@ internal sealed class Message
         Properties = properties;
         PublisherClientId = publisherClientId;
         CreatedTimestamp = createdTimestamp;
+        AccountedSize = SizeOf(topicUtf8, payload.Length, properties);
     }
 
     // For the pool: every field is set by Rent.
@@ -97,6 +98,7 @@ internal sealed class Message
         message.Properties = properties;
         message.PublisherClientId = publisherClientId;
         message.CreatedTimestamp = createdTimestamp;
+        message.AccountedSize = SizeOf(topic.Utf8, length, properties);
         message.Stored = null;
         message._refs = 1;
         message._counted = true;
@@ -131,6 +133,14 @@ internal sealed class Message
 
     /// <summary><see cref="TimeProvider.GetTimestamp"/> when the broker received it, for message expiry.</summary>
     public long CreatedTimestamp { get; private set; }
+
+    /// <summary>
+    /// The bytes this message costs every byte limit (retained, queued in memory and in the store, the store writer's
+    /// queue): topic + payload + the encoded size of its properties. Computed once when the message is made, so a
+    /// publisher cannot get around a limit with a 1-byte payload and megabytes of user properties, and every add and
+    /// subtract of one message uses the same number.
+    /// </summary>
+    public long AccountedSize { get; private set; }
 
     /// <summary>The stored form, once the message has been written to the store (set once, see BrokerStorage.ToStored).</summary>
     public Storage.StoredMessage? Stored;
@@ -197,6 +207,10 @@ internal sealed class Message
         Stored = null;
         _pool?.Return(this);
     }
+
+    /// <summary>Topic + payload + encoded properties (no allocation: sizes are read from the fields).</summary>
+    private static long SizeOf(byte[] topicUtf8, int payloadLength, MqttProperties? properties)
+        => topicUtf8.Length + (long)payloadLength + (properties is null ? 0 : MqttProperties.GetEncodedSize(properties));
 
     /// <summary>The payload as an array of exactly its length (the array itself when it is one, else a copy).</summary>
     public byte[] PayloadArray()

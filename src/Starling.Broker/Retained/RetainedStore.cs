@@ -119,7 +119,8 @@ internal sealed class RetainedStore(BrokerStorage storage, BrokerOptions options
         }
     }
 
-    private static long Size(Message message) => message.TopicUtf8.Length + message.Payload.Length;
+    // Topic + payload + properties (Message.AccountedSize): user properties cannot get around MaxRetainedBytes.
+    private static long Size(Message message) => message.AccountedSize;
 
     // Caller holds _writeGate: a client's message enters (+1) or leaves (-1) what the limits count.
     private void Account(Message message, int sign)

@@ -51,7 +51,7 @@ internal sealed partial class OutboundFlow
                 if (journal.TakeFromPage(d))
                 {
                     Queue.Enqueue(d);
-                    _queuedBytes += d.Message.Payload.Length;
+                    _queuedBytes += d.Message.AccountedSize;
                 }
             }
             journal.EndPage(page.Count, requested);
@@ -93,7 +93,7 @@ internal sealed partial class OutboundFlow
     private DeliverResult DeliverDurable(ref Delivery delivery, IDeliverySink? sink, SessionJournal journal, int extraRoom)
     {
         var toWindow = sink is not null && !_resuming && (_queue?.Count ?? 0) == 0 && journal.PagedCount == 0 && (_inflight?.Count ?? 0) < _sendWindow;
-        var size = delivery.Message.Payload.Length;
+        var size = delivery.Message.AccountedSize;
         while (!toWindow && !HasRoom((_queue?.Count ?? 0) + journal.PagedCount + (_offlineQoS0?.Count ?? 0),
                    _queuedBytes + journal.PagedBytes + _offlineQoS0Bytes, size, extraRoom))
         {
@@ -124,7 +124,7 @@ internal sealed partial class OutboundFlow
 
     private void EnqueueOfflineQoS0(in Delivery delivery)
     {
-        var size = delivery.Message.Payload.Length;
+        var size = delivery.Message.AccountedSize;
         var count = (_queue?.Count ?? 0) + PagedCount + (_offlineQoS0?.Count ?? 0);
         var bytes = _queuedBytes + (_journal?.PagedBytes ?? 0) + _offlineQoS0Bytes;
         if (!HasRoom(count, bytes, size, 0))

@@ -45,7 +45,7 @@ internal sealed partial class OutboundFlow
     /// more of <paramref name="size"/> bytes (Limits:MaxQueuedMessages, plus <paramref name="extraRoom"/>, and
     /// Limits:MaxQueuedBytes).
     /// </summary>
-    private bool HasRoom(long count, long bytes, int size, int extraRoom)
+    private bool HasRoom(long count, long bytes, long size, int extraRoom)
         => count < (long)Options.MaxQueuedMessages + extraRoom && (Options.MaxQueuedBytes <= 0 || bytes + size <= Options.MaxQueuedBytes);
 
     /// <summary>
@@ -60,7 +60,7 @@ internal sealed partial class OutboundFlow
             return false;
         }
         var oldest = queue.Dequeue();
-        _queuedBytes -= oldest.Message.Payload.Length;
+        _queuedBytes -= oldest.Message.AccountedSize;
         Completed(oldest);
         // The queue entry's reference ends here, as in Drain (a no-op for messages the store pinned).
         oldest.Message.Release();

@@ -30,7 +30,7 @@ internal sealed partial class OutboundFlow
                     if (d.Group is { } g && g.HasConnectedMemberOtherThan(self))
                     {
                         (taken ??= []).Add(d);
-                        _queuedBytes -= d.Message.Payload.Length;
+                        _queuedBytes -= d.Message.AccountedSize;
                         Completed(d);
                     }
                     else

@@ -243,7 +243,7 @@ internal sealed partial class OutboundFlow
     /// <summary>Queues a delivery; false when the queue is full and the policy dropped it (counted and logged).</summary>
     private bool Enqueue(in Delivery delivery, int extraRoom = 0)
     {
-        var size = delivery.Message.Payload.Length;
+        var size = delivery.Message.AccountedSize;
         while (!HasRoom(_queue?.Count ?? 0, _queuedBytes, size, extraRoom))
         {
             if (!TryDropOldest())
@@ -270,7 +270,7 @@ internal sealed partial class OutboundFlow
         var now = 0L;
         while ((_inflight?.Count ?? 0) < _sendWindow && _queue?.TryDequeue(out var next) == true)
         {
-            _queuedBytes -= next.Message.Payload.Length;
+            _queuedBytes -= next.Message.AccountedSize;
             Forward(ref next, sink, ref now);
             // The queue entry's counted reference (taken by Enqueue) ends here: whatever still needs the message
             // (inflight table, outbound queue) took its own in Forward.

@@ -74,7 +74,7 @@ internal sealed class SessionJournal(BrokerStorage storage, string clientId)
     public long PagedBytes => _pagedBytes;
 
     /// <summary>A new delivery stays in the store only (the in-memory queue is full, or the session is offline).</summary>
-    public void AddPaged(long sequence, int size)
+    public void AddPaged(long sequence, long size)
     {
         if (_pagedCount == 0)
         {
@@ -126,7 +126,7 @@ internal sealed class SessionJournal(BrokerStorage storage, string clientId)
         }
         _pageCursor = d.Sequence;
         _pagedCount--;
-        _pagedBytes -= d.Message.Payload.Length;
+        _pagedBytes -= d.Message.AccountedSize;
         return true;
     }
 

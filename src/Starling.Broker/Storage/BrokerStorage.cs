@@ -116,6 +116,7 @@ internal sealed class BrokerStorage
             QoS = message.QoS,
             Retain = message.Retain,
             Properties = StoredProperties.Encode(message.Properties),
+            AccountedSize = message.AccountedSize,
             PublisherClientId = message.PublisherClientId,
             CreatedAtMs = created,
             ExpiresAtMs = message.Properties?.MessageExpiryInterval is uint expiry ? created + expiry * 1000L : null,

@@ -45,7 +45,7 @@ public sealed class MemoryStore : IStore
                 if (row.State == StoredDeliveryState.Queued)
                 {
                     q.Count++;
-                    q.Bytes += _messages[row.MessageId].Payload.Length;
+                    q.Bytes += _messages[row.MessageId].AccountedSize;
                 }
                 else
                 {

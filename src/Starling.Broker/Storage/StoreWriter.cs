@@ -122,7 +122,8 @@ internal sealed class StoreWriter
 
     /// <summary>A rough size of an operation in the queue and in the store: payload, topic and a fixed row cost.</summary>
     public static long EstimatedSize(in StoreOperation operation)
-        => 128 + (operation.Message is { } m ? m.Payload.Length + m.Topic.Length * 2 : 0) + (operation.Will?.Payload.Length ?? 0);
+        => 128 + (operation.Message is { } m ? m.AccountedSize + m.Topic.Length : 0)
+           + (operation.Will is { } w ? w.Payload.Length + w.Topic.Length + (w.Properties?.Length ?? 0) : 0);
 
     /// <summary>
     /// Queues one operation; the ticket names it, so an acknowledgement that depends on it can wait for its commit.

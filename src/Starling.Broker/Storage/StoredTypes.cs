@@ -31,6 +31,18 @@ public sealed class StoredMessage
     public long CreatedAtMs { get; init; }
     /// <summary>When its Message Expiry Interval ends, Unix milliseconds; null when it has none.</summary>
     public long? ExpiresAtMs { get; init; }
+
+    /// <summary>
+    /// What the byte limits count for it (Message.AccountedSize: topic + payload + properties), kept by the store so a
+    /// restored queue counts the same bytes it counted before the restart; the payload length when not given.
+    /// </summary>
+    public long AccountedSize
+    {
+        get => _accountedSize > 0 ? _accountedSize : Payload.Length;
+        init => _accountedSize = value;
+    }
+
+    private readonly long _accountedSize;
 }
 
 /// <summary>One subscription of a persistent session; the filter is as the client sent it ($share/... included).</summary>

@@ -8,7 +8,7 @@ namespace Starling.Protocol;
 /// </summary>
 internal static class AuthCodec
 {
-    public static AuthPacket Decode(ref SequenceReader<byte> r, ProtocolVersion version)
+    public static AuthPacket Decode(ref SequenceReader<byte> r, ProtocolVersion version, int maxUserPropertyBytes = int.MaxValue)
     {
         if (version != ProtocolVersion.V500)
         {
@@ -23,7 +23,7 @@ internal static class AuthCodec
                 : throw Errors.Malformed($"AUTH reason code 0x{(byte)code:X2} is not defined for AUTH");
             if (!r.End)
             {
-                packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Auth);
+                packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Auth, maxUserPropertyBytes);
             }
         }
         MqttReader.EnsureEnd(ref r, PacketType.Auth);

@@ -26,7 +26,7 @@ internal static class ConnectCodec
     public const string MqttName = "MQTT";
     public const string MqIsdpName = "MQIsdp";
 
-    public static ConnectPacket Decode(ref SequenceReader<byte> r)
+    public static ConnectPacket Decode(ref SequenceReader<byte> r, int maxUserPropertyBytes = int.MaxValue)
     {
         var name = MqttReader.ReadString(ref r);
         var level = MqttReader.ReadByte(ref r);
@@ -63,7 +63,7 @@ internal static class ConnectCodec
         };
         if (version == ProtocolVersion.V500)
         {
-            packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Connect);
+            packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Connect, maxUserPropertyBytes);
             if (packet.Properties is { AuthenticationData: not null, AuthenticationMethod: null })
             {
                 throw Errors.Protocol("Authentication Data without Authentication Method (3.1.2.11.10)");
@@ -75,7 +75,7 @@ internal static class ConnectCodec
             var willMessage = new WillMessage { QoS = (QualityOfService)willQoS, Retain = willRetain };
             if (version == ProtocolVersion.V500)
             {
-                willMessage.Properties = PropertiesCodec.Read(ref r, PropertyContext.Will);
+                willMessage.Properties = PropertiesCodec.Read(ref r, PropertyContext.Will, maxUserPropertyBytes);
             }
             willMessage.Topic = MqttReader.ReadString(ref r);
             if (!TopicValidator.IsValidTopicName(willMessage.Topic))

@@ -10,7 +10,7 @@ namespace Starling.Protocol;
 /// </summary>
 internal static class DisconnectCodec
 {
-    public static DisconnectPacket Decode(ref SequenceReader<byte> r, ProtocolVersion version)
+    public static DisconnectPacket Decode(ref SequenceReader<byte> r, ProtocolVersion version, int maxUserPropertyBytes = int.MaxValue)
     {
         var packet = new DisconnectPacket { ReasonCode = ReasonCode.Success };
         if (version == ProtocolVersion.V500 && !r.End)
@@ -21,7 +21,7 @@ internal static class DisconnectCodec
                 : throw Errors.Malformed($"DISCONNECT reason code 0x{(byte)code:X2} is not defined for DISCONNECT");
             if (!r.End)
             {
-                packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Disconnect);
+                packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Disconnect, maxUserPropertyBytes);
             }
         }
         MqttReader.EnsureEnd(ref r, PacketType.Disconnect);

@@ -28,27 +28,30 @@ public static class PacketDecoder
     /// Validates everything the standard makes the receiver check on its own: reserved flags, QoS 3, packet id 0,
     /// UTF-8 well-formedness and U+0000, topic name/filter syntax, property identifiers allowed for the packet and
     /// duplicates. Packets a client may not send (CONNACK, SUBACK, ...) still decode, so the broker decides.
+    /// <paramref name="maxUserPropertyBytes"/>: the most bytes the user properties of one property block may take on
+    /// the wire; past it decoding stops with 0x97 Quota exceeded (<see cref="MqttProtocolException.UserPropertyBytesExceeded"/>)
+    /// before the rest is materialised.
     /// </summary>
-    public static MqttPacket Decode(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version)
+    public static MqttPacket Decode(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version, int maxUserPropertyBytes = int.MaxValue)
     {
         var type = CheckFrame(header, body, version);
         var r = new SequenceReader<byte>(body);
         switch (type)
         {
             case PacketType.Connect:
-                return ConnectCodec.Decode(ref r);
+                return ConnectCodec.Decode(ref r, maxUserPropertyBytes);
             case PacketType.ConnAck:
                 return ConnAckCodec.Decode(ref r, version);
             case PacketType.Publish:
-                return PublishCodec.Decode(header, body, ref r, version);
+                return PublishCodec.Decode(header, body, ref r, version, maxUserPropertyBytes);
             case PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp:
-                return PubAckCodec.Decode(ref r, type, version);
+                return PubAckCodec.Decode(ref r, type, version, maxUserPropertyBytes);
             case PacketType.Subscribe:
-                return SubscribeCodec.Decode(ref r, version);
+                return SubscribeCodec.Decode(ref r, version, maxUserPropertyBytes);
             case PacketType.SubAck:
                 return SubAckCodec.Decode(ref r, version);
             case PacketType.Unsubscribe:
-                return UnsubscribeCodec.Decode(ref r, version);
+                return UnsubscribeCodec.Decode(ref r, version, maxUserPropertyBytes);
             case PacketType.UnsubAck:
                 return UnsubAckCodec.Decode(ref r, version);
             case PacketType.PingReq:
@@ -58,9 +61,9 @@ public static class PacketDecoder
                 MqttReader.EnsureEnd(ref r, type);
                 return PingRespPacket.Instance;
             case PacketType.Disconnect:
-                return DisconnectCodec.Decode(ref r, version);
+                return DisconnectCodec.Decode(ref r, version, maxUserPropertyBytes);
             default:
-                return AuthCodec.Decode(ref r, version);
+                return AuthCodec.Decode(ref r, version, maxUserPropertyBytes);
         }
     }
 
@@ -69,18 +72,18 @@ public static class PacketDecoder
     /// <paramref name="lastTopic"/> itself (no allocation, no re-validation) when the PUBLISH repeats its bytes.
     /// </summary>
     public static PublishView DecodePublish(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version, TopicName? lastTopic,
-        PublishPropertiesCache? propertiesCache = null)
+        PublishPropertiesCache? propertiesCache = null, int maxUserPropertyBytes = int.MaxValue)
     {
         if (CheckFrame(header, body, version) != PacketType.Publish)
         {
             throw new ArgumentException($"{header.Type} is not a PUBLISH", nameof(header));
         }
         var r = new SequenceReader<byte>(body);
-        return PublishCodec.DecodeView(header, body, ref r, version, lastTopic, propertiesCache);
+        return PublishCodec.DecodeView(header, body, ref r, version, lastTopic, propertiesCache, maxUserPropertyBytes);
     }
 
     /// <summary><see cref="Decode"/> for PUBACK, PUBREC, PUBREL or PUBCOMP, without a packet object: the same checks.</summary>
-    public static PubAckView DecodePubAck(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version)
+    public static PubAckView DecodePubAck(in FrameHeader header, in ReadOnlySequence<byte> body, ProtocolVersion version, int maxUserPropertyBytes = int.MaxValue)
     {
         var type = CheckFrame(header, body, version);
         if (type is not (PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp))
@@ -88,7 +91,7 @@ public static class PacketDecoder
             throw new ArgumentException($"{type} is not PUBACK, PUBREC, PUBREL or PUBCOMP", nameof(header));
         }
         var r = new SequenceReader<byte>(body);
-        return PubAckCodec.DecodeView(ref r, type, version);
+        return PubAckCodec.DecodeView(ref r, type, version, maxUserPropertyBytes);
     }
 
     /// <summary>The checks every packet type shares (arguments, reserved type and flags, CONNECT first); returns the type.</summary>

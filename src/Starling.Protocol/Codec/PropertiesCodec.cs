@@ -66,8 +66,13 @@ internal static class PropertiesCodec
     /// </summary>
     public const int MaxUserProperties = 1024;
 
-    /// <summary>Reads a property length and the properties; null when the length is 0.</summary>
-    public static MqttProperties? Read(ref SequenceReader<byte> reader, PropertyContext context)
+    /// <summary>
+    /// Reads a property length and the properties; null when the length is 0. The user properties of the block may take
+    /// at most <paramref name="maxUserPropertyBytes"/> bytes on the wire (identifier, length prefixes, name and value):
+    /// each string's length prefix is checked against the budget before the string is read, so an oversized block is
+    /// refused with 0x97 before it is materialised.
+    /// </summary>
+    public static MqttProperties? Read(ref SequenceReader<byte> reader, PropertyContext context, int maxUserPropertyBytes = int.MaxValue)
     {
         var length = MqttReader.ReadVariableByteInteger(ref reader);
         if (length == 0)
@@ -84,6 +89,7 @@ internal static class PropertiesCodec
         var p = new MqttProperties();
         ulong seen = 0;
         var userProperties = 0;
+        long userPropertyBytes = 0;
         while (!inner.End)
         {
             // The identifier is a Variable Byte Integer (2.2.2.2); every defined one fits in a single byte.
@@ -110,9 +116,44 @@ internal static class PropertiesCodec
                 }
                 seen |= bit;
             }
+            if (id == PropertyId.UserProperty)
+            {
+                ReadUserProperty(ref inner, p, ref userPropertyBytes, maxUserPropertyBytes);
+                continue;
+            }
             ReadValue(ref inner, id, p);
         }
         return p;
+    }
+
+    /// <summary>
+    /// A user property (name, value), counted against the block's byte budget before each string is decoded: a peer
+    /// cannot make the broker materialise megabytes of strings with a 1-byte payload (issue 16, finding 9).
+    /// </summary>
+    private static void ReadUserProperty(ref SequenceReader<byte> r, MqttProperties p, ref long used, int max)
+    {
+        used += 1; // the identifier
+        var name = ReadBudgetedString(ref r, ref used, max);
+        var value = ReadBudgetedString(ref r, ref used, max);
+        (p.UserProperties ??= []).Add(new UserProperty(name, value));
+    }
+
+    private static string ReadBudgetedString(ref SequenceReader<byte> r, ref long used, int max)
+    {
+        if (r.Remaining >= 2)
+        {
+            r.TryReadBigEndian(out short length);
+            r.Rewind(2);
+            used += 2 + (ushort)length;
+            if (used > max)
+            {
+                throw new MqttProtocolException(ReasonCode.QuotaExceeded, $"user properties larger than {max} bytes in one packet")
+                {
+                    UserPropertyBytesExceeded = true,
+                };
+            }
+        }
+        return MqttReader.ReadString(ref r);
     }
 
     private static void ReadValue(ref SequenceReader<byte> r, PropertyId id, MqttProperties p)
@@ -192,11 +233,6 @@ internal static class PropertiesCodec
                 break;
             case PropertyId.RetainAvailable:
                 p.RetainAvailable = ReadBoolean(ref r, id);
-                break;
-            case PropertyId.UserProperty:
-                var name = MqttReader.ReadString(ref r);
-                var value = MqttReader.ReadString(ref r);
-                (p.UserProperties ??= []).Add(new UserProperty(name, value));
                 break;
             case PropertyId.MaximumPacketSize:
                 var max = MqttReader.ReadUInt32(ref r);

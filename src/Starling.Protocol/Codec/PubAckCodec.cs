@@ -8,13 +8,13 @@ namespace Starling.Protocol;
 /// </summary>
 internal static class PubAckCodec
 {
-    public static PubAckPacket Decode(ref SequenceReader<byte> r, PacketType type, ProtocolVersion version)
+    public static PubAckPacket Decode(ref SequenceReader<byte> r, PacketType type, ProtocolVersion version, int maxUserPropertyBytes = int.MaxValue)
     {
-        var view = DecodeView(ref r, type, version);
+        var view = DecodeView(ref r, type, version, maxUserPropertyBytes);
         return new PubAckPacket(type, view.PacketId, view.ReasonCode) { Properties = view.Properties };
     }
 
-    public static PubAckView DecodeView(ref SequenceReader<byte> r, PacketType type, ProtocolVersion version)
+    public static PubAckView DecodeView(ref SequenceReader<byte> r, PacketType type, ProtocolVersion version, int maxUserPropertyBytes = int.MaxValue)
     {
         var packetId = MqttReader.ReadPacketId(ref r);
         var reason = ReasonCode.Success;
@@ -27,7 +27,7 @@ internal static class PubAckCodec
                 : throw Errors.Malformed($"{type} reason code 0x{(byte)code:X2} is not defined for {type}");
             if (!r.End)
             {
-                properties = PropertiesCodec.Read(ref r, PropertyContexts.Of(type));
+                properties = PropertiesCodec.Read(ref r, PropertyContexts.Of(type), maxUserPropertyBytes);
             }
         }
         MqttReader.EnsureEnd(ref r, type);

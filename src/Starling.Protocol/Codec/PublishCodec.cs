@@ -11,7 +11,7 @@ internal static class PublishCodec
 {
     private const int StackCompareLimit = 256;
 
-    public static PublishPacket Decode(in FrameHeader header, in ReadOnlySequence<byte> body, ref SequenceReader<byte> r, ProtocolVersion version)
+    public static PublishPacket Decode(in FrameHeader header, in ReadOnlySequence<byte> body, ref SequenceReader<byte> r, ProtocolVersion version, int maxUserPropertyBytes = int.MaxValue)
     {
         var qos = ReadQoS(header.Flags);
         var topic = MqttReader.ReadString(ref r);
@@ -19,7 +19,7 @@ internal static class PublishCodec
         {
             CheckNoWildcard(topic.AsSpan().IndexOfAny('+', '#'));
         }
-        var packetId = ReadPacketIdAndProperties(ref r, qos, version, topic.Length == 0, out var properties);
+        var packetId = ReadPacketIdAndProperties(ref r, qos, version, topic.Length == 0, out var properties, maxUserPropertyBytes);
         return new PublishPacket
         {
             Topic = topic,
@@ -33,11 +33,11 @@ internal static class PublishCodec
     }
 
     public static PublishView DecodeView(in FrameHeader header, in ReadOnlySequence<byte> body, scoped ref SequenceReader<byte> r, ProtocolVersion version,
-        TopicName? lastTopic, PublishPropertiesCache? propertiesCache)
+        TopicName? lastTopic, PublishPropertiesCache? propertiesCache, int maxUserPropertyBytes = int.MaxValue)
     {
         var qos = ReadQoS(header.Flags);
         var topic = ReadTopicName(ref r, lastTopic);
-        var packetId = ReadPacketIdAndProperties(ref r, qos, version, topic is null, out var properties, propertiesCache);
+        var packetId = ReadPacketIdAndProperties(ref r, qos, version, topic is null, out var properties, maxUserPropertyBytes, propertiesCache);
         return new PublishView(topic, qos, (header.Flags & 0x08) != 0, (header.Flags & 0x01) != 0, packetId, properties, body.Slice(r.Position));
     }
 
@@ -108,7 +108,7 @@ internal static class PublishCodec
     /// (decoded and validated from those same bytes, so nothing is checked or allocated again); other bytes are
     /// decoded and, up to <see cref="PublishPropertiesCache.MaxBytes"/>, become the cached ones.
     /// </summary>
-    private static MqttProperties? ReadCachedProperties(ref SequenceReader<byte> r, PublishPropertiesCache cache)
+    private static MqttProperties? ReadCachedProperties(ref SequenceReader<byte> r, PublishPropertiesCache cache, int maxUserPropertyBytes)
     {
         var start = r.Consumed;
         var length = MqttReader.ReadVariableByteInteger(ref r);
@@ -123,7 +123,7 @@ internal static class PublishCodec
         }
         var bytesAt = r.Position;
         r.Rewind(r.Consumed - start);
-        var properties = PropertiesCodec.Read(ref r, PropertyContext.Publish);
+        var properties = PropertiesCodec.Read(ref r, PropertyContext.Publish, maxUserPropertyBytes);
         if (length <= PublishPropertiesCache.MaxBytes)
         {
             cache.Set(r.Sequence.Slice(bytesAt, length).ToArray(), properties);
@@ -140,12 +140,12 @@ internal static class PublishCodec
     }
 
     private static ushort ReadPacketIdAndProperties(ref SequenceReader<byte> r, QualityOfService qos, ProtocolVersion version, bool emptyTopic,
-        out MqttProperties? properties, PublishPropertiesCache? cache = null)
+        out MqttProperties? properties, int maxUserPropertyBytes, PublishPropertiesCache? cache = null)
     {
         var packetId = qos > 0 ? MqttReader.ReadPacketId(ref r) : (ushort)0;
         properties = version != ProtocolVersion.V500 ? null
-            : cache is null ? PropertiesCodec.Read(ref r, PropertyContext.Publish)
-            : ReadCachedProperties(ref r, cache);
+            : cache is null ? PropertiesCodec.Read(ref r, PropertyContext.Publish, maxUserPropertyBytes)
+            : ReadCachedProperties(ref r, cache, maxUserPropertyBytes);
         if (emptyTopic)
         {
             if (version != ProtocolVersion.V500)

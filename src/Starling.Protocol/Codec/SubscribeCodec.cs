@@ -7,13 +7,13 @@ internal static class SubscribeCodec
 {
     // Topic filter syntax is not checked here: the broker answers a bad filter with a SUBACK failure code for that
     // filter alone [MQTT-3.9.3-2] (0x80 / 0x8F), so the decoder only requires well-formed UTF-8.
-    public static SubscribePacket Decode(ref SequenceReader<byte> r, ProtocolVersion version)
+    public static SubscribePacket Decode(ref SequenceReader<byte> r, ProtocolVersion version, int maxUserPropertyBytes = int.MaxValue)
     {
         var packet = new SubscribePacket { PacketId = MqttReader.ReadPacketId(ref r) };
         var v5 = version == ProtocolVersion.V500;
         if (v5)
         {
-            packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Subscribe);
+            packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Subscribe, maxUserPropertyBytes);
         }
         while (!r.End)
         {

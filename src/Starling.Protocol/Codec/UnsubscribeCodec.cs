@@ -5,12 +5,12 @@ namespace Starling.Protocol;
 /// <summary>UNSUBSCRIBE (3.10): packet id, 5.0 properties, one or more topic filters.</summary>
 internal static class UnsubscribeCodec
 {
-    public static UnsubscribePacket Decode(ref SequenceReader<byte> r, ProtocolVersion version)
+    public static UnsubscribePacket Decode(ref SequenceReader<byte> r, ProtocolVersion version, int maxUserPropertyBytes = int.MaxValue)
     {
         var packet = new UnsubscribePacket { PacketId = MqttReader.ReadPacketId(ref r) };
         if (version == ProtocolVersion.V500)
         {
-            packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Unsubscribe);
+            packet.Properties = PropertiesCodec.Read(ref r, PropertyContext.Unsubscribe, maxUserPropertyBytes);
         }
         while (!r.End)
         {

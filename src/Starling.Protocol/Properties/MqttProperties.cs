@@ -36,6 +36,13 @@ public sealed class MqttProperties
     public byte? SubscriptionIdentifierAvailable { get; set; }
     public byte? SharedSubscriptionAvailable { get; set; }
 
+    /// <summary>
+    /// Encoded size in bytes of the properties a PUBLISH may carry (table 2-4), without the length prefix: what the
+    /// broker counts against its byte limits for a message's properties. Allocates nothing.
+    /// </summary>
+    public static int GetEncodedSize(MqttProperties properties)
+        => PropertiesCodec.GetContentSize(properties, PropertyContext.Publish);
+
     /// <summary>A shallow copy: lists are copied, byte arrays and strings (immutable by convention) are shared.</summary>
     public MqttProperties Clone()
     {

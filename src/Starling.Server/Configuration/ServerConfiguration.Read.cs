@@ -94,6 +94,7 @@ internal sealed partial class ServerConfiguration
         broker.MaxRetainedBytes = ReadLong("Limits:MaxRetainedBytes", broker.MaxRetainedBytes);
         broker.MaxSessions = ReadInt("Limits:MaxSessions", broker.MaxSessions);
         broker.MaxSubscriptionBytesPerClient = ReadLong("Limits:MaxSubscriptionBytesPerClient", broker.MaxSubscriptionBytesPerClient);
+        broker.MaxUserPropertyBytes = ReadInt("Limits:MaxUserPropertyBytes", broker.MaxUserPropertyBytes);
         if (ReadString("Limits:QueueFullPolicy", null) is { } policy)
         {
             broker.QueueFullPolicy = policy.Trim() switch
