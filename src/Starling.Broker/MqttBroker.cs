@@ -149,7 +149,7 @@ public sealed class MqttBroker : IAsyncDisposable
         var revoked = 0;
         foreach (var connection in _connections)
         {
-            if (connection.State.Credentials is { Revoked: false } credentials && !credentials.Authenticator.IsStillValid(credentials.Username))
+            if (connection.State.Credentials is { Revoked: false } credentials && !credentials.IsStillValid())
             {
                 credentials.Revoke();
                 revoked++;

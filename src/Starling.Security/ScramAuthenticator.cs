@@ -50,6 +50,9 @@ public sealed class ScramAuthenticator : IEnhancedAuthenticator
 
     public IEnhancedAuthSession Start(EnhancedAuthContext context) => new Session(this, context);
 
+    /// <summary>Still in the password file (a reload that removed the user ends its SCRAM connections).</summary>
+    public bool IsStillValid(string? username) => _passwords.IsStillValid(username);
+
     internal byte[] Hmac(ReadOnlySpan<byte> key, ReadOnlySpan<byte> data)
         => Hash == ScramHash.Sha256 ? HMACSHA256.HashData(key, data) : HMACSHA512.HashData(key, data);
 

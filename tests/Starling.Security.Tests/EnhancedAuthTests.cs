@@ -227,6 +227,61 @@ public sealed class EnhancedAuthTests
     }
 
     [Fact]
+    public async Task A_SCRAM_user_removed_from_the_password_file_is_disconnected_with_0x87_and_without_its_will()
+    {
+        // Issue 16 finding 14: SCRAM logins used to get no credentials to re-check, so a reload that removed the user
+        // left the connection (and its will) alive. Now they go like password logins: DISCONNECT 0x87, no will.
+        var (dir, file) = await UsersAsync();
+        using var _ = dir;
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file });
+        var willTopic = "will/" + Guid.NewGuid().ToString("N");
+        await using var watcher = await server.ConnectAsync(new ConnectSpec { ClientId = "watch", UserName = "bob", Password = "bob-pw"u8.ToArray() });
+        await watcher.SubscribeGrantedAsync((willTopic, 1));
+        var (removed, _) = await ScramConnectAsync(server.Endpoint, "SCRAM-SHA-256", "alice", "alice-pw", "scram-removed", (willTopic, "revoked-will"));
+        await using (removed)
+        {
+            var lines = await File.ReadAllLinesAsync(file);
+            await File.WriteAllLinesAsync(file, lines.Where(l => !l.StartsWith("alice:", StringComparison.Ordinal)));
+            var disconnect = await removed.ReceiveAsync(TimeSpan.FromSeconds(10));
+            Assert.True(disconnect?.Kind == PacketKind.Disconnect, $"expected DISCONNECT, got {disconnect}");
+            Assert.Equal(0x87, disconnect!.Body[0]);
+            Assert.Null(await removed.ReceiveAsync());
+        }
+        Assert.Equal(1, server.Server.Broker.SecurityCounters.CredentialsExpired);
+        // The will was not published: the next message the watcher gets is the marker.
+        await watcher.PublishAsync(willTopic, "marker", 1);
+        Assert.Equal("marker", (await watcher.ExpectPublishAsync()).Text);
+    }
+
+    [Fact]
+    public async Task After_a_SCRAM_reauthentication_the_reload_checks_the_new_user()
+    {
+        var (dir, file) = await UsersAsync();
+        using var _ = dir;
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>() { ["Auth:PasswordFile"] = file, ["Auth:AllowHashEquivalentMethods"] = "true" });
+        var (client, _) = await ScramConnectAsync(server.Endpoint, "SCRAM-SHA-512", "bob", "bob-pw", "scram-reauth");
+        await using (client)
+        {
+            var scram = new ScramClient("SCRAM-SHA-512", "carol", "carol-pw");
+            await client.SendAsync(AuthPacket(ReAuthenticate, scram.Method, scram.ClientFirst()));
+            var challenge = await client.ReceiveAsync();
+            Assert.Equal(Auth, challenge?.Kind);
+            await client.SendAsync(AuthPacket(ContinueAuthentication, scram.Method, scram.ClientFinal(Props(challenge!.Body, 1).Data!)));
+            Assert.Equal(0x00, (await client.ReceiveAsync())!.Body[0]);
+
+            // Removing the user it first logged in as changes nothing: the connection is carol's now.
+            var lines = await File.ReadAllLinesAsync(file);
+            await File.WriteAllLinesAsync(file, lines.Where(l => !l.StartsWith("bob:", StringComparison.Ordinal)));
+            Assert.NotNull(await server.Logs.WaitForAsync(TimeSpan.FromSeconds(5), "Reloaded the password file", "0 connected clients no longer valid"));
+            Assert.NotNull(await client.PingTimeAsync());
+
+            await File.WriteAllLinesAsync(file, lines.Where(l => !l.StartsWith("bob:", StringComparison.Ordinal) && !l.StartsWith("carol:", StringComparison.Ordinal)));
+            var disconnect = await client.ExpectDeferringPublishesAsync(PacketKind.Disconnect);
+            Assert.Equal(0x87, disconnect!.Body[0]);
+        }
+    }
+
+    [Fact]
     public async Task The_connect_timeout_keeps_running_during_the_exchange()
     {
         var (dir, file) = await UsersAsync();
@@ -265,11 +320,12 @@ public sealed class EnhancedAuthTests
     }
 
     /// <summary>Full SCRAM exchange that must succeed; checks the CONNACK's method and the server signature.</summary>
-    internal static async Task<(RawMqttClient Client, ScramClient Scram)> ScramConnectAsync(IPEndPoint endpoint, string method, string user, string password, string clientId)
+    internal static async Task<(RawMqttClient Client, ScramClient Scram)> ScramConnectAsync(IPEndPoint endpoint, string method, string user, string password, string clientId,
+        (string Topic, string Payload)? will = null)
     {
         var client = await RawMqttClient.OpenAsync(endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         var scram = new ScramClient(method, user, password);
-        await client.SendAsync(ConnectWithAuth(clientId, method, scram.ClientFirst()));
+        await client.SendAsync(ConnectWithAuth(clientId, method, scram.ClientFirst(), will));
         var challenge = await client.ReceiveAsync();
         Assert.True(challenge?.Kind == Auth, $"expected AUTH, got {challenge}");
         Assert.Equal(ContinueAuthentication, challenge!.Body[0]);
@@ -318,8 +374,16 @@ public sealed class EnhancedAuthTests
     private static (int SaltLength, string Iterations, int NonceLength) Shape(string serverFirst)
         => (Convert.FromBase64String(Attribute(serverFirst, 's')).Length, Attribute(serverFirst, 'i'), Attribute(serverFirst, 'r').Length);
 
-    private static byte[] ConnectWithAuth(string clientId, string method, byte[] data)
-        => ByteBuilder.Frame(0x10, new ByteBuilder().Str("MQTT").U8(5).U8(0x02).U16(60).Raw(AuthProperties(method, data)).Str(clientId).ToArray());
+    /// <summary>A v5 CONNECT (clean start) with Authentication Method and Data; with <paramref name="will"/>, a QoS 1 will without properties.</summary>
+    private static byte[] ConnectWithAuth(string clientId, string method, byte[] data, (string Topic, string Payload)? will = null)
+    {
+        var body = new ByteBuilder().Str("MQTT").U8(5).U8(will is null ? 0x02 : 0x02 | 0x04 | 0x08).U16(60).Raw(AuthProperties(method, data)).Str(clientId);
+        if (will is { } w)
+        {
+            body.U8(0).Str(w.Topic).Str(w.Payload); // will properties (none), will topic, will payload
+        }
+        return ByteBuilder.Frame(0x10, body.ToArray());
+    }
 
     private static byte[] AuthPacket(int reason, string method, byte[] data)
         => ByteBuilder.Frame(0xF0, new ByteBuilder().U8(reason).Raw(AuthProperties(method, data)).ToArray());

@@ -7,6 +7,8 @@ namespace Starling.Broker;
 /// Log lines of the connection path (category "Starling.Broker.Connection"): event ids 1000-1999, and 3000-3099 for
 /// authentication on a connection. The texts are the ones operators and tests know; keep them. Every client-supplied
 /// value (client id, reason, method, user) is passed through <see cref="Security.LogText.Escape"/> by the caller.
+/// Lines a remote client can cause at will before (or without) authenticating are written through the throttled
+/// helpers in ConnectionLog.Throttled.cs, at most one per kind per interval.
 /// </summary>
 internal static partial class ConnectionLog
 {

@@ -141,7 +141,7 @@ internal sealed class MqttConnection : ISessionOwner
                 // A protocol error in the middle of an enhanced authentication: CONNACK with the reason, then close.
                 _finalPacket = new ConnAckPacket { ReasonCode = ex.ReasonCode };
             }
-            ConnectionLog.ProtocolError(_services.Log, LogText.Escape(DisplayId), _info.RemoteEndPoint, LogText.Escape(ex.Message, 512), (byte)ex.ReasonCode);
+            ConnectionLog.ProtocolErrorThrottled(_services.Log, _services.Security.ProtocolErrorLog, DisplayId, _info.RemoteEndPoint, ex.Message, (byte)ex.ReasonCode);
             Abort(ex.ReasonCode, ex.Message);
         }
         catch (Exception ex) when (TransportFaults.IsTransportFault(ex))
@@ -301,7 +301,7 @@ internal sealed class MqttConnection : ISessionOwner
         {
             if (_services.Time.GetElapsedTime(_openedTimestamp, now) > options.ConnectTimeout)
             {
-                ConnectionLog.ConnectTimeout(_services.Log, _info.RemoteEndPoint, options.ConnectTimeout);
+                ConnectionLog.ConnectTimeoutThrottled(_services.Log, _services.Security.ConnectTimeoutLog, _info.RemoteEndPoint, options.ConnectTimeout);
                 Abort(null, "connect timeout");
             }
             return;
@@ -354,18 +354,7 @@ internal sealed class MqttConnection : ISessionOwner
     {
         Interlocked.Increment(ref _services.Counters.ConnectionsRefused);
         // One line per interval: a client that is refused again and again must not be able to fill the log.
-        if (_services.Security.RefusalLog.ShouldLog(out var suppressed))
-        {
-            var shown = LogText.Escape(why, 512);
-            if (suppressed > 0)
-            {
-                ConnectionLog.RefusedAfterSuppressed(_services.Log, _info.RemoteEndPoint, (byte)reason, shown, suppressed, _services.Security.RefusalLog.IntervalSeconds);
-            }
-            else
-            {
-                ConnectionLog.Refused(_services.Log, _info.RemoteEndPoint, (byte)reason, shown);
-            }
-        }
+        ConnectionLog.RefusedThrottled(_services.Log, _services.Security.RefusalLog, _info.RemoteEndPoint, (byte)reason, why);
         _finalPacket = new ConnAckPacket { SessionPresent = false, ReasonCode = reason, Properties = properties };
         Abort(null, "CONNECT refused: " + why);
     }

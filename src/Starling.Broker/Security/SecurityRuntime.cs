@@ -22,6 +22,8 @@ internal sealed class SecurityRuntime
         _time = time;
         Log = new RejectionLog(loggerFactory.CreateLogger("Starling.Broker.Security"), time, Options.RejectionLogInterval);
         RefusalLog = new LogThrottle(time, Options.RejectionLogInterval);
+        ProtocolErrorLog = new LogThrottle(time, Options.RejectionLogInterval);
+        ConnectTimeoutLog = new LogThrottle(time, Options.RejectionLogInterval);
         Logins = new LoginThrottle(Options, time);
     }
 
@@ -31,6 +33,15 @@ internal sealed class SecurityRuntime
 
     /// <summary>Throttle of the connection log's per-refusal line (one per <see cref="SecurityOptions.RejectionLogInterval"/>).</summary>
     public LogThrottle RefusalLog { get; }
+
+    /// <summary>
+    /// Throttle of the connection log's protocol-error line (event 1001; 1730 says how many were not logged): any socket
+    /// can cause one before authenticating, so a client that reconnects in a loop could otherwise fill the log.
+    /// </summary>
+    public LogThrottle ProtocolErrorLog { get; }
+
+    /// <summary>Throttle of the connection log's connect-timeout line (event 1003; 1731 with the number not logged): idle sockets cost nothing to open.</summary>
+    public LogThrottle ConnectTimeoutLog { get; }
 
     /// <summary>The failed-login limits per address and per username.</summary>
     public LoginThrottle Logins { get; }

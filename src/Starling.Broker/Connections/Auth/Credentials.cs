@@ -1,26 +1,39 @@
 using Starling.Broker.Security;
+using Starling.Broker.Security.EnhancedAuth;
 
 namespace Starling.Broker;
 
 /// <summary>
 /// How a connected client proved who it is, kept for as long as the connection lives so that the broker can end the
 /// connection when the proof stops holding: at the credentials' expiry (a JWT's <c>exp</c>; the Heartbeat checks it on
-/// the broker's clock) or when a reload makes <see cref="IAuthenticator.IsStillValid"/> false. Only connections
-/// authenticated by an <see cref="IAuthenticator"/> have one (null otherwise: nothing per connection without
-/// authentication). Immutable except for <see cref="Revoked"/>, which a reload sets from another thread.
+/// the broker's clock) or when a reload makes <see cref="IsStillValid"/> false. Connections authenticated by an
+/// <see cref="IAuthenticator"/> (password, JWT) or by an <see cref="IEnhancedAuthenticator"/> (SCRAM; replaced by each
+/// successful re-authentication) have one; null otherwise (anonymous, certificate identity: nothing per connection
+/// without authentication). Immutable except for <see cref="Revoked"/>, which a reload sets from another thread.
+/// Exactly one of the two authenticators is set.
 /// </summary>
-internal sealed class Credentials(IAuthenticator authenticator, string? username, DateTimeOffset? expiresAt)
+internal sealed class Credentials
 {
+    private readonly IAuthenticator? _authenticator;
+    private readonly IEnhancedAuthenticator? _enhanced;
     private volatile bool _revoked;
 
-    /// <summary>The authenticator that accepted the client.</summary>
-    public IAuthenticator Authenticator { get; } = authenticator;
+    /// <summary>Accepted by a username/password authenticator, asked about <paramref name="username"/> (the CONNECT's).</summary>
+    public Credentials(IAuthenticator authenticator, string? username, DateTimeOffset? expiresAt)
+        => (_authenticator, Username, ExpiresAt) = (authenticator, username, expiresAt);
 
-    /// <summary>The username the authenticator was asked about (the CONNECT's, before any resolution).</summary>
-    public string? Username { get; } = username;
+    /// <summary>Accepted by an enhanced authentication method, whose exchange named <paramref name="username"/>.</summary>
+    public Credentials(IEnhancedAuthenticator method, string? username)
+        => (_enhanced, Username) = (method, username);
+
+    /// <summary>The username the authenticator was asked about (the CONNECT's before any resolution; the method's for enhanced authentication).</summary>
+    public string? Username { get; }
+
+    /// <summary>Whether the authenticator that accepted the client still accepts <see cref="Username"/> (asked after a reload).</summary>
+    public bool IsStillValid() => _authenticator?.IsStillValid(Username) ?? _enhanced!.IsStillValid(Username);
 
     /// <summary>When the credentials stop being valid; null = never.</summary>
-    public DateTimeOffset? ExpiresAt { get; } = expiresAt;
+    public DateTimeOffset? ExpiresAt { get; }
 
     /// <summary>Set once a reload found the credentials no longer valid.</summary>
     public bool Revoked => _revoked;

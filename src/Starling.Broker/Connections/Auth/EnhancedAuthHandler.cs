@@ -118,7 +118,9 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
             case EnhancedAuthOutcome.Success:
                 state.Exchange = null;
                 var connect = state.PendingConnect!;
-                if (authenticator.Grant(connection, connect, state.PendingClientId, step.Username ?? connect.Username, step.Permissions) is not { } client)
+                var username = step.Username ?? connect.Username;
+                // Credentials like a password login's, so a reload that removes the user ends the connection (finding 14).
+                if (authenticator.Grant(connection, connect, state.PendingClientId, username, step.Permissions, new Credentials(state.Authenticator, username)) is not { } client)
                 {
                     return;
                 }
@@ -164,6 +166,8 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
                         session.Authorization = client.Authorization;
                     }
                 }
+                // The proof is fresh: reloads from now on ask about the user it named.
+                connection.State.Credentials = new Credentials(state.Authenticator, username);
                 ConnectionLog.Reauthenticated(log, LogText.Escape(connection.ClientId), info.RemoteEndPoint, LogText.Escape(state.Method), LogText.Escape(username));
                 SendAuth(connection, state, ReasonCode.Success, step.Data);
                 return;

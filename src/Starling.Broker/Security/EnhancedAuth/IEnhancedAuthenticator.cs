@@ -15,6 +15,14 @@ public interface IEnhancedAuthenticator
     string Method { get; }
 
     IEnhancedAuthSession Start(EnhancedAuthContext context);
+
+    /// <summary>
+    /// Asked, after the method's data changed (e.g. a password file reload), for every connected client it
+    /// authenticated, with the username its last successful exchange returned: false ends the connection
+    /// (DISCONNECT 0x87 Not authorized) without its will, as <see cref="IAuthenticator.IsStillValid"/> does for
+    /// password logins. Default: still valid.
+    /// </summary>
+    bool IsStillValid(string? username) => true;
 }
 
 /// <summary>The state of one authentication exchange on one connection; used by one thread at a time.</summary>
