@@ -9,7 +9,7 @@ namespace Starling.Protocol;
 /// the properties table 2-4 allows on the packet being written, so a properties object can be reused across packets
 /// (a Will's properties as a PUBLISH's) without producing a malformed packet; a null object is written as length 0.
 /// </summary>
-internal static class PropertiesCodec
+internal static partial class PropertiesCodec
 {
     private const PropertyContext PubAcks = PropertyContext.PubAck | PropertyContext.PubRec | PropertyContext.PubRel | PropertyContext.PubComp;
     private const PropertyContext AllPackets = PropertyContext.Connect | PropertyContext.ConnAck | PropertyContext.Publish | PropertyContext.Will
@@ -124,36 +124,6 @@ internal static class PropertiesCodec
             ReadValue(ref inner, id, p);
         }
         return p;
-    }
-
-    /// <summary>
-    /// A user property (name, value), counted against the block's byte budget before each string is decoded: a peer
-    /// cannot make the broker materialise megabytes of strings with a 1-byte payload (issue 16, finding 9).
-    /// </summary>
-    private static void ReadUserProperty(ref SequenceReader<byte> r, MqttProperties p, ref long used, int max)
-    {
-        used += 1; // the identifier
-        var name = ReadBudgetedString(ref r, ref used, max);
-        var value = ReadBudgetedString(ref r, ref used, max);
-        (p.UserProperties ??= []).Add(new UserProperty(name, value));
-    }
-
-    private static string ReadBudgetedString(ref SequenceReader<byte> r, ref long used, int max)
-    {
-        if (r.Remaining >= 2)
-        {
-            r.TryReadBigEndian(out short length);
-            r.Rewind(2);
-            used += 2 + (ushort)length;
-            if (used > max)
-            {
-                throw new MqttProtocolException(ReasonCode.QuotaExceeded, $"user properties larger than {max} bytes in one packet")
-                {
-                    UserPropertyBytesExceeded = true,
-                };
-            }
-        }
-        return MqttReader.ReadString(ref r);
     }
 
     private static void ReadValue(ref SequenceReader<byte> r, PropertyId id, MqttProperties p)
