@@ -115,7 +115,8 @@ public class OutboundFlowTests
     [Fact]
     public void Queue_limit_in_bytes_drops_and_counts_what_would_pass_it()
     {
-        var flow = NewFlow(new BrokerOptions { MaxQueuedBytes = 10 });
+        // A message counts topic + payload + properties (Message.AccountedSize): a = 7, b = 7, c = 5 bytes.
+        var flow = NewFlow(new BrokerOptions { MaxQueuedBytes = 12 });
         Deliver(flow, NewMessage("a", QualityOfService.AtLeastOnce, payload: 6));
         Deliver(flow, NewMessage("b", QualityOfService.AtLeastOnce, payload: 6));
         Deliver(flow, NewMessage("c", QualityOfService.AtLeastOnce, payload: 4));
