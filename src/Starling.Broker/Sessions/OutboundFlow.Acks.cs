@@ -11,25 +11,7 @@ namespace Starling.Broker;
 internal sealed partial class OutboundFlow
 {
     /// <summary>PUBACK from the client: the QoS 1 flow ends [MQTT-4.3.2]. Ignored unless <paramref name="from"/> is bound.</summary>
-    public AckResult OnPubAck(IDeliverySink from, ushort packetId)
-    {
-        lock (this)
-        {
-            if (!ReferenceEquals(_sink, from) || !Inflight.TryGetValue(packetId, out var d))
-            {
-                return AckResult.Ignored;
-            }
-            if (d.State != DeliveryState.AwaitingPubAck)
-            {
-                return AckResult.WrongType(d.State);
-            }
-            Inflight.Remove(packetId);
-            Completed(d);
-            d.Message.Release();
-            Drain(from);
-            return AckResult.Handled;
-        }
-    }
+    public AckResult OnPubAck(IDeliverySink from, ushort packetId) => EndFlow(from, packetId, DeliveryState.AwaitingPubAck);
 
     /// <summary>PUBREC from the client: answer PUBREL (again, for a duplicate PUBREC) [MQTT-4.3.3-1]; a v5 failure code ends the flow.</summary>
     public AckResult OnPubRec(IDeliverySink from, ushort packetId, ReasonCode reason)
@@ -78,19 +60,22 @@ internal sealed partial class OutboundFlow
     }
 
     /// <summary>PUBCOMP from the client: the QoS 2 flow ends (only once PUBREL was sent, i.e. after PUBREC).</summary>
-    public AckResult OnPubComp(IDeliverySink from, ushort packetId)
+    public AckResult OnPubComp(IDeliverySink from, ushort packetId) => EndFlow(from, packetId, DeliveryState.AwaitingPubComp);
+
+    /// <summary>The ack that ends a flow (PUBACK for QoS 1, PUBCOMP for QoS 2) when the delivery is in <paramref name="expected"/>.</summary>
+    private AckResult EndFlow(IDeliverySink from, ushort packetId, DeliveryState expected)
     {
         lock (this)
         {
-            if (!ReferenceEquals(_sink, from) || !Inflight.TryGetValue(packetId, out var d))
+            if (!ReferenceEquals(_sink, from) || _inflight is not { } inflight || !inflight.TryGetValue(packetId, out var d))
             {
                 return AckResult.Ignored;
             }
-            if (d.State != DeliveryState.AwaitingPubComp)
+            if (d.State != expected)
             {
                 return AckResult.WrongType(d.State);
             }
-            Inflight.Remove(packetId);
+            inflight.Remove(packetId);
             Completed(d);
             d.Message.Release();
             Drain(from);
