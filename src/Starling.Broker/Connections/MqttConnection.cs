@@ -377,8 +377,17 @@ internal sealed class MqttConnection : ISessionOwner
         {
             return;
         }
-        _services.Registry.OnDisconnected();
         ConnectionLog.Disconnected(_services.Log, LogText.Escape(_state.ClientId), _info.RemoteEndPoint, LogText.Escape(_closeCause, 512));
-        _services.SessionRelease.Release(this, ref _state);
+        try
+        {
+            _services.SessionRelease.Release(this, ref _state);
+        }
+        finally
+        {
+            // Counted as connected until its session is detached and its will handled: ConnectedClients == 0 then
+            // means every session is offline (its expiry interval running, its queue filling), which callers and
+            // tests wait on.
+            _services.Registry.OnDisconnected();
+        }
     }
 }
