@@ -2,9 +2,10 @@ namespace Starling.Broker;
 
 /// <summary>
 /// At most one log line per interval for one kind of event: <see cref="ShouldLog"/> says whether to write this one
-/// and how many were skipped since the last one written. Thread-safe; costs a lock and a timestamp per call.
+/// and how many were skipped since the last one written. Thread-safe; costs a lock and a timestamp per call. Used by the
+/// broker and by the server's transports (one throttle per kind of line).
 /// </summary>
-internal sealed class LogThrottle(TimeProvider time, TimeSpan interval)
+public sealed class LogThrottle(TimeProvider time, TimeSpan interval)
 {
     private readonly Lock _gate = new();
     private long _lastLogged;

@@ -1,3 +1,4 @@
+using Starling.Broker;
 using Starling.Broker.Security;
 using Starling.Server.Logging;
 
@@ -24,8 +25,8 @@ internal sealed class SocketBudget(SecurityOptions limits, int? maxHttpConnectio
 {
     private int _open;
     private int _http;
-    private readonly RefusalLog _openLog = new(time, limits.RejectionLogInterval);
-    private readonly RefusalLog _httpLog = new(time, limits.RejectionLogInterval);
+    private readonly LogThrottle _openLog = new(time, limits.RejectionLogInterval);
+    private readonly LogThrottle _httpLog = new(time, limits.RejectionLogInterval);
 
     /// <summary>Sockets open now, on every listener.</summary>
     public int Open => Volatile.Read(ref _open);
@@ -51,7 +52,7 @@ internal sealed class SocketBudget(SecurityOptions limits, int? maxHttpConnectio
         {
             Interlocked.Decrement(ref _open);
             Interlocked.Increment(ref counters.OpenConnectionsExceeded);
-            if (_openLog.ShouldWrite(out var suppressed))
+            if (_openLog.ShouldLog(out var suppressed))
             {
                 ServerLog.SocketRefusedOpenConnections(logger, listener, limit, suppressed, (int)limits.RejectionLogInterval.TotalSeconds);
             }
@@ -75,7 +76,7 @@ internal sealed class SocketBudget(SecurityOptions limits, int? maxHttpConnectio
         {
             Interlocked.Decrement(ref _http);
             Interlocked.Increment(ref serverCounters.HttpConnectionsExceeded);
-            if (_httpLog.ShouldWrite(out var suppressed))
+            if (_httpLog.ShouldLog(out var suppressed))
             {
                 ServerLog.SocketRefusedHttpConnections(logger, listener, limit, suppressed, (int)limits.RejectionLogInterval.TotalSeconds);
             }

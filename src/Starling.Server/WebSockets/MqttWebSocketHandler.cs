@@ -1,4 +1,5 @@
 using System.Net;
+using Starling.Broker;
 using Microsoft.AspNetCore.Connections.Features;
 using Starling.Server.Listeners;
 using Starling.Server.Logging;
@@ -16,7 +17,7 @@ internal sealed class MqttWebSocketHandler(ConnectionAdmission admission, Server
     ILogger<MqttWebSocketHandler> logger)
 {
     private static readonly string[] s_subProtocols = ["mqtt", "mqttv3.1"];
-    private readonly Transport.RefusalLog _originLog = new(TimeProvider.System, settings.Broker.Security.RejectionLogInterval);
+    private readonly LogThrottle _originLog = new(TimeProvider.System, settings.Broker.Security.RejectionLogInterval);
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -39,7 +40,7 @@ internal sealed class MqttWebSocketHandler(ConnectionAdmission admission, Server
         {
             // A page of another site: browsers let any page open WebSockets anywhere, so the broker decides (WebSocketOrigin).
             Interlocked.Increment(ref admission.Counters.WebSocketOriginRefused);
-            if (_originLog.ShouldWrite(out var suppressed))
+            if (_originLog.ShouldLog(out var suppressed))
             {
                 ServerLog.WebSocketOriginRefused(logger, context.Connection.RemoteIpAddress, ForLog(origin), suppressed,
                     (int)settings.Broker.Security.RejectionLogInterval.TotalSeconds);
