@@ -54,7 +54,8 @@ public sealed class MqttBroker : IAsyncDisposable
         _router = new Router(_index, _counters);
         _security = new SecurityRuntime(options, loggerFactory, _time);
         var wills = new WillPublisher(options, _time, _retained, _router, _security);
-        _sessions = new SessionRegistry(options, _counters, _time, _storage, _index, wills.Publish, _limitLog);
+        _sessions = new SessionRegistry(options, _counters, _time, _storage, _index, wills.Publish, _limitLog,
+            session => IdentityAuthorization.ForRestoredSession(_security, session.Identity, session.ClientId));
         _connectionServices = BuildConnectionServices(options, loggerFactory.CreateLogger("Starling.Broker.Connection"), wills);
         try
         {

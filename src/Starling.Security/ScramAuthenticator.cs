@@ -157,7 +157,9 @@ public sealed class ScramAuthenticator : IEnhancedAuthenticator
             _nonce = clientNonce + Convert.ToBase64String(RandomNumberGenerator.GetBytes(NonceBytes));
             _serverFirst = $"r={_nonce},s={Convert.ToBase64String(salt)},i={iterations}";
             _state = 1;
-            return EnhancedAuthStep.Continue(Encoding.UTF8.GetBytes(_serverFirst));
+            // The user named here is the one being guessed: the broker throttles and counts failures per this name,
+            // whatever the CONNECT's User Name was (none, or another one each time).
+            return EnhancedAuthStep.Continue(Encoding.UTF8.GetBytes(_serverFirst), subject: user);
         }
 
         private EnhancedAuthStep ClientFinal(string message)
@@ -205,7 +207,7 @@ public sealed class ScramAuthenticator : IEnhancedAuthenticator
             var serverSignature = owner.Hmac(_serverKey, authMessage);
             if (!matches || !_known)
             {
-                return EnhancedAuthStep.Fail(ReasonCode.BadUserNameOrPassword, $"{owner.Method}: wrong password or unknown user '{_user}'");
+                return EnhancedAuthStep.Fail(ReasonCode.BadUserNameOrPassword, $"{owner.Method}: wrong password or unknown user '{_user}'", _user);
             }
             return EnhancedAuthStep.Success(Encoding.UTF8.GetBytes("v=" + Convert.ToBase64String(serverSignature)), _user);
         }

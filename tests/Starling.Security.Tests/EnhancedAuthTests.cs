@@ -12,8 +12,8 @@ namespace Starling.Security.Tests;
 /// </summary>
 public sealed class EnhancedAuthTests
 {
-    private const PacketKind Auth = (PacketKind)15; // AUTH (PacketKind names it Reserved15)
-    private const int ContinueAuthentication = 0x18, ReAuthenticate = 0x19;
+    internal const PacketKind Auth = (PacketKind)15; // AUTH (PacketKind names it Reserved15)
+    internal const int ContinueAuthentication = 0x18, ReAuthenticate = 0x19;
 
     /// <summary>alice: $s256$ (SCRAM-SHA-256); bob: $7$ by starling passwd; carol: $7$ by the real mosquitto_passwd.</summary>
     private static async Task<(TempDir Dir, string File)> UsersAsync()
@@ -342,7 +342,7 @@ public sealed class EnhancedAuthTests
     }
 
     /// <summary>Full SCRAM exchange expected to fail at the proof: the CONNACK code and the server-first message.</summary>
-    private static async Task<(int Code, string ServerFirst)> ScramFailAsync(IPEndPoint endpoint, string method, string user, string password)
+    internal static async Task<(int Code, string ServerFirst)> ScramFailAsync(IPEndPoint endpoint, string method, string user, string password)
     {
         await using var client = await RawMqttClient.OpenAsync(endpoint, "client", Starling.Protocol.ProtocolVersion.V500);
         var scram = new ScramClient(method, user, password);
@@ -375,7 +375,7 @@ public sealed class EnhancedAuthTests
         => (Convert.FromBase64String(Attribute(serverFirst, 's')).Length, Attribute(serverFirst, 'i'), Attribute(serverFirst, 'r').Length);
 
     /// <summary>A v5 CONNECT (clean start) with Authentication Method and Data; with <paramref name="will"/>, a QoS 1 will without properties.</summary>
-    private static byte[] ConnectWithAuth(string clientId, string method, byte[] data, (string Topic, string Payload)? will = null)
+    internal static byte[] ConnectWithAuth(string clientId, string method, byte[] data, (string Topic, string Payload)? will = null)
     {
         var body = new ByteBuilder().Str("MQTT").U8(5).U8(will is null ? 0x02 : 0x02 | 0x04 | 0x08).U16(60).Raw(AuthProperties(method, data)).Str(clientId);
         if (will is { } w)
@@ -385,7 +385,7 @@ public sealed class EnhancedAuthTests
         return ByteBuilder.Frame(0x10, body.ToArray());
     }
 
-    private static byte[] AuthPacket(int reason, string method, byte[] data)
+    internal static byte[] AuthPacket(int reason, string method, byte[] data)
         => ByteBuilder.Frame(0xF0, new ByteBuilder().U8(reason).Raw(AuthProperties(method, data)).ToArray());
 
     /// <summary>Authentication Method (0x15) and Authentication Data (0x16), with the property length in front.</summary>
@@ -393,7 +393,7 @@ public sealed class EnhancedAuthTests
         => new Starling.Testing.Props().Str(0x15, method).Bin(0x16, data).Encode();
 
     /// <summary>Authentication Method and Data from the properties starting at <paramref name="at"/> (CONNACK: 2, AUTH: 1).</summary>
-    private static (string? Method, byte[]? Data) Props(byte[] body, int at)
+    internal static (string? Method, byte[]? Data) Props(byte[] body, int at)
     {
         if (body.Length <= at)
         {

@@ -46,7 +46,4 @@ internal static partial class ConnectionLog
     [LoggerMessage(EventId = 1650, Level = LogLevel.Information,
         Message = "Connection from {Remote} refused (0x{Code:X2}): {Why} ({Suppressed} more refused connections in the last {Interval} s not logged)")]
     public static partial void RefusedAfterSuppressed(ILogger logger, EndPoint? remote, byte code, string why, long suppressed, int interval);
-
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Client {ClientId} ({Remote}) re-authenticated with {Method} as '{User}'")]
-    public static partial void Reauthenticated(ILogger logger, string clientId, EndPoint? remote, string method, string? user);
 }

@@ -24,6 +24,7 @@ internal sealed class SecurityRuntime
         RefusalLog = new LogThrottle(time, Options.RejectionLogInterval);
         ProtocolErrorLog = new LogThrottle(time, Options.RejectionLogInterval);
         ConnectTimeoutLog = new LogThrottle(time, Options.RejectionLogInterval);
+        ReauthenticationLog = new LogThrottle(time, Options.RejectionLogInterval);
         Logins = new LoginThrottle(Options, time);
     }
 
@@ -42,6 +43,12 @@ internal sealed class SecurityRuntime
 
     /// <summary>Throttle of the connection log's connect-timeout line (event 1003; 1731 with the number not logged): idle sockets cost nothing to open.</summary>
     public LogThrottle ConnectTimeoutLog { get; }
+
+    /// <summary>
+    /// Throttle of the connection log's "re-authenticated" line (event 3010; 3011 with the number not logged): a
+    /// connected client can re-authenticate in a loop.
+    /// </summary>
+    public LogThrottle ReauthenticationLog { get; }
 
     /// <summary>The failed-login limits per address and per username.</summary>
     public LoginThrottle Logins { get; }

@@ -53,8 +53,10 @@ internal sealed partial class Session
     public string? Identity { get; set; }
 
     /// <summary>
-    /// What the attached client may receive (set at CONNECT by the security layer; null = everything). Read without
-    /// a lock by the Router on every delivery (volatile, kept by the flow, which re-checks queued messages with it).
+    /// What the attached client may receive and its will may publish (set at CONNECT by the security layer; for a
+    /// session restored from the store, the permissions of its stored owner until a client connects; null = everything:
+    /// only when nothing restricts anyone). Read without a lock by the Router on every delivery (volatile, kept by the
+    /// flow, which re-checks queued messages with it).
     /// </summary>
     public IClientAuthorization? Authorization
     {

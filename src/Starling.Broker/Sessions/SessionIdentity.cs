@@ -14,4 +14,13 @@ internal static class SessionIdentity
         => info.CertificateUsername is { } certificate ? "cert:" + certificate
             : username is not null ? "user:" + username
             : Anonymous;
+
+    /// <summary>
+    /// The username an identity stands for in permission checks (a certificate identity is the username with
+    /// use_identity_as_username); null for the anonymous identity.
+    /// </summary>
+    public static string? UsernameOf(string identity)
+        => identity.StartsWith("cert:", StringComparison.Ordinal) ? identity["cert:".Length..]
+            : identity.StartsWith("user:", StringComparison.Ordinal) ? identity["user:".Length..]
+            : null;
 }

@@ -8,10 +8,13 @@ namespace Starling.Broker;
 /// Lock order: this registry's gate is the outermost lock: it may take a session's monitor (Claim, End, CancelWill,
 /// TakeWill) and through it the session's flow; code holding a session or flow monitor never calls in here. The
 /// displaced connection's <see cref="ISessionOwner.TakeOver"/> and will publishing run after the gate is released.
+/// <paramref name="restoredAuthorization"/> gives a session restored from the store the permissions of its stored owner
+/// (nobody has authenticated for it since the restart; null permissions would allow everything, its will included).
 /// </summary>
 internal sealed class SessionRegistry(
     BrokerOptions options, BrokerCounters counters, TimeProvider time, Storage.BrokerStorage storage, TopicIndex index,
-    Action<Protocol.WillMessage, Security.IClientAuthorization?, string> publishWill, LimitLog limits)
+    Action<Protocol.WillMessage, Security.IClientAuthorization?, string> publishWill, LimitLog limits,
+    Func<Session, Security.IClientAuthorization?> restoredAuthorization)
 {
     private readonly Lock _gate = new();
     private readonly SessionServices _sessionServices = new(options, counters, time, storage, limits);
@@ -139,8 +142,15 @@ internal sealed class SessionRegistry(
     /// <summary>A new, unregistered session with the broker's limits, counters, clock and store.</summary>
     public Session NewSession(string clientId) => new(clientId, _sessionServices);
 
-    /// <summary>Recovery: registers a session read back from the store (before any connection exists).</summary>
-    public void Restore(Session session) => _byClientId[session.ClientId] = session;
+    /// <summary>
+    /// Recovery: registers a session read back from the store (before any connection exists), with the permissions of
+    /// its stored owner until a client of it connects: its delayed will is checked against them when it falls due.
+    /// </summary>
+    public void Restore(Session session)
+    {
+        session.Authorization = restoredAuthorization(session);
+        _byClientId[session.ClientId] = session;
+    }
 
     /// <summary>Ends a session (clean session closed, or expired) if it is still the registered one.</summary>
     public void Discard(Session session)

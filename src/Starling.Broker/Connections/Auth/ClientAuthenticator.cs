@@ -127,21 +127,7 @@ internal sealed class ClientAuthenticator(SecurityRuntime security, bool allowAn
 
     /// <summary>The permissions of an authenticated identity (null: everything allowed): the authorizers' and <paramref name="granted"/>.</summary>
     public IClientAuthorization? BuildAuthorization(ConnectionInfo info, string clientId, string? username, IClientAuthorization? granted)
-    {
-        var options = security.Options;
-        var identity = new ClientIdentity(clientId, username, info.ListenerName);
-        var parts = new List<IClientAuthorization>(options.Authorizers.Count + 1);
-        if (granted is not null)
-        {
-            parts.Add(granted);
-        }
-        foreach (var authorizer in options.Authorizers)
-        {
-            parts.Add(authorizer.Authorize(identity));
-        }
-        var combined = AllOfAuthorization.Combine(parts);
-        return combined is null ? null : new GuardedAuthorization(combined, security, identity, info.RemoteEndPoint);
-    }
+        => IdentityAuthorization.Build(security, new ClientIdentity(clientId, username, info.ListenerName), info.RemoteEndPoint, granted);
 
     /// <summary>Authorization of an authenticated CONNECT (also after enhanced authentication); null after refusing it.</summary>
     public AuthenticatedClient? Grant(MqttConnection connection, ConnectPacket connect, string clientId, string? username, IClientAuthorization? granted,

@@ -37,7 +37,7 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
     public void Begin(MqttConnection connection, ConnectPacket connect, string clientId, string? assignedClientId, string method)
     {
         if (!authenticator.CheckOverload(connection)
-            || !authenticator.CheckThrottle(connection, (connection.Info.RemoteEndPoint as System.Net.IPEndPoint)?.Address, connect.Username))
+            || !authenticator.CheckThrottle(connection, AddressOf(connection), connect.Username))
         {
             return;
         }
@@ -61,6 +61,7 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
             PendingConnect = connect,
             PendingClientId = clientId,
             PendingAssignedClientId = assignedClientId,
+            Subject = connect.Username,
         };
         var info = connection.Info;
         state.Exchange = plugin.Start(new EnhancedAuthContext(clientId, connect.Username, info.RemoteEndPoint, info.ListenerName,
@@ -97,6 +98,7 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
             var info = connection.Info;
             state.Exchange = state.Authenticator.Start(new EnhancedAuthContext(connection.ClientId, null, info.RemoteEndPoint, info.ListenerName,
                 IsReauthentication: true, CurrentUsername: connection.Username));
+            state.Subject = connection.Username;
         }
         else if (auth.ReasonCode != ReasonCode.ContinueAuthentication || state.Exchange is null)
         {
@@ -109,10 +111,24 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
 
     private void StepBeforeConnAck(MqttConnection connection, EnhancedAuthState state, byte[] data)
     {
+        // The per-user limit applies to the user the exchange names (SCRAM: n=, whatever the CONNECT's User Name), checked
+        // before each step, so before a proof is verified, and again as soon as a step names the user (no challenge for
+        // a throttled one). Concurrent exchanges for one user are stopped at their next step.
+        if (!authenticator.CheckThrottle(connection, AddressOf(connection), state.Subject))
+        {
+            state.Exchange = null;
+            return;
+        }
         var step = state.Exchange!.Step(data);
+        state.Subject = step.Subject ?? state.Subject;
         switch (step.Outcome)
         {
             case EnhancedAuthOutcome.Continue:
+                if (step.Subject is not null && !authenticator.CheckThrottle(connection, AddressOf(connection), state.Subject))
+                {
+                    state.Exchange = null;
+                    return;
+                }
                 SendAuth(connection, state, ReasonCode.ContinueAuthentication, step.Data);
                 return;
             case EnhancedAuthOutcome.Success:
@@ -127,6 +143,7 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
                 // The CONNACK carries the same Authentication Method, and the final data if any [MQTT-4.12.0-5].
                 admission.Admit(connection, connect, state.PendingClientId, state.PendingAssignedClientId, client,
                     new MqttProperties { AuthenticationMethod = state.Method, AuthenticationData = step.Data });
+                security.Logins.RecordSuccess(state.Subject);
                 state.PendingConnect = null;
                 state.PendingAssignedClientId = null;
                 return;
@@ -136,19 +153,33 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
                     ? step.ReasonCode
                     : ReasonCode.NotAuthorized;
                 // [MQTT-4.12.0-4]: CONNACK with the failure, then close. Counts against the failed-login limits too.
-                security.Logins.RecordFailure((connection.Info.RemoteEndPoint as System.Net.IPEndPoint)?.Address, state.PendingConnect?.Username);
+                security.Logins.RecordFailure(AddressOf(connection), state.Subject);
                 authenticator.Refuse(connection, code, $"{state.Method}: {step.Reason}");
                 return;
         }
     }
 
+    /// <summary>
+    /// One step of a re-authentication. It is a login attempt like a CONNECT's: the failed-login limits apply before
+    /// each step and as soon as the method names the user, and a failure counts against the address and that user, so
+    /// a connected client cannot guess passwords through AUTH 0x19 faster than through CONNECT.
+    /// </summary>
     private void StepReauthentication(MqttConnection connection, EnhancedAuthState state, byte[] data)
     {
+        if (!CheckReauthenticationThrottle(connection, state))
+        {
+            return;
+        }
         var step = state.Exchange!.Step(data);
+        state.Subject = step.Subject ?? state.Subject;
         var info = connection.Info;
         switch (step.Outcome)
         {
             case EnhancedAuthOutcome.Continue:
+                if (step.Subject is not null && !CheckReauthenticationThrottle(connection, state))
+                {
+                    return;
+                }
                 SendAuth(connection, state, ReasonCode.ContinueAuthentication, step.Data);
                 return;
             case EnhancedAuthOutcome.Success:
@@ -168,11 +199,13 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
                 }
                 // The proof is fresh: reloads from now on ask about the user it named.
                 connection.State.Credentials = new Credentials(state.Authenticator, username);
-                ConnectionLog.Reauthenticated(log, LogText.Escape(connection.ClientId), info.RemoteEndPoint, LogText.Escape(state.Method), LogText.Escape(username));
+                security.Logins.RecordSuccess(state.Subject);
+                ConnectionLog.ReauthenticatedThrottled(log, security.ReauthenticationLog, connection.ClientId, info.RemoteEndPoint, state.Method, username);
                 SendAuth(connection, state, ReasonCode.Success, step.Data);
                 return;
             default:
                 state.Exchange = null;
+                security.Logins.RecordFailure(AddressOf(connection), state.Subject);
                 Interlocked.Increment(ref security.Counters.AuthenticationFailed);
                 security.Log.Write(RejectionCause.AuthenticationFailed,
                     $"re-authentication of client '{connection.ClientId}' from {info.RemoteEndPoint} failed (0x{(byte)step.ReasonCode:X2}): {state.Method}: {step.Reason}");
@@ -184,6 +217,28 @@ internal sealed class EnhancedAuthHandler(SecurityRuntime security, ClientAuthen
                 return;
         }
     }
+
+    /// <summary>
+    /// The failed-login limits for a re-authentication step; false after ending the connection: DISCONNECT 0x9F
+    /// Connection rate exceeded (a DISCONNECT code, and the CONNACK code a throttled CONNECT gets), without checking
+    /// the credentials. Counted (LoginsThrottled) and logged rate-limited like a throttled CONNECT.
+    /// </summary>
+    private bool CheckReauthenticationThrottle(MqttConnection connection, EnhancedAuthState state)
+    {
+        if (security.Logins.Check(AddressOf(connection), state.Subject) is not { } limit)
+        {
+            return true;
+        }
+        state.Exchange = null;
+        Interlocked.Increment(ref security.Counters.LoginsThrottled);
+        security.Log.Write(RejectionCause.LoginThrottled,
+            $"re-authentication of client '{connection.ClientId}' (user '{state.Subject}') from {connection.Info.RemoteEndPoint} refused without checking its credentials: "
+            + $"too many failed logins ({limit} within Limits:FailedLoginWindowSeconds = {security.Options.FailedLoginWindowSeconds} s)");
+        connection.Abort(ReasonCode.ConnectionRateExceeded, "re-authentication refused: too many failed logins");
+        return false;
+    }
+
+    private static System.Net.IPAddress? AddressOf(MqttConnection connection) => (connection.Info.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
 
     private static void SendAuth(MqttConnection connection, EnhancedAuthState state, ReasonCode code, byte[]? data)
         => connection.Writer.SendControl(new AuthPacket

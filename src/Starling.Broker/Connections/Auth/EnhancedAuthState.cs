@@ -18,6 +18,13 @@ internal sealed class EnhancedAuthState(string method, IEnhancedAuthenticator au
     /// <summary>The exchange in progress (before CONNACK, or a re-authentication); null between exchanges.</summary>
     public IEnhancedAuthSession? Exchange;
 
+    /// <summary>
+    /// The user the exchange in progress authenticates, for the failed-login limits: what the method last reported
+    /// (<see cref="EnhancedAuthStep.Subject"/>), else the CONNECT's User Name, or the connection's user for a
+    /// re-authentication. Null when none is known (then only the per-address limit applies).
+    /// </summary>
+    public string? Subject;
+
     /// <summary>The CONNECT waiting for its exchange to end (null after CONNACK), with its client id (assigned or not).</summary>
     public ConnectPacket? PendingConnect;
     public string PendingClientId = "";

@@ -72,11 +72,20 @@ public readonly record struct EnhancedAuthStep
     /// <summary>Why, for the log (never sent to the client).</summary>
     public string? Reason { get; init; }
 
-    public static EnhancedAuthStep Continue(byte[] data) => new() { Outcome = EnhancedAuthOutcome.Continue, Data = data };
+    /// <summary>
+    /// The user this exchange is about, as soon as the method knows it (SCRAM: the <c>n=</c> of the client-first
+    /// message), on any step. The broker applies the failed-login limit per user to it before the next step (so before
+    /// a proof is checked) and counts a failure against it; null keeps what an earlier step said (else the CONNECT's
+    /// User Name, or for a re-authentication the connection's current user).
+    /// </summary>
+    public string? Subject { get; init; }
+
+    public static EnhancedAuthStep Continue(byte[] data, string? subject = null)
+        => new() { Outcome = EnhancedAuthOutcome.Continue, Data = data, Subject = subject };
 
     public static EnhancedAuthStep Success(byte[]? finalData, string? username, IClientAuthorization? permissions = null)
         => new() { Outcome = EnhancedAuthOutcome.Success, Data = finalData, Username = username, Permissions = permissions };
 
-    public static EnhancedAuthStep Fail(ReasonCode code, string reason)
-        => new() { Outcome = EnhancedAuthOutcome.Fail, ReasonCode = code, Reason = reason };
+    public static EnhancedAuthStep Fail(ReasonCode code, string reason, string? subject = null)
+        => new() { Outcome = EnhancedAuthOutcome.Fail, ReasonCode = code, Reason = reason, Subject = subject };
 }
