@@ -20,8 +20,12 @@ public sealed class BrokerCounters
     public long BytesSent;
     /// <summary>Connections closed because a packet other than PUBLISH would exceed the client's Maximum Packet Size.</summary>
     public long PacketsTooLargeForClient;
-    // QoS 1/2 and retained PUBLISH refused because the store is full (Storage:MaxDatabaseSize).
+    // QoS 1/2 and retained PUBLISH refused because the store is full (Storage:MaxDatabaseSize), at the door or (the
+    // store had no room for them) when their acknowledgement was due.
     public long MessagesRefusedStoreFull;
+    // SUBSCRIBEs (per filter) of durable sessions and CONNECTs that would create a durable session, refused because
+    // the store is full.
+    public long RequestsRefusedStoreFull;
     // Times a publisher's read loop paused because the store writer's queue was past its limits.
     public long StorePublisherPauses;
 

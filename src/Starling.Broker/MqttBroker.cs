@@ -48,7 +48,7 @@ public sealed class MqttBroker : IAsyncDisposable
         _log = loggerFactory.CreateLogger("Starling.Broker");
         _counters = new BrokerCounters();
         _index = new TopicIndex();
-        _storage = new BrokerStorage(store, _time, _log, StoreLimits.From(options));
+        _storage = new BrokerStorage(store, _time, _log, StoreLimits.From(options), _counters);
         _limitLog = new LimitLog(_log, _time, options.LimitLogInterval, options);
         _retained = new RetainedStore(_storage, options, _counters, _limitLog);
         _router = new Router(_index, _counters);
@@ -74,14 +74,14 @@ public sealed class MqttBroker : IAsyncDisposable
     private ConnectionServices BuildConnectionServices(BrokerOptions options, ILogger log, WillPublisher wills)
     {
         var authenticator = new ClientAuthenticator(_security, options.AllowAnonymous);
-        var admission = new ClientAdmission(options, _time, _counters, log, _connections, _sessions, _security);
+        var admission = new ClientAdmission(options, _time, _counters, log, _connections, _sessions, _security, _storage);
         var enhancedAuth = new EnhancedAuthHandler(_security, authenticator, admission, log);
         return new ConnectionServices(options, _time, _counters, log, _connections, _security,
             new SessionRelease(_sessions, wills, _counters, _time),
             new ConnectHandler(options, _connections, authenticator, enhancedAuth, admission),
             enhancedAuth,
             new PublishHandler(options, _time, _counters, _security, _storage, _retained, _router, _messagePool),
-            new SubscribeHandler(options, _time, _counters, _security, _limitLog, _index, _retained),
+            new SubscribeHandler(options, _time, _counters, _security, _limitLog, _index, _retained, _storage),
             new PacketSizeGuard(_counters, log, _time),
             _limitLog);
     }

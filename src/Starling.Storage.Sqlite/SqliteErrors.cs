@@ -21,7 +21,7 @@ internal static class SqliteErrors
         var message = ex.SqliteErrorCode switch
         {
             11 or 26 => null,
-            13 => $"Cannot {action} {path}: the disk is full. Free space on the file system that holds {directory}.",
+            13 => $"Cannot {action} {path}: the database or disk is full. Raise Storage:MaxDatabaseSize, or free space on the file system that holds {directory}.",
             8 => $"Cannot {action} {path}: it is read-only. Give the user that runs starling-server write access to {directory} and its files.",
             14 => $"Cannot open {path}: {ex.Message} Check that {directory} exists and that the user that runs starling-server may create and write files in it.",
             5 or 6 => $"Cannot {action} {path}: the database is locked by another process. Another starling-server probably uses the " +
@@ -30,6 +30,8 @@ internal static class SqliteErrors
             23 => $"Cannot {action} {path}: permission denied. Give the user that runs starling-server read and write access to it.",
             _ => $"Cannot {action} {path}: {ex.Message}",
         };
-        return message is null ? Damaged(path, ex.Message) : new StoreException(message, ex);
+        // SQLITE_FULL (13): the file reached PRAGMA max_page_count (Storage:MaxDatabaseSize) or the disk is full. An
+        // I/O error stays transient (retried): SQLite reports a full disk as SQLITE_FULL, so only that code is typed.
+        return message is null ? Damaged(path, ex.Message) : new StoreException(message, ex) { IsOutOfSpace = ex.SqliteErrorCode == 13 };
     }
 }

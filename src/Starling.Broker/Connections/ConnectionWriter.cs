@@ -68,6 +68,10 @@ internal sealed class ConnectionWriter : OutboundQueue, IDeliverySink
 
     public void SendAck(PacketType type, ushort packetId, ReasonCode reason) => EnqueueControl(OutboundItem.ForAck(type, packetId, reason));
 
+    public bool HasFailureAcks => Version == ProtocolVersion.V500;
+
+    public void CloseUnacknowledged(string cause) => _owner.Abort(null, cause);
+
     /// <summary>Queues a QoS 1/2 PUBLISH; the queue entry holds a counted reference until the writer has encoded it.</summary>
     public void SendPublish(in Delivery delivery, bool dup)
     {

@@ -24,4 +24,13 @@ internal interface IDeliverySink
 
     /// <summary>Queues an acknowledgement (PUBREL from the outbound flow).</summary>
     void SendAck(PacketType type, ushort packetId, ReasonCode reason);
+
+    /// <summary>Whether the client's protocol has failure reason codes in PUBACK / PUBREC (MQTT 5).</summary>
+    bool HasFailureAcks { get; }
+
+    /// <summary>
+    /// Closes the connection without the acknowledgement a PUBLISH waited for (3.1.1: the store refused the message and
+    /// there is no failure code; the client sends it again after reconnecting). Only starts the close; never blocks.
+    /// </summary>
+    void CloseUnacknowledged(string cause);
 }

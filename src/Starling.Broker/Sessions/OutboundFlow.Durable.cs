@@ -184,13 +184,17 @@ internal sealed partial class OutboundFlow
 
     private sealed class ResumeAfterCommit(OutboundFlow flow, IDeliverySink sink, Delivery[] pending) : ICommitCallback
     {
-        public void OnCommitted(IStore store) => flow.OnResume(sink, pending);
+        public void OnCommitted(IStore store, CommitOutcome outcome) => flow.OnResume(sink, pending);
     }
 
-    /// <summary>A QoS 2 PUBLISH or a PUBREL held back until the state it announces is committed (runs without the lock: it only queues).</summary>
+    /// <summary>
+    /// A QoS 2 PUBLISH or a PUBREL held back until the state it announces is committed (runs without the lock: it only
+    /// queues). Sent even when the store refused that state: the flow in memory is what counts while the broker runs, and
+    /// after a restart an older state only means a re-send, which the receiver handles.
+    /// </summary>
     private sealed class SendAfterCommit(IDeliverySink sink, Delivery delivery, PacketType what) : ICommitCallback
     {
-        public void OnCommitted(IStore store)
+        public void OnCommitted(IStore store, CommitOutcome outcome)
         {
             if (what == PacketType.PubRel)
             {

@@ -23,19 +23,23 @@ internal sealed class BrokerStorage
     private readonly StoreWriter? _writer;
     private readonly LogThrottle _refusedLog;
     private readonly LogThrottle _pausedLog;
+    private readonly LogThrottle _requestRefusedLog;
+    private readonly BrokerCounters _counters;
     private long _lastMessageId;
     private int _closed;
 
-    public BrokerStorage(IStore? store, TimeProvider time, ILogger log, StoreLimits? limits = null)
+    public BrokerStorage(IStore? store, TimeProvider time, ILogger log, StoreLimits? limits = null, BrokerCounters? counters = null)
     {
         _time = time;
         _log = log;
         _store = store;
+        _counters = counters ?? new BrokerCounters();
         _refusedLog = new LogThrottle(time, TimeSpan.FromSeconds(10));
         _pausedLog = new LogThrottle(time, TimeSpan.FromSeconds(10));
+        _requestRefusedLog = new LogThrottle(time, TimeSpan.FromSeconds(10));
         if (store is not null)
         {
-            _writer = new StoreWriter(store, log, limits ?? StoreLimits.Default);
+            _writer = new StoreWriter(store, log, limits ?? StoreLimits.Default, time);
         }
     }
 
@@ -55,6 +59,25 @@ internal sealed class BrokerStorage
         {
             StorageLog.PublishRefusedStoreFull(_log, Security.LogText.Escape(clientId), Security.LogText.Escape(topic), suppressed, _refusedLog.IntervalSeconds);
         }
+    }
+
+    /// <summary>
+    /// Whether a request that would make a durable session's state grow (<paramref name="request"/>: "SUBSCRIBE",
+    /// "CONNECT") must be refused because the store is full; counts (RequestsRefusedStoreFull) and logs (one line per
+    /// 10 s at most) the refusal. False at once without a store.
+    /// </summary>
+    public bool RefuseGrowth(string request, string clientId)
+    {
+        if (!IsFull)
+        {
+            return false;
+        }
+        Interlocked.Increment(ref _counters.RequestsRefusedStoreFull);
+        if (_requestRefusedLog.ShouldLog(out var suppressed))
+        {
+            StorageLog.RequestRefusedStoreFull(_log, request, Security.LogText.Escape(clientId), suppressed, _requestRefusedLog.IntervalSeconds);
+        }
+        return true;
     }
 
     /// <summary>A publisher paused for the write queue: one log line per 10 s at most.</summary>
@@ -94,7 +117,7 @@ internal sealed class BrokerStorage
         }
         session.AckDeferred();
         // Callbacks run after the batch holding every operation queued before them, so after the ticket's.
-        _writer.AfterCommit(new AckAfterCommit(session, connection, type, packetId, reason));
+        _writer.AfterCommit(new AckAfterCommit(session, connection, type, packetId, reason, _counters));
     }
 
     /// <summary>The stored form of a message, created once per message (ids are unique per store).</summary>
@@ -267,18 +290,46 @@ internal sealed class BrokerStorage
         }
     }
 
-    private sealed class AckAfterCommit(Session session, IDeliverySink connection, PacketType type, ushort packetId, ReasonCode reason) : ICommitCallback
+    /// <summary>
+    /// An inbound acknowledgement sent after its commit. When the store refused something queued before it
+    /// (<see cref="CommitOutcome.Refused"/>), a PUBACK / PUBREC that would say "accepted" is not sent: MQTT 5 gets 0x97
+    /// Quota exceeded (a QoS 2 id is forgotten first, as the flow ends there), 3.1.1 has no failure code and the
+    /// connection is closed without the ack, so the client sends the message again. A PUBCOMP goes as it is: what it
+    /// waited for is the removal of the packet id, which the writer writes before anything that grows the store.
+    /// </summary>
+    private sealed class AckAfterCommit(Session session, IDeliverySink connection, PacketType type, ushort packetId, ReasonCode reason,
+        BrokerCounters counters) : ICommitCallback
     {
-        public void OnCommitted(IStore store)
+        public void OnCommitted(IStore store, CommitOutcome outcome)
         {
-            connection.SendAck(type, packetId, reason);
+            if (outcome == CommitOutcome.Refused && type is PacketType.PubAck or PacketType.PubRec && (byte)reason < 0x80)
+            {
+                Interlocked.Increment(ref counters.MessagesRefusedStoreFull);
+                if (connection.HasFailureAcks)
+                {
+                    if (type == PacketType.PubRec)
+                    {
+                        session.CompleteInboundQoS2(packetId, out _);
+                    }
+                    connection.SendAck(type, packetId, ReasonCode.QuotaExceeded);
+                }
+                else
+                {
+                    connection.CloseUnacknowledged("the store had no room for the message (Storage:MaxDatabaseSize or a full disk): PUBLISH not acknowledged");
+                }
+            }
+            else
+            {
+                connection.SendAck(type, packetId, reason);
+            }
             session.DeferredAckSent();
         }
     }
 
     private sealed class PageRead(BrokerStorage owner, OutboundFlow flow, string clientId, long afterSequence, int limit, int generation) : ICommitCallback
     {
-        public void OnCommitted(IStore store)
+        // A read: what the store refused is simply not there (the page is short; SessionJournal.EndPage corrects its counters).
+        public void OnCommitted(IStore store, CommitOutcome outcome)
         {
             List<Delivery>? page = null;
             try

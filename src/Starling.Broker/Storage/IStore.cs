@@ -30,7 +30,9 @@ public interface IStore : IDisposable
     /// <summary>
     /// Applies <paramref name="operations"/> in order in one transaction: all or none. When it returns, they are
     /// durable (the broker sends the acknowledgements that waited for them). Messages no longer referenced by any
-    /// delivery or retained topic after the batch are deleted.
+    /// delivery or retained topic after the batch are deleted. When the batch does not fit (size limit reached, disk
+    /// full) it throws a <see cref="StoreException"/> with <see cref="StoreException.IsOutOfSpace"/> set and nothing
+    /// of the batch is applied: the writer then splits it (StoreWriter) instead of retrying it for ever.
     /// </summary>
     void Apply(IReadOnlyList<StoreOperation> operations);
 
@@ -49,4 +51,10 @@ public sealed class StoreException : Exception
     public StoreException(string message) : base(message) { }
 
     public StoreException(string message, Exception innerException) : base(message, innerException) { }
+
+    /// <summary>
+    /// The write failed because the store has no room (its size limit, or a full disk), not because of a transient
+    /// fault: retrying the same batch cannot succeed until something is deleted, so the writer does not.
+    /// </summary>
+    public bool IsOutOfSpace { get; init; }
 }

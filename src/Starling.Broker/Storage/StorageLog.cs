@@ -48,4 +48,14 @@ internal static partial class StorageLog
         Message = "Storage: the write queue of {Store} is full ({Operations} operations, about {Bytes} bytes; limits Storage:MaxWriteQueueOperations " +
             "and Storage:MaxWriteQueueBytes): publishers stop being read until it drains; {Suppressed} more pauses in the last {Seconds} s")]
     public static partial void PublishersPaused(ILogger logger, string store, long operations, long bytes, long suppressed, int seconds);
+
+    [LoggerMessage(EventId = 2150, Level = LogLevel.Warning,
+        Message = "Storage: {Store} has no room ({Message}): {Refused} of {Count} changes of a batch were not written and will not be retried. " +
+            "Acknowledgements that waited for them are negative (MQTT 5: 0x97 Quota exceeded; 3.1.1: the connection is closed); " +
+            "subscriptions and sessions they described live on in memory only, until a restart. {Suppressed} more such batches in the last {Seconds} s")]
+    public static partial void OperationsRefusedNoRoom(ILogger logger, string store, int refused, int count, string message, long suppressed, int seconds);
+
+    [LoggerMessage(EventId = 2151, Level = LogLevel.Warning,
+        Message = "Storage: {Request} of client '{ClientId}' refused: the store is full (Storage:MaxDatabaseSize); {Suppressed} more refused in the last {Seconds} s")]
+    public static partial void RequestRefusedStoreFull(ILogger logger, string request, string clientId, long suppressed, int seconds);
 }

@@ -3,20 +3,17 @@ using Microsoft.Extensions.Logging;
 
 namespace Starling.Broker.Storage;
 
-/// <summary>Work that runs on the writer thread once every operation queued before it has been committed.</summary>
-internal interface ICommitCallback
-{
-    void OnCommitted(IStore store);
-}
-
 /// <summary>
 /// The one writer of a store (group commit). Any thread queues operations and callbacks without blocking; one
 /// dedicated thread takes everything queued (up to <see cref="MaxBatch"/> operations), applies it in one transaction,
 /// then runs the callbacks that were queued with it (acknowledgements that waited for durability, deferred sends,
 /// reads of queued messages). While a transaction commits, new work accumulates for the next one, so the cost of a
 /// commit is shared by every publish that arrived meanwhile.
-/// A failed write (full disk, I/O error) is logged and retried with the same batch; the callbacks, and so the
-/// acknowledgements, wait: nothing acknowledged is ever lost, and clients are slowed down instead.
+/// A transient write failure (locked, I/O error) is logged and retried with the same batch; the callbacks, and so the
+/// acknowledgements, wait: nothing acknowledged is ever lost, and clients are slowed down instead. A batch the store
+/// has no room for is split and what does not fit is refused (<see cref="BatchCommitter"/>): the callbacks queued after
+/// a refused operation run with <see cref="CommitOutcome.Refused"/>, and the store counts as full (<see cref="IsFull"/>)
+/// until something is deleted, so growth is refused at the door rather than in the writer.
 /// </summary>
 #pragma warning disable CA1001 // _wake is disposed by the writer thread itself when it ends.
 internal sealed class StoreWriter
@@ -26,6 +23,7 @@ internal sealed class StoreWriter
 
     private readonly IStore _store;
     private readonly ILogger _log;
+    private readonly BatchCommitter _committer;
     private readonly StoreLimits _limits;
     private readonly ConcurrentQueue<Item> _queue = new();
     private readonly ManualResetEventSlim _wake = new(false);
@@ -36,6 +34,7 @@ internal sealed class StoreWriter
     private long _batches;
     private long _operations;
     private long _compacted;
+    private long _refused;
     // Sequence number of the last operation queued (see CommitTicket); only ever grows.
     private long _enqueued;
     // Operations and their estimated bytes queued and not yet committed (the write queue's fill, see StoreLimits).
@@ -47,12 +46,16 @@ internal sealed class StoreWriter
     private long _committedSize;
     private readonly long _fullAt = long.MaxValue;
     private bool _fullLogged;
+    // Non-zero after the store refused operations for lack of room: the store's size then (1 when it cannot be measured).
+    // The store counts as full until a later commit finds it smaller (something was deleted).
+    private long _outOfSpaceAt;
 
-    public StoreWriter(IStore store, ILogger log, StoreLimits limits)
+    public StoreWriter(IStore store, ILogger log, StoreLimits limits, TimeProvider? time = null)
     {
         _store = store;
         _log = log;
         _limits = limits;
+        _committer = new BatchCommitter(store, log, new LogThrottle(time ?? TimeProvider.System, TimeSpan.FromSeconds(10)), () => _stopping);
         if (store is ISizedStore { MaxSizeBytes: > 0 } sized)
         {
             // A tenth of the limit stays free for what was accepted before the store counted as full (the write queue,
@@ -87,10 +90,13 @@ internal sealed class StoreWriter
         => Interlocked.Read(ref _pendingOperations) > _limits.MaxQueuedOperations || Interlocked.Read(ref _pendingBytes) > _limits.MaxQueuedBytes;
 
     /// <summary>
-    /// The store has reached its size limit (measured after each commit): messages that would have to be stored are
-    /// refused until deletions bring it back under it.
+    /// The store has reached its size limit (measured after each commit), or refused operations for lack of room since
+    /// it last shrank: requests that would make it grow are refused until deletions bring it back under it.
     /// </summary>
-    public bool IsFull => Volatile.Read(ref _committedSize) + Interlocked.Read(ref _pendingBytes) >= _fullAt;
+    public bool IsFull => Volatile.Read(ref _committedSize) + Interlocked.Read(ref _pendingBytes) >= _fullAt || Interlocked.Read(ref _outOfSpaceAt) != 0;
+
+    /// <summary>Operations the store refused for lack of room (not written; their commit callbacks saw Refused).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
 
     /// <summary>The store's size after the last commit (0 for a store without <see cref="ISizedStore"/>).</summary>
     public long SizeBytes => Volatile.Read(ref _committedSize);
@@ -120,9 +126,13 @@ internal sealed class StoreWriter
         return room.Task;
     }
 
-    /// <summary>A rough size of an operation in the queue and in the store: payload, topic and a fixed row cost.</summary>
+    /// <summary>
+    /// A rough size of an operation in the queue and in the store: payload, topic, a subscription's filter (twice: row and
+    /// index) and a fixed row cost.
+    /// </summary>
     public static long EstimatedSize(in StoreOperation operation)
         => 128 + (operation.Message is { } m ? m.AccountedSize + m.Topic.Length : 0)
+           + (operation.Subscription is { } s ? 2L * (s.Filter.Length + s.ClientId.Length) : 0)
            + (operation.Will is { } w ? w.Payload.Length + w.Topic.Length + (w.Properties?.Length ?? 0) : 0);
 
     /// <summary>
@@ -175,7 +185,10 @@ internal sealed class StoreWriter
     private void Run()
     {
         var operations = new List<StoreOperation>(1024);
-        var callbacks = new List<ICommitCallback>(256);
+        // Queue position (in this batch) of each operation, kept in step by Compact: a refusal is reported by position.
+        var positions = new List<int>(1024);
+        // Each callback with the number of operations queued before it in this batch.
+        var callbacks = new List<(ICommitCallback Callback, int After)>(256);
         try
         {
             while (true)
@@ -190,35 +203,47 @@ internal sealed class StoreWriter
                 }
                 _wake.Reset();
                 Volatile.Write(ref _signaled, 0);
-                long taken = 0, takenBytes = 0;
+                int taken = 0;
+                long takenBytes = 0;
                 while (operations.Count < MaxBatch && _queue.TryDequeue(out var item))
                 {
                     if (item.Callback is { } callback)
                     {
-                        callbacks.Add(callback);
+                        callbacks.Add((callback, taken));
                     }
                     else
                     {
                         operations.Add(item.Operation);
+                        positions.Add(taken);
                         taken++;
                         takenBytes += EstimatedSize(item.Operation);
                     }
                 }
-                Compact(operations);
-                if (operations.Count > 0 && !Commit(operations))
+                Interlocked.Add(ref _compacted, StoreBatchCompaction.Compact(operations, positions));
+                var result = new BatchResult(int.MaxValue, 0, 0, false);
+                if (operations.Count > 0)
                 {
-                    break;
+                    result = _committer.Commit(operations, positions);
+                    if (result.GaveUp)
+                    {
+                        break;
+                    }
+                    Interlocked.Increment(ref _batches);
+                    Interlocked.Add(ref _operations, result.Written);
+                    Interlocked.Add(ref _refused, result.Refused);
                 }
-                // Only now do these operations leave the queue's fill: while a write fails (full disk) they still count,
+                // Only now do these operations leave the queue's fill: while a write fails (I/O error) they still count,
                 // so publishers are held back instead of the queue growing.
                 Interlocked.Add(ref _pendingOperations, -taken);
                 Interlocked.Add(ref _pendingBytes, -takenBytes);
-                AfterBatch();
-                foreach (var callback in callbacks)
+                AfterBatch(result, operations.Count > 0);
+                foreach (var (callback, after) in callbacks)
                 {
                     try
                     {
-                        callback.OnCommitted(_store);
+                        // Refused when an operation queued before it in this batch was not written (earlier batches
+                        // had their own callbacks).
+                        callback.OnCommitted(_store, after > result.FirstRefused ? CommitOutcome.Refused : CommitOutcome.Committed);
                     }
                     catch (Exception ex)
                     {
@@ -226,6 +251,7 @@ internal sealed class StoreWriter
                     }
                 }
                 operations.Clear();
+                positions.Clear();
                 callbacks.Clear();
             }
         }
@@ -238,12 +264,26 @@ internal sealed class StoreWriter
         }
     }
 
-    /// <summary>Measures the store against its size limit and wakes publishers once the queue is below its low marks.</summary>
-    private void AfterBatch()
+    /// <summary>
+    /// Measures the store against its size limit, notes a refusal for lack of room (the store counts as full until it
+    /// shrinks), and wakes publishers once the queue is below its low marks.
+    /// </summary>
+    private void AfterBatch(BatchResult result, bool wrote)
     {
+        var measured = _store is ISizedStore && (_fullAt != long.MaxValue || result.Refused > 0 || Interlocked.Read(ref _outOfSpaceAt) != 0);
+        var size = measured ? ((ISizedStore)_store).SizeBytes : 0;
+        if (result.Refused > 0)
+        {
+            Interlocked.Exchange(ref _outOfSpaceAt, Math.Max(1, size));
+        }
+        else if (wrote && Interlocked.Read(ref _outOfSpaceAt) is var at and not 0 && (!measured || size < at))
+        {
+            // A batch fully written after a refusal: with a measurable store only once it is smaller than at the
+            // refusal (growth is refused at the door meanwhile, so what commits is deletions).
+            Interlocked.Exchange(ref _outOfSpaceAt, 0);
+        }
         if (_fullAt != long.MaxValue && _store is ISizedStore sized)
         {
-            var size = sized.SizeBytes;
             Volatile.Write(ref _committedSize, size);
             // Once per change of state (the refusals themselves are logged, rate-limited, by the publish side).
             var full = size >= _fullAt;
@@ -269,99 +309,6 @@ internal sealed class StoreWriter
     }
 
     private void ReleaseRoom() => Interlocked.Exchange(ref _room, null)?.TrySetResult();
-
-    /// <summary>
-    /// Drops deliveries that were added and completed within this batch (a subscriber online that acknowledged before
-    /// the commit): their add, state changes and removal never reach the store, nor does their message when no other
-    /// operation refers to it. What remains has the same effect on the store as the whole batch.
-    /// </summary>
-    private void Compact(List<StoreOperation> operations)
-    {
-        Dictionary<(string, long), int>? added = null;
-        HashSet<int>? dropped = null;
-        for (var i = 0; i < operations.Count; i++)
-        {
-            var op = operations[i];
-            switch (op.Kind)
-            {
-                case StoreOperationKind.AddDelivery:
-                    (added ??= [])[(op.ClientId, op.Sequence)] = i;
-                    break;
-                case StoreOperationKind.UpdateDelivery when added is not null && added.ContainsKey((op.ClientId, op.Sequence)):
-                    (dropped ??= []).Add(i);
-                    break;
-                case StoreOperationKind.RemoveDelivery when added is not null && added.Remove((op.ClientId, op.Sequence), out var at):
-                    (dropped ??= []).Add(i);
-                    dropped.Add(at);
-                    break;
-                case StoreOperationKind.DeleteSession when added is not null:
-                    // Later operations of a new session with the same id must not match adds of the deleted one.
-                    foreach (var key in added.Keys.Where(k => k.Item1 == op.ClientId).ToList())
-                    {
-                        added.Remove(key);
-                    }
-                    break;
-            }
-        }
-        if (dropped is null)
-        {
-            return;
-        }
-        // Keep updates of adds that were not completed (they were marked before knowing): re-add them.
-        if (added is { Count: > 0 })
-        {
-            for (var i = 0; i < operations.Count; i++)
-            {
-                var op = operations[i];
-                if (op.Kind == StoreOperationKind.UpdateDelivery && added.TryGetValue((op.ClientId, op.Sequence), out var at) && at < i)
-                {
-                    dropped.Remove(i);
-                }
-            }
-        }
-        var write = 0;
-        for (var read = 0; read < operations.Count; read++)
-        {
-            if (!dropped.Contains(read))
-            {
-                operations[write++] = operations[read];
-            }
-        }
-        Interlocked.Add(ref _compacted, operations.Count - write);
-        operations.RemoveRange(write, operations.Count - write);
-    }
-
-    /// <summary>Applies one batch, retrying while the store fails; false when stopping made it give up.</summary>
-    private bool Commit(List<StoreOperation> operations)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                _store.Apply(operations);
-                Interlocked.Increment(ref _batches);
-                Interlocked.Add(ref _operations, operations.Count);
-                if (attempt > 1)
-                {
-                    StorageLog.WriteRecovered(_log, _store.Description, attempt - 1);
-                }
-                return true;
-            }
-            catch (Exception ex)
-            {
-                if (_stopping && attempt >= 3)
-                {
-                    StorageLog.GivingUpAtShutdown(_log, ex, operations.Count, _store.Description, ex.Message);
-                    return false;
-                }
-                if (attempt == 1 || attempt % 30 == 0)
-                {
-                    StorageLog.WriteFailed(_log, ex, _store.Description, ex.Message);
-                }
-                Thread.Sleep(Math.Min(250 * attempt, 3000));
-            }
-        }
-    }
 
     private readonly record struct Item(StoreOperation Operation, ICommitCallback? Callback);
 }

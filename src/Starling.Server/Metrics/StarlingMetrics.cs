@@ -49,7 +49,9 @@ internal sealed class StarlingMetrics : IDisposable
         m.CreateObservableCounter("starling.messages.dropped", ObserveDropped, "{message}",
             "Messages dropped since start, by reason.");
         m.CreateObservableCounter("starling.store.full_refusals", () => Read(ref Broker.Counters.MessagesRefusedStoreFull), "{message}",
-            "QoS 1/2 and retained PUBLISH refused because the store reached Storage:MaxDatabaseSize, since start.");
+            "QoS 1/2 and retained PUBLISH refused because the store reached Storage:MaxDatabaseSize (or had no room for them), since start.");
+        m.CreateObservableCounter("starling.store.full_request_refusals", () => Read(ref Broker.Counters.RequestsRefusedStoreFull), "{request}",
+            "SUBSCRIBE filters of durable sessions and CONNECTs of new durable sessions refused because the store is full, since start.");
         m.CreateObservableCounter("starling.store.publisher_pauses", () => Read(ref Broker.Counters.StorePublisherPauses), "{pause}",
             "Times a publisher stopped being read because the store writer's queue was past its limits, since start.");
         m.CreateObservableCounter("starling.limits.refused", ObserveLimits, "{refusal}",

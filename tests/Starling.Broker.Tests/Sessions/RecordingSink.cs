@@ -43,6 +43,14 @@ internal sealed class RecordingSink : IDeliverySink
     public void SendAck(PacketType type, ushort packetId, ReasonCode reason)
         => Add(new Sent(type, packetId, QualityOfService.AtMostOnce, false, reason, null));
 
+    /// <summary>Behaves as an MQTT 5 connection (failure codes in PUBACK / PUBREC) unless set.</summary>
+    public bool HasFailureAcks { get; set; } = true;
+
+    /// <summary>The cause given by the last <see cref="CloseUnacknowledged"/>, null when never called.</summary>
+    public string? ClosedUnacknowledged { get; private set; }
+
+    public void CloseUnacknowledged(string cause) => ClosedUnacknowledged = cause;
+
     /// <summary>Completes once at least <paramref name="count"/> packets were recorded; fails after 10 s.</summary>
     public Task WaitForCountAsync(int count)
     {

@@ -10,7 +10,7 @@ namespace Starling.Broker;
 /// Order matters: CONNACK is queued before the session is attached, so it precedes every re-sent PUBLISH.
 /// </summary>
 internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, BrokerCounters counters, ILogger log,
-    ConnectionRegistry registry, SessionRegistry sessions, Security.SecurityRuntime security)
+    ConnectionRegistry registry, SessionRegistry sessions, Security.SecurityRuntime security, Storage.BrokerStorage storage)
 {
     /// <summary>
     /// Admits the client or refuses it (CONNACK with the reason, then close). <paramref name="auth"/> carries the
@@ -60,6 +60,13 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         }
         connection.Writer.SetOutboundAliasMaximum(options.OutboundTopicAliases && v5 ? properties?.TopicAliasMaximum ?? 0 : 0);
         var sendWindow = Math.Min(options.MaxInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
+        if (expiry > 0 && NeedsNewStoredSession(clientId, connect.CleanSession) && storage.RefuseGrowth("CONNECT", clientId))
+        {
+            // A new durable session is a row in the store, which is full (Storage:MaxDatabaseSize). v5 0x97 Quota
+            // exceeded; 3.1.1 has no such code, 3 Server unavailable is the nearest. A clean session (expiry 0) still connects.
+            connection.Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, "the store is full (Storage:MaxDatabaseSize)");
+            return;
+        }
         state.KeepAliveSeconds = keepAlive;
         state.Will = connect.Will;
         state.ClientId = clientId;
@@ -139,6 +146,13 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
             $"CONNECT of client '{clientId}' (user '{username}', {remote}) refused: the client id was taken over {options.Security.MaxTakeoversPerMinute} times within a minute (Limits:MaxTakeoversPerMinute)");
         connection.Refuse(v5 ? ReasonCode.ConnectionRateExceeded : ReasonCode.ServerUnavailable, "client id taken over too often");
     }
+
+    /// <summary>
+    /// Whether opening this session would add a session to the store: anything but resuming an unexpired durable one
+    /// (a takeover by another identity that replaces it is not foreseen here; it is rare and bounded by the takeover limit).
+    /// </summary>
+    private bool NeedsNewStoredSession(string clientId, bool cleanStart)
+        => cleanStart || sessions.Find(clientId) is not { ExpiryInterval: > 0 } existing || existing.IsExpired(time.GetTimestamp());
 
     /// <summary>The remote IP address (without port) that the takeover throttle counts per client id.</summary>
     private static string SourceAddress(System.Net.EndPoint? remote)

@@ -9,7 +9,7 @@ namespace Starling.Broker;
 /// the retained messages the new subscriptions ask for. One per broker; runs on the subscriber's read loop.
 /// </summary>
 internal sealed class SubscribeHandler(BrokerOptions options, TimeProvider time, BrokerCounters counters, SecurityRuntime security, LimitLog limitLog,
-    TopicIndex index, RetainedStore retained)
+    TopicIndex index, RetainedStore retained, Storage.BrokerStorage storage)
 {
     /// <summary>Handles SUBSCRIBE; returns the connection's writer when its own retained messages left its data lane congested (the read loop waits).</summary>
     public ConnectionWriter? HandleSubscribe(MqttConnection connection, SubscribePacket subscribe)
@@ -52,6 +52,13 @@ internal sealed class SubscribeHandler(BrokerOptions options, TimeProvider time,
             if (CheckSecurity(ref state, filter, topicFilter, session) is var denied and not ReasonCode.Success)
             {
                 codes[i] = v5 ? denied : ReasonCode.UnspecifiedError;
+                continue;
+            }
+            if (session.ExpiryInterval > 0 && storage.RefuseGrowth("SUBSCRIBE", state.ClientId))
+            {
+                // A durable session's subscription is a row in the store, which is full (Storage:MaxDatabaseSize):
+                // refused per filter, nothing recorded; v5 0x97 Quota exceeded, 3.1.1 0x80 Failure [MQTT-3.9.3-2].
+                codes[i] = v5 ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
                 continue;
             }
             var qos = subscriptionOptions.QoS > options.MaximumQoS ? options.MaximumQoS : subscriptionOptions.QoS;
