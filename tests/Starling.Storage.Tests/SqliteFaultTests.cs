@@ -148,7 +148,9 @@ public sealed class SqliteFaultTests
         Assert.InRange(host.Broker.StorageState.Writer!.PendingOperations, 1, 21);
         Assert.DoesNotContain(publishes, p => p.IsCompleted); // nothing acknowledged while nothing could be written
         await Eventually.TrueAsync(() => host.Logs.Errors.Any(e => e.Contains("disk is full", StringComparison.Ordinal)), "the failure is logged");
-        Assert.Contains(host.Logs.Lines, l => l.Contains("the write queue of", StringComparison.Ordinal) && l.Contains("publishers stop being read", StringComparison.Ordinal));
+        // The pause is counted before its log line is written: wait for the line, do not expect it at once.
+        await Eventually.TrueAsync(() => host.Logs.Lines.Any(l => l.Contains("the write queue of", StringComparison.Ordinal) && l.Contains("publishers stop being read", StringComparison.Ordinal)),
+            "the pause is logged");
 
         store.Failing = false; // space freed: the retried batch commits
         var codes = await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(30));
