@@ -12,6 +12,7 @@
 #   BENCH_GEN_PROCS  generator processes per side (default 1). 2 splits the publishers (and the subscribers, where
 #                    there are several) over two processes each: if the rate does not move, the generator is not the
 #                    bottleneck.
+#   BENCH_FANOUT     subscribers of fanout-q0 (default 1000, the reference's; bench/scaling.sh varies it)
 #   BENCH_ARTIFACTS  build output folder (default /tmp/art-bench)
 #   BENCH_OUT        folder for logs, per-run JSON and results.tsv (default: a new temporary folder)
 #   BENCH_NO_BUILD=1 use the build already in BENCH_ARTIFACTS
@@ -76,7 +77,8 @@ start_broker() { # kind log; the port must be free, or another process would be 
   wait_for_port "$PORT" && kill -0 "$BROKER_PID" 2>/dev/null || { echo "$1 did not start on port $PORT:" >&2; cat "$2" >&2; return 1; }
   sleep 1 # as the reference: let the runtime settle before the baseline RSS
 }
-stop_broker() { kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; }
+stop_broker() { [ -n "$BROKER_PID" ] || return 0; kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; BROKER_PID=""; }
+trap stop_broker EXIT # never leave a broker holding the port
 
 bench() { exec dotnet "$CLI" bench "$@"; } # exec: $! of `bench ... &` is the generator itself (CPU from /proc)
 
@@ -99,6 +101,7 @@ part() { local n=$1 k=$2 per; per=$(( (n + PROCS - 1) / PROCS )); local from=$((
 run_pub_sub() { # scenario kind tag -> "rate p50 p99 genCpu sent"
   local scenario=$1 tag=$3 args sub_args pub_args subs=() pubs=() files=() k
   args="$(scenario_args "$scenario")"; sub_args="${args%%|*}"; pub_args="${args#*|}"
+  [ "$scenario" = fanout-q0 ] && [ -n "${BENCH_FANOUT:-}" ] && sub_args="${sub_args/#-c 1000/-c $BENCH_FANOUT}" # bench/scaling.sh
   local nsub npub; nsub=$(sed -E 's/^-c ([0-9]+).*/\1/' <<<"$sub_args"); npub=$(sed -E 's/^-c ([0-9]+).*/\1/' <<<"$pub_args")
   local sprocs=$PROCS; [ "$nsub" -lt "$PROCS" ] && sprocs=1
   for ((k = 0; k < sprocs; k++)); do
@@ -149,8 +152,10 @@ PY
 
 run_conn() { # n tag -> "connectRate rssPerConnKiB genCpu"
   local n=$1 tag=$2
+  # In the background and waited for: bench() execs, which must not replace this shell.
   bench conn -h 127.0.0.1 -p "$PORT" -c "$n" -k 600 --ifaddr 127.0.0.2-127.0.0.9 --concurrency 64 --duration 1 \
-    --broker-pid "$BROKER_PID" --json "$OUT/$tag.conn.json" >"$OUT/$tag.conn.txt" 2>&1 || true
+    --broker-pid "$BROKER_PID" --json "$OUT/$tag.conn.json" >"$OUT/$tag.conn.txt" 2>&1 &
+  wait $! || true
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["connectRate"], d["brokerRssPerConnectionKiB"], d["generatorCpuSeconds"], d["connected"])' "$OUT/$tag.conn.json" 2>/dev/null || echo "0 0 0 0"
 }
 
