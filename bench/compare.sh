@@ -1,187 +1,185 @@
 #!/usr/bin/env bash
-# Starling vs Mosquitto on the same scenarios, alternating A B A B on this machine, with `starling bench`.
+# Starling vs Mosquitto with `starling bench`, on the scenarios of the independent harness (../shared/perf, mqload),
+# run the way it runs them, so that the two harnesses can be compared figure by figure (docs/performance.md).
 #
 # Usage: bench/compare.sh [SCENARIO ...]      (default: all)
-# Scenarios: fanin-q0 fanin-q1 pairs-q1 fanout-q0 q2 lat-q1 conn-idle
+# Scenarios: fanin-q0 fanin-q1 pairs-q1 fanout-q0 q2 lat-q1 conn-idle conn-idle-18k (conn-idle-<N>k: N thousand)
 # Environment:
-#   BENCH_SECONDS   measured window per run, seconds (default 15; e.g. 3 for a smoke run)
-#   BENCH_WARMUP    warmup before the window, seconds (default 2)
-#   BENCH_ROUNDS    rounds of (Starling, Mosquitto) (default 3)
-#   BENCH_CONN      connections of conn-idle (default 15000; keep under ~18000: 20000 open files per process)
-#   BENCH_FANOUT    subscribers of fanout-q0 (default 1000)
-#   BENCH_ARTIFACTS build output folder (default /tmp/art-bench)
-#   BENCH_OUT       folder for configs, logs and per-run JSON (default: a new temporary folder)
-# Prints one table: medians per broker, the Starling/Mosquitto ratio, and broker CPU microseconds per delivered
-# message (utime+stime from /proc/PID/stat over the whole run, divided by the messages the subscribers counted).
+#   BENCH_SECONDS    measured window per run, seconds (default 10)
+#   BENCH_WARMUP     seconds from the first delivery to the window (default 4)
+#   BENCH_ROUNDS     rounds of (Starling, Mosquitto), alternating (default 3)
+#   BENCH_BROKERS    which brokers, in order (default "starling mosquitto")
+#   BENCH_GEN_PROCS  generator processes per side (default 1). 2 splits the publishers (and the subscribers, where
+#                    there are several) over two processes each: if the rate does not move, the generator is not the
+#                    bottleneck.
+#   BENCH_FANOUT     subscribers of fanout-q0 (default 1000, the reference's; bench/scaling.sh varies it)
+#   BENCH_ARTIFACTS  build output folder (default /tmp/art-bench)
+#   BENCH_OUT        folder for logs, per-run JSON and results.tsv (default: a new temporary folder)
+#   BENCH_NO_BUILD=1 use the build already in BENCH_ARTIFACTS
+# Brokers, as ../shared/perf/README.md runs them: Mosquitto 2.0.11 from bench/mosquitto.conf (the reference's settings:
+# port 18841, persistence off, max_queued_messages 1000000, packaged defaults otherwise: max_inflight_messages 20,
+# Nagle on); Starling as `starling-server.dll -p 18850 --bind 127.0.0.1 --data-dir DIR` (its default SQLite store
+# in a fresh scratch folder per run, default limits and logging).
+# Prints one table of medians: delivered msg/s (or latency, connect rate, RSS per connection), broker CPU and the
+# generator's own CPU in the window (utime+stime from /proc/PID/stat of every process of the side).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ART="${BENCH_ARTIFACTS:-/tmp/art-bench}"
-SECONDS_WINDOW="${BENCH_SECONDS:-15}"
-WARMUP="${BENCH_WARMUP:-2}"
+MEASURE="${BENCH_SECONDS:-10}"
+WARMUP="${BENCH_WARMUP:-4}"
 ROUNDS="${BENCH_ROUNDS:-3}"
-CONNS="${BENCH_CONN:-15000}"
-FANOUT="${BENCH_FANOUT:-1000}"
+BROKERS="${BENCH_BROKERS:-starling mosquitto}"
+PROCS="${BENCH_GEN_PROCS:-1}"
 OUT="${BENCH_OUT:-$(mktemp -d /tmp/starling-compare.XXXXXX)}"
+MOSQUITTO="${MOSQUITTO:-/usr/sbin/mosquitto}"
 mkdir -p "$OUT"
-ALL=(fanin-q0 fanin-q1 pairs-q1 fanout-q0 q2 lat-q1 conn-idle)
+ALL="fanin-q0 fanin-q1 pairs-q1 fanout-q0 q2 lat-q1 conn-idle conn-idle-18k"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=("${ALL[@]}")
+[ ${#SCENARIOS[@]} -eq 0 ] && read -r -a SCENARIOS <<<"$ALL"
 for s in "${SCENARIOS[@]}"; do
-  [[ " ${ALL[*]} " == *" $s "* ]] || { echo "unknown scenario '$s' (known: ${ALL[*]})" >&2; exit 2; }
+  [[ " $ALL " == *" $s "* || "$s" =~ ^conn-idle-[0-9]+k$ ]] || { echo "unknown scenario '$s' (known: $ALL)" >&2; exit 2; }
 done
-command -v mosquitto >/dev/null || { echo "mosquitto is not installed (apt-get install mosquitto)" >&2; exit 2; }
+[ -x "$MOSQUITTO" ] || [[ " $BROKERS " != *" mosquitto "* ]] || { echo "$MOSQUITTO not found (apt-get install mosquitto)" >&2; exit 2; }
 
-echo "building (Release, $ART) ..." >&2
-dotnet build "$ROOT/src/Starling.Server" -c Release --artifacts-path "$ART" -v q -nologo >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
-dotnet build "$ROOT/src/Starling.Cli" -c Release --artifacts-path "$ART" -v q -nologo >>"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  echo "building (Release, $ART) ..." >&2
+  for p in Starling.Server Starling.Cli; do
+    dotnet build "$ROOT/src/$p" -c Release --artifacts-path "$ART" -v q -nologo >>"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
+  done
+fi
 SERVER="$ART/bin/Starling.Server/release/starling-server.dll"
 CLI="$ART/bin/Starling.Cli/release/starling.dll"
-CLK_TCK="$(getconf CLK_TCK)"
-QUEUE=10000   # max queued messages per client, both brokers
+HZ="$(getconf CLK_TCK)"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+ticks() { [ -r "/proc/$1/stat" ] && awk '{sub(/^.*\) /,""); print $12+$13}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+sum_ticks() { local s=0 p; for p in "$@"; do s=$((s + $(ticks "$p"))); done; echo "$s"; }
+secs() { awk -v t="$1" -v hz="$HZ" 'BEGIN{printf "%.2f", t/hz}'; }
+sleep_until() { local d; d=$(awk -v t="$1" -v n="$EPOCHREALTIME" 'BEGIN{d=t-n; if(d<0)d=0; printf "%.3f", d}'); sleep "$d"; }
 
-BROKER_PID=""
-start_broker() { # kind port log
-  local kind=$1 port=$2 log=$3
-  if [ "$kind" = mosquitto ]; then
-    cat >"$OUT/mosquitto-$port.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-max_queued_messages $QUEUE
-max_inflight_messages 20
-max_connections -1
-set_tcp_nodelay true
-log_type error
-log_type warning
-CONF
-    mosquitto -c "$OUT/mosquitto-$port.conf" >"$log" 2>&1 &
+BROKER_PID="" PORT=""
+start_broker() { # kind log; the port must be free, or another process would be measured
+  if (exec 3<>"/dev/tcp/127.0.0.1/$([ "$1" = mosquitto ] && echo 18841 || echo 18850)") 2>/dev/null; then
+    echo "port of $1 is in use: stop what listens there first" >&2; return 1
+  fi
+  if [ "$1" = mosquitto ]; then
+    PORT=18841
+    "$MOSQUITTO" -c "$ROOT/bench/mosquitto.conf" >"$2" 2>&1 &
   else
-    STARLING_Logging__LogLevel__Default=Warning STARLING_Logging__LogLevel__Starling=Warning \
-    STARLING_Limits__MaxQueuedMessages=$QUEUE STARLING_Limits__MaxInflightMessages=20 \
-      dotnet "$SERVER" -p "$port" --memory >"$log" 2>&1 &
+    PORT=18850
+    rm -rf "$OUT/starling-data" && mkdir -p "$OUT/starling-data"
+    dotnet "$SERVER" -p "$PORT" --bind 127.0.0.1 --data-dir "$OUT/starling-data" >"$2" 2>&1 &
   fi
   BROKER_PID=$!
-  wait_for_port "$port" && return 0
-  echo "$kind did not start on port $port:" >&2; cat "$log" >&2; return 1
+  wait_for_port "$PORT" && kill -0 "$BROKER_PID" 2>/dev/null || { echo "$1 did not start on port $PORT:" >&2; cat "$2" >&2; return 1; }
+  sleep 1 # as the reference: let the runtime settle before the baseline RSS
 }
-stop_broker() {
-  kill "$BROKER_PID" 2>/dev/null || true
-  wait "$BROKER_PID" 2>/dev/null || true
-}
+stop_broker() { [ -n "$BROKER_PID" ] || return 0; kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; BROKER_PID=""; }
+trap stop_broker EXIT # never leave a broker holding the port
 
-bench() { dotnet "$CLI" bench "$@"; }
+bench() { exec dotnet "$CLI" bench "$@"; } # exec: $! of `bench ... &` is the generator itself (CPU from /proc)
 
-# run_pub_sub PORT TAG "SUB ARGS" "PUB ARGS": subscribers first (ready file), then publishers; both write JSON.
-run_pub_sub() {
-  local port=$1 tag=$2 sub_args=$3 pub_args=$4
-  rm -f "$OUT/$tag.ready"
-  # shellcheck disable=SC2086
-  bench sub -p "$port" $sub_args --warmup "$WARMUP" --duration "$SECONDS_WINDOW" --ready-file "$OUT/$tag.ready" \
-    --json "$OUT/$tag.sub.json" >"$OUT/$tag.sub.txt" 2>&1 &
-  local sub=$!
-  for _ in $(seq 1 600); do [ -f "$OUT/$tag.ready" ] && break; sleep 0.1; done
-  # Publishers run a little longer than the subscribers' window (which opens after their first delivery).
-  # shellcheck disable=SC2086
-  bench pub -p "$port" $pub_args --warmup "$WARMUP" --duration "$(python3 -c "print($SECONDS_WINDOW + 1)")" \
-    --json "$OUT/$tag.pub.json" >"$OUT/$tag.pub.txt" 2>&1 || true
-  wait "$sub" || true
-}
-
-run_one() { # scenario broker round
-  local scenario=$1 kind=$2 round=$3 port tag cpu0 cpu1
-  port="$(free_port)"
-  tag="$scenario-$kind-$round"
-  start_broker "$kind" "$port" "$OUT/$tag.broker.log"
-  cpu0="$(cpu_ticks "$BROKER_PID")"
-  case "$scenario" in
-    fanin-q0)  run_pub_sub "$port" "$tag" "-c 1 -t bench/# -q 0" "-c 50 -t bench/%i -q 0 --max-rate" ;;
-    fanin-q1)  run_pub_sub "$port" "$tag" "-c 1 -t bench/# -q 1" "-c 50 -t bench/%i -q 1 --max-rate --inflight 10" ;;
-    pairs-q1)  run_pub_sub "$port" "$tag" "-c 100 -t bench/pair/%i -q 1" "-c 100 -t bench/pair/%i -q 1 --max-rate --inflight 10" ;;
-    fanout-q0) run_pub_sub "$port" "$tag" "-c $FANOUT -t bench/fanout -q 0" "-c 1 -t bench/fanout -q 0 -I 1" ;;
-    q2)        run_pub_sub "$port" "$tag" "-c 10 -t bench/q2/%i -q 2" "-c 10 -t bench/q2/%i -q 2 --max-rate --inflight 10" ;;
-    lat-q1)    run_pub_sub "$port" "$tag" "-c 10 -t bench/lat/%i -q 1" "-c 10 -t bench/lat/%i -q 1 -I 2" ;;
-    conn-idle) bench conn -p "$port" -c "$CONNS" -k 600 --rate 3000 --duration 3 --broker-pid "$BROKER_PID" \
-                 --json "$OUT/$tag.conn.json" >"$OUT/$tag.conn.txt" 2>&1 || true ;;
+# The reference's scenario table (payload 64 B, bench.sh), as `sub ARGS|pub ARGS` for `starling bench`: same clients,
+# topics, QoS, in-flight window, fixed rates, and the same --batch-us 200 where the reference batches (not lat-q1).
+scenario_args() {
+  case "$1" in
+    fanin-q0)  echo "-c 1 -t bench/# -q 0 --batch-us 200|-c 50 -t bench/%i -q 0 --max-rate" ;;
+    fanin-q1)  echo "-c 1 -t bench/# -q 1 --batch-us 200|-c 50 -t bench/%i -q 1 --max-rate --inflight 10 --batch-us 200" ;;
+    pairs-q1)  echo "-c 100 -t bench/%i -q 1 --batch-us 200|-c 100 -t bench/%i -q 1 --max-rate --inflight 10 --batch-us 200" ;;
+    fanout-q0) echo "-c 1000 -t bench/fan -q 0 --batch-us 200|-c 1 -t bench/fan -q 0 -I 1" ;;
+    q2)        echo "-c 10 -t bench/%i -q 2 --batch-us 200|-c 10 -t bench/%i -q 2 --max-rate --inflight 10 --batch-us 200" ;;
+    lat-q1)    echo "-c 10 -t bench/%i -q 1|-c 10 -t bench/%i -q 1 -I 2" ;;
   esac
-  cpu1="$(cpu_ticks "$BROKER_PID")"
-  stop_broker
-  echo "$scenario $kind $round $(( cpu1 - cpu0 ))" >>"$OUT/cpu.txt"
-  echo "  $tag done" >&2
 }
 
-echo "scenarios: ${SCENARIOS[*]}; window ${SECONDS_WINDOW}s, warmup ${WARMUP}s, rounds $ROUNDS; output in $OUT" >&2
-: >"$OUT/cpu.txt"
-for scenario in "${SCENARIOS[@]}"; do
-  for round in $(seq 1 "$ROUNDS"); do
-    run_one "$scenario" starling "$round"
-    run_one "$scenario" mosquitto "$round"
+# split COUNT ARGS -> "-c N --first-index K" for process K of PROCS (clients 0..COUNT-1 spread evenly)
+part() { local n=$1 k=$2 per; per=$(( (n + PROCS - 1) / PROCS )); local from=$((k * per)); local c=$(( n - from < per ? n - from : per )); echo "$c $from"; }
+
+run_pub_sub() { # scenario kind tag -> "rate p50 p99 genCpu sent"
+  local scenario=$1 tag=$3 args sub_args pub_args subs=() pubs=() files=() k
+  args="$(scenario_args "$scenario")"; sub_args="${args%%|*}"; pub_args="${args#*|}"
+  [ "$scenario" = fanout-q0 ] && [ -n "${BENCH_FANOUT:-}" ] && sub_args="${sub_args/#-c 1000/-c $BENCH_FANOUT}" # bench/scaling.sh
+  local nsub npub; nsub=$(sed -E 's/^-c ([0-9]+).*/\1/' <<<"$sub_args"); npub=$(sed -E 's/^-c ([0-9]+).*/\1/' <<<"$pub_args")
+  local sprocs=$PROCS; [ "$nsub" -lt "$PROCS" ] && sprocs=1
+  for ((k = 0; k < sprocs; k++)); do
+    read -r c from <<<"$(PROCS=$sprocs part "$nsub" "$k")"
+    rm -f "$OUT/$tag.ready$k" "$OUT/$tag.window$k"
+    # shellcheck disable=SC2086
+    bench sub -h 127.0.0.1 -p "$PORT" ${sub_args/#-c $nsub/-c $c} --first-index "$from" --prefix "s$k" -k 300 \
+      --warmup "$WARMUP" --duration "$MEASURE" --ready-file "$OUT/$tag.ready$k" --window-file "$OUT/$tag.window$k" \
+      --json "$OUT/$tag.sub$k.json" >"$OUT/$tag.sub$k.txt" 2>&1 &
+    subs+=($!); files+=("$OUT/$tag.sub$k.json")
+  done
+  for ((k = 0; k < sprocs; k++)); do
+    for _ in $(seq 1 900); do [ -f "$OUT/$tag.ready$k" ] && break; sleep 0.1; done
+  done
+  for ((k = 0; k < PROCS && k < npub; k++)); do
+    read -r c from <<<"$(part "$npub" "$k")"
+    # shellcheck disable=SC2086
+    bench pub -h 127.0.0.1 -p "$PORT" ${pub_args/#-c $npub/-c $c} --first-index "$from" --prefix "p$k" -k 300 \
+      --duration "$(awk -v w="$WARMUP" -v m="$MEASURE" 'BEGIN{print w+m+3}')" \
+      --json "$OUT/$tag.pub$k.json" >"$OUT/$tag.pub$k.txt" 2>&1 &
+    pubs+=($!)
+  done
+  for _ in $(seq 1 300); do [ -s "$OUT/$tag.window0" ] && break; sleep 0.1; done
+  local from to b0 b1 g0 g1
+  if [ -s "$OUT/$tag.window0" ]; then
+    read -r from to <"$OUT/$tag.window0"
+    sleep_until "$from"; b0=$(ticks "$BROKER_PID"); local gp0; gp0=$(sum_ticks "${pubs[@]}")
+    sleep_until "$to"; b1=$(ticks "$BROKER_PID"); g1=$(sum_ticks "${pubs[@]}")
+    g0=$gp0 # subscribers exit at the window's end: they report their own window CPU (JSON), added below
+  else
+    b0=0 b1=0 g0=0 g1=0
+  fi
+  for p in "${pubs[@]}" "${subs[@]}"; do wait "$p" || true; done
+  python3 - "${files[@]}" <<'PY'
+import json, sys
+rate = p50 = p99 = cpu = 0
+for f in sys.argv[1:]:
+    try:
+        d = json.load(open(f))
+    except (OSError, ValueError):
+        continue
+    rate += d["rate"]
+    p50 = max(p50, d["latencyUs"]["p50"]); p99 = max(p99, d["latencyUs"]["p99"]); cpu += d["generatorCpuSeconds"]
+print(f"{rate:.1f} {p50} {p99} {cpu:.2f}")
+PY
+  echo "$(secs $((b1 - b0))) $(secs $((g1 - g0)))"
+}
+
+run_conn() { # n tag -> "connectRate rssPerConnKiB genCpu"
+  local n=$1 tag=$2
+  # In the background and waited for: bench() execs, which must not replace this shell.
+  bench conn -h 127.0.0.1 -p "$PORT" -c "$n" -k 600 --ifaddr 127.0.0.2-127.0.0.9 --concurrency 64 --duration 1 \
+    --broker-pid "$BROKER_PID" --json "$OUT/$tag.conn.json" >"$OUT/$tag.conn.txt" 2>&1 &
+  wait $! || true
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["connectRate"], d["brokerRssPerConnectionKiB"], d["generatorCpuSeconds"], d["connected"])' "$OUT/$tag.conn.json" 2>/dev/null || echo "0 0 0 0"
+}
+
+echo "scenarios: ${SCENARIOS[*]}; brokers: $BROKERS; warmup ${WARMUP}s, window ${MEASURE}s, rounds $ROUNDS, generator processes $PROCS; output in $OUT" >&2
+RESULTS="$OUT/results.tsv"
+printf 'scenario\tbroker\tround\trate\tp50_us\tp99_us\tbroker_cpu_win_s\tgen_cpu_win_s\tconnect_rate\trss_per_conn_kib\tconnected\n' >"$RESULTS"
+for round in $(seq 1 "$ROUNDS"); do
+  for scenario in "${SCENARIOS[@]}"; do
+    for kind in $BROKERS; do
+      tag="$scenario-$kind-$round"
+      start_broker "$kind" "$OUT/$tag.broker.log"
+      if [[ "$scenario" == conn-idle* ]]; then
+        n=10000; [[ "$scenario" =~ ^conn-idle-([0-9]+)k$ ]] && n=$((BASH_REMATCH[1] * 1000))
+        read -r crate rss gcpu connected < <(run_conn "$n" "$tag")
+        printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t%s\t%s\n' "$scenario" "$kind" "$round" "$gcpu" "$crate" "$rss" "$connected" >>"$RESULTS"
+      else
+        { read -r rate p50 p99 scpu; read -r bcpu pcpu; } < <(run_pub_sub "$scenario" "$kind" "$tag")
+        gcpu=$(awk -v a="$scpu" -v b="$pcpu" 'BEGIN{printf "%.2f", a+b}')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t-\t-\t-\n' "$scenario" "$kind" "$round" "$rate" "$p50" "$p99" "$bcpu" "$gcpu" >>"$RESULTS"
+      fi
+      stop_broker
+      echo "  $tag: $(tail -1 "$RESULTS" | cut -f4-)" >&2
+      sleep 2 # let TIME_WAIT and memory settle between brokers
+    done
   done
 done
-
-python3 - "$OUT" "$CLK_TCK" "${SCENARIOS[@]}" <<'PY'
-import json, os, statistics, sys
-out, clk, scenarios = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-cpu = {}
-for line in open(os.path.join(out, "cpu.txt")):
-    s, k, r, t = line.split()
-    cpu[(s, k, r)] = int(t) / clk
-
-def load(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-def runs(s, k):
-    rs = sorted({r for (s2, k2, r) in cpu if s2 == s and k2 == k}, key=int)
-    for r in rs:
-        tag = os.path.join(out, f"{s}-{k}-{r}")
-        yield r, load(tag + ".sub.json"), load(tag + ".pub.json"), load(tag + ".conn.json"), cpu[(s, k, r)]
-
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-def metrics(s, k):
-    m = {}
-    for r, sub, pub, conn, secs in runs(s, k):
-        if s == "conn-idle":
-            vals = {"connect rate (conn/s)": conn and conn["connectRate"],
-                    "broker KiB per connection": conn and conn["brokerRssPerConnectionKiB"],
-                    "connected": conn and conn["connected"]}
-            cpu_per = None
-        else:
-            vals = {"delivered msg/s": sub and sub["rate"], "published msg/s": pub and pub["rate"]}
-            if s == "lat-q1":
-                vals = {"latency p50 ms": sub and sub["latencyUs"]["p50"] / 1000, "latency p99 ms": sub and sub["latencyUs"]["p99"] / 1000,
-                        "delivered msg/s": sub and sub["rate"]}
-            delivered = sub and sub["totalReceived"]
-            published = pub and pub["totalSent"]
-            cpu_per = secs * 1e6 / delivered if delivered else None
-            vals["broker CPU us/published msg"] = secs * 1e6 / published if published else None
-        vals["broker CPU us/delivered msg"] = cpu_per
-        for key, v in vals.items():
-            m.setdefault(key, []).append(v)
-    return {key: (med(v), v) for key, v in m.items()}
-
-def fmt(x):
-    if x is None: return "n/a"
-    if abs(x) >= 100: return f"{x:,.0f}"
-    return f"{x:.3g}"
-
-print()
-print(f"| scenario | metric | Starling (median) | Mosquitto (median) | Starling/Mosquitto | runs S / M |")
-print(f"|---|---|---:|---:|---:|---|")
-for s in scenarios:
-    ms, mm = metrics(s, "starling"), metrics(s, "mosquitto")
-    for key in ms:
-        a, b = ms[key][0], mm.get(key, (None, []))[0]
-        ratio = f"{a / b:.2f}" if a is not None and b else "n/a"
-        print(f"| {s} | {key} | {fmt(a)} | {fmt(b)} | {ratio} | {' '.join(fmt(v) for v in ms[key][1])} / {' '.join(fmt(v) for v in mm.get(key, (None, []))[1])} |")
-PY
+python3 "$ROOT/bench/summarize.py" "$RESULTS"

@@ -12,6 +12,9 @@ namespace Starling.Cli.Bench;
 /// </summary>
 public static class BenchCommand
 {
+    /// <summary>The runtime switch that runs socket completions on the socket engine's thread (set by Program for bench runs unless given).</summary>
+    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     public static Command Create()
     {
         var command = new Command("bench", "Load-test a broker: many clients per process (pub, sub, conn). Run pub and sub in separate processes.");
@@ -52,8 +55,15 @@ public static class BenchCommand
             Description = "Local source addresses, spread over the connections: a list and/or ranges, e.g. 127.0.0.2-127.0.0.9 or 127.0.0.2-9.",
             HelpName = "ADDRESSES",
         };
-        var rate = new Option<double?>("--rate") { Description = "New connections per second (default: conn 1000, pub/sub unpaced).", HelpName = "N" };
-        var concurrency = new Option<int>("--concurrency") { Description = "Connection attempts outstanding at once.", DefaultValueFactory = _ => 200, HelpName = "N" };
+        var rate = new Option<double?>("--rate") { Description = "New connections per second (default: unpaced, as fast as --concurrency allows).", HelpName = "N" };
+        var concurrency = new Option<int>("--concurrency") { Description = "Connection attempts (TCP connect + CONNACK) outstanding at once.", DefaultValueFactory = _ => 64, HelpName = "N" };
+        var firstIndex = new Option<int>("--first-index") { Description = "Index of the first client (%i in topics, client ids): lets several processes share one scenario.", HelpName = "N" };
+        var batch = new Option<int>("--batch-us")
+        {
+            Description = "Sleep this many microseconds after a busy read so that reads and acks coalesce: less generator CPU, a little more latency (default 0).",
+            HelpName = "MICROSECONDS",
+        };
+        var windowFile = new Option<string?>("--window-file") { Description = "sub: write \"FROM TO\" (Unix seconds) to this file when the measured window opens.", HelpName = "FILE" };
         var brokerPid = new Option<int?>("--broker-pid") { Description = "conn: read this process's RSS before and after (Linux /proc).", HelpName = "PID" };
         var username = new Option<string?>("--username", "-u") { Description = "User name.", HelpName = "USER" };
         var password = new Option<string?>("--pw", "-P") { Description = "Password.", HelpName = "PASSWORD" };
@@ -76,10 +86,18 @@ public static class BenchCommand
         {
             options.AddRange([warmup]);
         }
-        options.AddRange([duration, limit, timeout, ifaddr, rate, concurrency]);
+        options.AddRange([duration, limit, timeout, ifaddr, rate, concurrency, firstIndex]);
+        if (mode != BenchMode.Conn)
+        {
+            options.Add(batch);
+        }
         if (mode == BenchMode.Conn)
         {
             options.Add(brokerPid);
+        }
+        if (mode == BenchMode.Sub)
+        {
+            options.Add(windowFile);
         }
         options.AddRange([username, password, prefix, json, readyFile]);
         foreach (var option in options)
@@ -120,7 +138,10 @@ public static class BenchCommand
                     Limit = Math.Max(0, parse.GetValue(limit)),
                     TimeoutSeconds = Math.Max(0, parse.GetValue(timeout)),
                     SourceAddresses = ParseAddresses(parse.GetValue(ifaddr)),
-                    ConnectRate = parse.GetValue(rate) ?? (mode == BenchMode.Conn ? 1000 : 0),
+                    ConnectRate = parse.GetValue(rate) is { } r ? (r >= 0 ? r : throw new FormatException("--rate: 0 (unpaced) or more.")) : 0,
+                    FirstIndex = parse.GetValue(firstIndex) is var f and >= 0 ? f : throw new FormatException("--first-index: 0 or more."),
+                    WindowFile = mode == BenchMode.Sub ? parse.GetValue(windowFile) : null,
+                    BatchMicroseconds = mode == BenchMode.Conn ? 0 : parse.GetValue(batch) is var b and >= 0 and <= 100_000 ? b : throw new FormatException("--batch-us: 0 to 100000."),
                     ConnectConcurrency = Math.Max(1, parse.GetValue(concurrency)),
                     BrokerPid = parse.GetValue(brokerPid),
                     Username = parse.GetValue(username),

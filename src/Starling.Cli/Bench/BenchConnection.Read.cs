@@ -39,6 +39,10 @@ internal sealed partial class BenchConnection
                     _receive.AsSpan(consumed, _received - consumed).CopyTo(_receive);
                     _received -= consumed;
                 }
+                if (_run.Ready)
+                {
+                    BenchNap.AfterBusyRead(_run.Settings.BatchMicroseconds);
+                }
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or MqttProtocolException)

@@ -54,6 +54,9 @@ public sealed class BenchResult
     public long? BrokerRssAfterKiB { get; set; }
     public double? BrokerRssPerConnectionKiB { get; set; }
 
+    /// <summary>CPU seconds (user + system) of this generator process in the measured window (conn: up to the last CONNACK).</summary>
+    public double GeneratorCpuSeconds { get; set; }
+
     /// <summary>False when the run ended early: lost connections, a limit not reached before the timeout.</summary>
     public bool Complete { get; set; } = true;
 
@@ -90,6 +93,7 @@ public sealed class BenchResult
                 }
                 break;
         }
+        text.AppendLine(c, $"  generator CPU {GeneratorCpuSeconds:0.00} s {(Mode == BenchMode.Conn ? "while connecting" : "in the window")}");
         if (FirstError is not null)
         {
             text.AppendLine(c, $"  first error: {FirstError}");
@@ -124,6 +128,7 @@ public sealed class BenchResult
         w.WriteNumber("ackErrors", AckErrors);
         w.WriteNumber("rate", Math.Round(Rate, 1));
         w.WriteNumber("completedRate", Math.Round(CompletedRate, 1));
+        w.WriteNumber("generatorCpuSeconds", Math.Round(GeneratorCpuSeconds, 3));
         w.WriteStartObject("latencyUs");
         w.WriteNumber("count", LatencyCount);
         w.WriteNumber("mean", Math.Round(LatencyMeanUs, 1));

@@ -7,6 +7,7 @@ internal sealed class BenchRun(BenchSettings settings, IPEndPoint endpoint)
 {
     private volatile bool _producing;
     private volatile bool _measuring;
+    private volatile bool _ready;
     private string? _firstError;
     private int _lost;
 
@@ -15,6 +16,9 @@ internal sealed class BenchRun(BenchSettings settings, IPEndPoint endpoint)
 
     /// <summary>Publishers may send (pub mode, between start and stop).</summary>
     public bool Producing { get => _producing; set => _producing = value; }
+
+    /// <summary>Every connection is open (and subscribed): from here on reads may nap (<see cref="BenchSettings.BatchMicroseconds"/>).</summary>
+    public bool Ready { get => _ready; set => _ready = value; }
 
     /// <summary>Inside the measured window: subscribers record latencies.</summary>
     public bool Measuring { get => _measuring; set => _measuring = value; }

@@ -41,6 +41,10 @@ public static class BenchRunner
         {
             await BenchConnector.OpenAllAsync(run, connections, connectLatency, progress, token).ConfigureAwait(false);
             result.ConnectSeconds = openWatch.Elapsed.TotalSeconds;
+            if (settings.Mode == BenchMode.Conn)
+            {
+                result.GeneratorCpuSeconds = ProcessCpu().TotalSeconds; // the connect phase is what conn measures
+            }
             live = [.. connections.Where(c => c is not null).Select(c => c!)];
             result.Connected = live.Length;
             result.ConnectFailures = settings.Clients - live.Length;
@@ -53,6 +57,7 @@ public static class BenchRunner
                 await File.WriteAllTextAsync(ready, "", token).ConfigureAwait(false);
             }
             settings.OnReady?.Invoke();
+            run.Ready = true;
             if (live.Length > 0)
             {
                 switch (settings.Mode)
@@ -117,6 +122,13 @@ public static class BenchRunner
             ?? throw new IOException($"cannot resolve '{host}'");
         return new IPEndPoint(chosen, port);
     }
+    /// <summary>CPU time (user + system) this process has used so far: the generator's own cost, reported per window.</summary>
+    internal static TimeSpan ProcessCpu()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+
     /// <summary>VmRSS of a process in KiB, from /proc/PID/status (null where that cannot be read).</summary>
     public static long? ReadRssKiB(int pid)
     {

@@ -56,11 +56,11 @@ public sealed class BenchSettings
     /// <summary>Local addresses to bind, connection i using entry i mod length (empty: let the system choose).</summary>
     public IReadOnlyList<IPAddress> SourceAddresses { get; set; } = [];
 
-    /// <summary>New connections per second (0: as fast as the concurrency cap allows).</summary>
+    /// <summary>New connections per second (0, the default: as fast as the concurrency cap allows; a cap would hide the broker's own rate).</summary>
     public double ConnectRate { get; set; }
 
     /// <summary>Connection attempts (TCP connect + CONNECT/CONNACK) outstanding at once.</summary>
-    public int ConnectConcurrency { get; set; } = 200;
+    public int ConnectConcurrency { get; set; } = 64;
 
     /// <summary>conn mode: broker process whose RSS is read before and after.</summary>
     public int? BrokerPid { get; set; }
@@ -82,5 +82,17 @@ public sealed class BenchSettings
     /// <summary>Effective measured window: the duration, or unbounded (until limit) when only a limit was given.</summary>
     internal double WindowSeconds => DurationSeconds ?? (Limit > 0 ? double.PositiveInfinity : 10);
 
-    internal string TopicFor(int index) => Topic.Replace("%i", index.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    /// <summary>Microseconds a reading thread sleeps after a busy read, so reads and acks coalesce (0: never; see <see cref="BenchNap"/>).</summary>
+    public int BatchMicroseconds { get; set; }
+
+    /// <summary>Index of this process's first client: %i and client ids count from here, so that several generator processes can share one scenario.</summary>
+    public int FirstIndex { get; set; }
+
+    /// <summary>sub: written once the measured window opens, "FROM TO" in Unix seconds, so a script can sample CPU over the same window.</summary>
+    public string? WindowFile { get; set; }
+
+    internal string TopicFor(int index) => Topic.Replace("%i", (FirstIndex + index).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+    internal string ClientIdFor(int index) =>
+        ClientIdPrefix + char.ToLowerInvariant(Mode.ToString()[0]) + (FirstIndex + index).ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -28,6 +28,7 @@ internal sealed class BenchWindow(BenchRun run, BenchConnection[] connections, T
     private BenchTotals _atStart;
     private BenchTotals _lastProgress;
     private long _lastProgressTicks = start;
+    private TimeSpan _cpuAtStart;
 
     public bool Started { get; private set; }
 
@@ -38,9 +39,22 @@ internal sealed class BenchWindow(BenchRun run, BenchConnection[] connections, T
         {
             Started = true;
             _measuredFrom = _start;
-            run.Measuring = true;
+            OnWindowOpened();
         }
         return this;
+    }
+
+    /// <summary>Starts the window's CPU count and tells a script (--window-file) when the window runs, in wall-clock time.</summary>
+    private void OnWindowOpened()
+    {
+        run.Measuring = true;
+        _cpuAtStart = BenchRunner.ProcessCpu();
+        if (run.Settings.WindowFile is { } path)
+        {
+            var from = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+            var to = from + (double.IsFinite(run.Settings.WindowSeconds) ? run.Settings.WindowSeconds : 0);
+            File.WriteAllText(path, string.Create(CultureInfo.InvariantCulture, $"{from:0.000} {to:0.000}\n"));
+        }
     }
 
     /// <summary>Advances the clock; true when the window is over.</summary>
@@ -52,7 +66,7 @@ internal sealed class BenchWindow(BenchRun run, BenchConnection[] connections, T
             Started = true;
             _measuredFrom = now;
             _atStart = run.Settings.WarmupSeconds > 0 ? BenchTotals.Of(connections) : default;
-            run.Measuring = true;
+            OnWindowOpened();
         }
         if (progress is not null && Stopwatch.GetElapsedTime(_lastProgressTicks, now).TotalSeconds >= 1)
         {
@@ -80,6 +94,7 @@ internal sealed class BenchWindow(BenchRun run, BenchConnection[] connections, T
         {
             _measuredFrom = now;
             _atStart = BenchTotals.Of(connections);
+            _cpuAtStart = BenchRunner.ProcessCpu();
         }
         var end = BenchTotals.Of(connections);
         run.Measuring = false;
@@ -90,5 +105,6 @@ internal sealed class BenchWindow(BenchRun run, BenchConnection[] connections, T
         result.Received = end.Received - _atStart.Received;
         result.Rate = (run.Settings.Mode == BenchMode.Sub ? result.Received : result.Sent) / seconds;
         result.CompletedRate = result.Completed / seconds;
+        result.GeneratorCpuSeconds = (BenchRunner.ProcessCpu() - _cpuAtStart).TotalSeconds;
     }
 }
