@@ -146,6 +146,8 @@ public sealed class PersistentSessionLimitTests
     {
         var ex = await Assert.ThrowsAnyAsync<Exception>(() => TestServer.StartAsync(new Dictionary<string, string?> { [key] = value }));
         Assert.Contains(key, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("must be", ex.Message, StringComparison.Ordinal); // the fix, not "unknown setting"
+        Assert.DoesNotContain("Unknown setting", ex.Message, StringComparison.Ordinal);
     }
 
     // Waits until no client is connected and the broker holds `sessions` sessions (closed clean sessions are gone).
