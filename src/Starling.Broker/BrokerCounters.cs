@@ -41,6 +41,8 @@ public sealed class BrokerCounters
     public long MessagesDroppedSessionEnded;
     public long RetainedRefused;
     public long SessionsRefused;
+    // New persistent sessions refused by Limits:MaxPersistentSessionsPerAddress / MaxPersistentSessionsPerUser.
+    public long PersistentSessionsRefused;
     public long SubscriptionBytesRefused;
     public long PublishesRefusedQueueFull;
     // Packets whose user properties passed Limits:MaxUserPropertyBytes (connection closed; also in ProtocolErrors).

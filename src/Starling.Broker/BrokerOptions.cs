@@ -138,6 +138,21 @@ public sealed class BrokerOptions
     public int MaxSessions { get; set; } = 100_000;
 
     /// <summary>
+    /// Persistent sessions (expiry above 0) that anonymous clients from one IP address may create and keep (0 = no
+    /// limit). Past it a CONNECT that would create a new persistent session gets CONNACK 0x97 (v5) / 0x03 (3.1.1); a
+    /// clean session, and resuming an existing one, is still accepted. 1,000 is 1% of <see cref="MaxSessions"/>'s
+    /// default: one address cannot fill the session table and keep every other client's new id out for a week.
+    /// </summary>
+    public int MaxPersistentSessionsPerAddress { get; set; } = 1_000;
+
+    /// <summary>
+    /// Persistent sessions one authenticated identity (username or certificate identity) may create and keep, refused
+    /// like <see cref="MaxPersistentSessionsPerAddress"/>; 0 (the default) = no limit, since fleets often share one
+    /// account (docs/security.md, "Limits").
+    /// </summary>
+    public int MaxPersistentSessionsPerUser { get; set; }
+
+    /// <summary>
     /// UTF-8 bytes of the topic filters one session may hold together (0 = no limit); a filter that would pass it gets
     /// SUBACK 0x97 (v5) / 0x80. 1 MiB: 10,000 filters of 100 bytes; refuses 10,000 filters of 64 KB (640 MB).
     /// </summary>
@@ -180,6 +195,8 @@ public sealed class BrokerOptions
         Require(MaxRetainedMessages >= 0, nameof(MaxRetainedMessages), "0 (no limit) or more");
         Require(MaxRetainedBytes >= 0, nameof(MaxRetainedBytes), "0 (no limit) or more bytes");
         Require(MaxSessions >= 0, nameof(MaxSessions), "0 (no limit) or more");
+        Require(MaxPersistentSessionsPerAddress >= 0, nameof(MaxPersistentSessionsPerAddress), "0 (no limit) or more, e.g. 1000");
+        Require(MaxPersistentSessionsPerUser >= 0, nameof(MaxPersistentSessionsPerUser), "0 (no limit) or more, e.g. 10000");
         Require(MaxSubscriptionBytesPerClient >= 0, nameof(MaxSubscriptionBytesPerClient), "0 (no limit) or more bytes");
         Require(MaxUserPropertyBytes >= 0, nameof(MaxUserPropertyBytes), "0 (no limit) or more bytes, e.g. 65536");
         Require(Enum.IsDefined(QueueFullPolicy), nameof(QueueFullPolicy), "DropNewest, DropOldest or RejectPublish");

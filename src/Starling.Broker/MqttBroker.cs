@@ -78,7 +78,7 @@ public sealed class MqttBroker : IAsyncDisposable
         var enhancedAuth = new EnhancedAuthHandler(_security, authenticator, admission, log);
         return new ConnectionServices(options, _time, _counters, log, _connections, _security,
             new SessionRelease(_sessions, wills, _counters, _time),
-            new ConnectHandler(options, _connections, authenticator, enhancedAuth, admission),
+            new ConnectHandler(options, _connections, _sessions, authenticator, enhancedAuth, admission),
             enhancedAuth,
             new PublishHandler(options, _time, _counters, _security, _storage, _retained, _router, _messagePool),
             new SubscribeHandler(options, _time, _counters, _security, _limitLog, _index, _retained, _storage),

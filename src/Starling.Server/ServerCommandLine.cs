@@ -158,6 +158,10 @@ internal sealed class ServerCommandLine
               Limits:MaxRetainedMessages    retained topics held, 0 = no limit [100000]
               Limits:MaxRetainedBytes       bytes of all retained topics and payloads, 0 = no limit [268435456]
               Limits:MaxSessions            sessions (connected and persistent), 0 = no limit [100000]
+              Limits:MaxPersistentSessionsPerAddress  persistent sessions anonymous clients of one
+                                            address (IPv6: one /64) may create, 0 = no limit [1000]
+              Limits:MaxPersistentSessionsPerUser  persistent sessions of one username or
+                                            certificate identity, 0 = no limit [0]
               Limits:MaxSubscriptionBytesPerClient  bytes of one session's topic filters, 0 = no limit [1048576]
               Limits:QueueFullPolicy        DropNewest, DropOldest or RejectPublish (v5 0x97) [DropNewest]
               Limits:LimitLogIntervalSeconds  at most one log line per state limit per interval [10]

@@ -7,6 +7,7 @@ internal enum LimitCause
 {
     RetainedMessages,
     Sessions,
+    PersistentSessions,
     SubscriptionBytes,
     QueueFull,
     UserPropertyBytes,
@@ -23,15 +24,16 @@ internal sealed partial class LimitLog(ILogger logger, TimeProvider time, TimeSp
 
     /// <summary>
     /// Reports that <paramref name="cause"/>'s limit refused something of <paramref name="subject"/> (a client id or a
-    /// topic). The text is built only when the line is written: a suppressed call allocates nothing.
+    /// topic). The text is built only when the line is written: a suppressed call allocates nothing. <paramref name="owner"/>:
+    /// the session owner key of <see cref="LimitCause.PersistentSessions"/> (a username or address).
     /// </summary>
-    public void Write(LimitCause cause, string subject)
+    public void Write(LimitCause cause, string subject, string? owner = null)
     {
         if (!_throttles[(int)cause].ShouldLog(out var suppressed))
         {
             return;
         }
-        var message = Describe(cause, subject);
+        var message = Describe(cause, subject, owner);
         if (suppressed > 0)
         {
             LimitReachedAfterSuppressed(logger, cause, message, suppressed, (int)interval.TotalSeconds);
@@ -42,8 +44,14 @@ internal sealed partial class LimitLog(ILogger logger, TimeProvider time, TimeSp
         }
     }
 
-    private string Describe(LimitCause cause, string subject) => cause switch
+    private string Describe(LimitCause cause, string subject, string? owner) => cause switch
     {
+        LimitCause.PersistentSessions => $"CONNECT of client '{Shorten(subject)}' for a new persistent session refused: its owner "
+            + $"'{Shorten(owner ?? "")}' holds "
+            + (SessionIdentity.IsAnonymous(owner ?? "")
+                ? $"Limits:MaxPersistentSessionsPerAddress ({options.MaxPersistentSessionsPerAddress})"
+                : $"Limits:MaxPersistentSessionsPerUser ({options.MaxPersistentSessionsPerUser})")
+            + " persistent sessions (a clean session is still accepted)",
         LimitCause.RetainedMessages => $"retained message on topic '{Shorten(subject)}' not stored (still delivered): the broker holds "
             + $"Limits:MaxRetainedMessages ({options.MaxRetainedMessages}) messages or Limits:MaxRetainedBytes ({options.MaxRetainedBytes}) bytes",
         LimitCause.Sessions => $"CONNECT of new client id '{Shorten(subject)}' refused: Limits:MaxSessions ({options.MaxSessions}) sessions exist",

@@ -20,6 +20,7 @@ internal sealed class SessionRegistry(
     private readonly SessionServices _sessionServices = new(options, counters, time, storage, limits);
     private readonly ConcurrentDictionary<string, Session> _byClientId = new(StringComparer.Ordinal);
     private readonly TakeoverThrottle _takeovers = new(time, options.Security.MaxTakeoversPerMinute);
+    private readonly PersistentSessionCounts _persistent = new();
 
     // Every walk over all sessions (All, ExpireSessions, SampleQueueDepth), for tests that check a reader does not walk.
     private long _walks;
@@ -63,14 +64,18 @@ internal sealed class SessionRegistry(
     public Session? Find(string clientId) => _byClientId.GetValueOrDefault(clientId);
 
     /// <summary>
-    /// Opens the session for a CONNECT by <paramref name="identity"/> from <paramref name="source"/> (the remote address) (<see cref="SessionIdentity"/>): takes over (and
+    /// Opens the session for a CONNECT by <paramref name="identity"/> from <paramref name="source"/> (the remote address)
+    /// (<see cref="SessionIdentity"/>) with the session expiry <paramref name="expiry"/> (already capped): takes over (and
     /// disconnects) an existing connection with the same client id [MQTT-3.1.4-2], discards the old state when
-    /// <paramref name="cleanStart"/> is set or the old session was connection-scoped, and otherwise resumes it. A session
-    /// created by another identity is not touched when Auth:SessionOwnership refuses (the default), and a client id taken
-    /// over too often is refused (Limits:MaxTakeoversPerMinute): then the result carries the refusal and no session;
-    /// so does a new client id past Limits:MaxSessions (counted and logged).
+    /// <paramref name="cleanStart"/> is set or the old session was connection-scoped or expired, and otherwise resumes it.
+    /// A session created by another identity is not touched when Auth:SessionOwnership refuses (the default), and a
+    /// client id taken over too often is refused (Limits:MaxTakeoversPerMinute): then the result carries the refusal and
+    /// no session; so does a new client id past Limits:MaxSessions, and a new persistent session past its owner's
+    /// Limits:MaxPersistentSessionsPerAddress / PerUser (both counted and logged). <paramref name="ownerAddress"/>: what
+    /// an anonymous client's persistent sessions are counted under (default: <paramref name="source"/>).
     /// </summary>
-    public SessionOpening Open(string clientId, bool cleanStart, ISessionOwner connection, string identity, string source = "")
+    public SessionOpening Open(string clientId, bool cleanStart, ISessionOwner connection, string identity, string source = "", uint expiry = 0,
+        string? ownerAddress = null)
     {
         Session? existing;
         ISessionOwner? previous = null;
@@ -87,29 +92,45 @@ internal sealed class SessionRegistry(
                 limits.Write(LimitCause.Sessions, clientId);
                 return new SessionOpening(null, false, SessionRefusal.SessionLimit);
             }
+            var replace = false;
+            var foreign = false;
             if (_byClientId.TryGetValue(clientId, out existing))
             {
-                var foreign = existing.Identity is { } owner && owner != identity && options.Security.SessionOwnership != Security.SessionOwnership.Off;
+                foreign = existing.Identity is { } owner && !SessionIdentity.SameOwner(owner, identity)
+                    && options.Security.SessionOwnership != Security.SessionOwnership.Off;
                 // A session created anonymously proves nothing about who may use its client id: it never keeps an
                 // authenticated identity out (it is replaced, nothing of it is resumed), or any anonymous client could
                 // squat on a user's client id for the whole session expiry.
-                var squatted = foreign && existing.Identity == SessionIdentity.Anonymous && identity != SessionIdentity.Anonymous;
+                var squatted = foreign && SessionIdentity.IsAnonymous(existing.Identity!) && !SessionIdentity.IsAnonymous(identity);
                 if (foreign && !squatted && options.Security.SessionOwnership == Security.SessionOwnership.Refuse)
                 {
                     // Nothing changes: the owner stays connected, its session, queue and will are untouched.
                     return new SessionOpening(null, false, SessionRefusal.NotOwner);
                 }
+                // Decided before Claim, which makes the session connected (and so never expired).
+                replace = foreign || cleanStart || existing.ExpiryInterval == 0 || existing.IsExpired(time.GetTimestamp());
+            }
+            var ownerKey = SessionIdentity.OwnerKey(identity, ownerAddress ?? source);
+            if ((existing is null || replace) && expiry > 0 && !HasRoomForPersistent(ownerKey, replace ? existing : null))
+            {
+                // Checked before anything changes: the holder of the id (if any) keeps its connection and session.
+                Interlocked.Increment(ref counters.PersistentSessionsRefused);
+                limits.Write(LimitCause.PersistentSessions, clientId, ownerKey);
+                return new SessionOpening(null, false, SessionRefusal.PersistentSessionLimit);
+            }
+            if (existing is not null)
+            {
                 if (existing.IsConnected && !_takeovers.TryTakeOver(clientId, source))
                 {
                     return new SessionOpening(null, false, SessionRefusal.TakeoverRate);
                 }
                 previous = existing.Claim(connection);
-                if (foreign || cleanStart || existing.ExpiryInterval == 0 || existing.IsExpired(time.GetTimestamp()))
+                if (replace)
                 {
                     // The old session ends now: a will it was delaying goes out [MQTT-3.1.3-9].
                     endedWill = existing.TakeWill(0, force: true);
                     endedAuthorization = existing.Authorization;
-                    _byClientId.TryRemove(clientId, out _);
+                    Unregister(existing);
                     RemoveSubscriptions(existing.End());
                     existing = null;
                 }
@@ -117,16 +138,20 @@ internal sealed class SessionRegistry(
             if (existing is null)
             {
                 existing = NewSession(clientId);
-                existing.Identity = identity;
+                // A persistent session's identity is its owner key (anonymous: with the address), counted from here.
+                existing.Identity = expiry > 0 ? _persistent.Add(ownerKey) : identity;
                 existing.Claim(connection);
+                existing.ExpiryInterval = expiry;
                 _byClientId[clientId] = existing;
                 present = false;
             }
             else
             {
                 // A session restored from a store written before ownership existed has no owner: the first identity
-                // to resume it becomes its owner (docs/security.md).
-                existing.Identity ??= identity;
+                // to resume it becomes its owner (docs/security.md), and is counted from now on (a resumed session is
+                // persistent: one with expiry 0 is replaced above).
+                existing.Identity ??= _persistent.Add(ownerKey);
+                SetExpiryLocked(existing, expiry);
                 existing.CancelWill();
                 present = true;
             }
@@ -139,6 +164,75 @@ internal sealed class SessionRegistry(
         return new SessionOpening(existing, present, SessionRefusal.None);
     }
 
+    /// <summary>
+    /// A v5 DISCONNECT's new Session Expiry Interval (already capped): set under the gate, so the persistent-session
+    /// counts follow a session that stops being persistent (it is then discarded when its connection ends).
+    /// </summary>
+    public void SetExpiry(Session session, uint expiry)
+    {
+        lock (_gate)
+        {
+            SetExpiryLocked(session, expiry);
+        }
+    }
+
+    /// <summary>Persistent sessions counted for <paramref name="ownerKey"/> (tests, diagnostics).</summary>
+    public int PersistentSessionsOf(string ownerKey)
+    {
+        lock (_gate)
+        {
+            return _persistent.CountOf(ownerKey);
+        }
+    }
+
+    // Caller holds the gate. Whether ownerKey may create one more persistent session; `replaced` is a session of the
+    // same client id that this CONNECT ends (its own count goes, so a client at its cap can still restart its session).
+    private bool HasRoomForPersistent(string ownerKey, Session? replaced)
+    {
+        var limit = SessionIdentity.IsAnonymous(ownerKey) ? options.MaxPersistentSessionsPerAddress : options.MaxPersistentSessionsPerUser;
+        if (limit <= 0)
+        {
+            return true;
+        }
+        var count = _persistent.CountOf(ownerKey);
+        if (replaced is { ExpiryInterval: > 0, Identity: { } id } && id == ownerKey)
+        {
+            count--;
+        }
+        return count < limit;
+    }
+
+    // Caller holds the gate. Keeps the count of a registered session in step with a change of its expiry.
+    private void SetExpiryLocked(Session session, uint expiry)
+    {
+        if (IsRegistered(session) && session.Identity is { } key && (session.ExpiryInterval > 0) != (expiry > 0))
+        {
+            if (expiry > 0)
+            {
+                session.Identity = _persistent.Add(key);
+            }
+            else
+            {
+                _persistent.Remove(key);
+            }
+        }
+        session.ExpiryInterval = expiry;
+    }
+
+    // Caller holds the gate.
+    private bool IsRegistered(Session session)
+        => _byClientId.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session);
+
+    // Caller holds the gate and knows the session is the registered one: removes it and its count.
+    private void Unregister(Session session)
+    {
+        _byClientId.TryRemove(session.ClientId, out _);
+        if (session.ExpiryInterval > 0 && session.Identity is { } key)
+        {
+            _persistent.Remove(key);
+        }
+    }
+
     /// <summary>A new, unregistered session with the broker's limits, counters, clock and store.</summary>
     public Session NewSession(string clientId) => new(clientId, _sessionServices);
 
@@ -149,7 +243,15 @@ internal sealed class SessionRegistry(
     public void Restore(Session session)
     {
         session.Authorization = restoredAuthorization(session);
-        _byClientId[session.ClientId] = session;
+        lock (_gate)
+        {
+            _byClientId[session.ClientId] = session;
+            if (session.ExpiryInterval > 0 && session.Identity is { } key)
+            {
+                // Restored owners are counted again (and share one identity string per owner).
+                session.Identity = _persistent.Add(key);
+            }
+        }
     }
 
     /// <summary>Ends a session (clean session closed, or expired) if it is still the registered one.</summary>
@@ -157,9 +259,9 @@ internal sealed class SessionRegistry(
     {
         lock (_gate)
         {
-            if (_byClientId.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
+            if (IsRegistered(session))
             {
-                _byClientId.TryRemove(session.ClientId, out _);
+                Unregister(session);
             }
             else if (session.IsEnded)
             {
@@ -221,6 +323,8 @@ internal enum SessionRefusal
     TakeoverRate,
     /// <summary>A new client id would pass Limits:MaxSessions.</summary>
     SessionLimit,
+    /// <summary>A new persistent session would pass its owner's Limits:MaxPersistentSessionsPerAddress / PerUser.</summary>
+    PersistentSessionLimit,
 }
 
 /// <summary>What <see cref="SessionRegistry.Open"/> decided: the session and whether it was present, or a refusal.</summary>

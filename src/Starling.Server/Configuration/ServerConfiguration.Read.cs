@@ -93,6 +93,8 @@ internal sealed partial class ServerConfiguration
         broker.MaxRetainedMessages = ReadInt("Limits:MaxRetainedMessages", broker.MaxRetainedMessages);
         broker.MaxRetainedBytes = ReadLong("Limits:MaxRetainedBytes", broker.MaxRetainedBytes);
         broker.MaxSessions = ReadInt("Limits:MaxSessions", broker.MaxSessions);
+        broker.MaxPersistentSessionsPerAddress = ReadInt("Limits:MaxPersistentSessionsPerAddress", broker.MaxPersistentSessionsPerAddress);
+        broker.MaxPersistentSessionsPerUser = ReadInt("Limits:MaxPersistentSessionsPerUser", broker.MaxPersistentSessionsPerUser);
         broker.MaxSubscriptionBytesPerClient = ReadLong("Limits:MaxSubscriptionBytesPerClient", broker.MaxSubscriptionBytesPerClient);
         broker.MaxUserPropertyBytes = ReadInt("Limits:MaxUserPropertyBytes", broker.MaxUserPropertyBytes);
         if (ReadString("Limits:QueueFullPolicy", null) is { } policy)

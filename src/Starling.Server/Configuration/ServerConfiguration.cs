@@ -22,7 +22,7 @@ internal sealed partial class ServerConfiguration
         "MaxSessionExpirySeconds",
         // Broker-state limits (issue 16, findings 3 and 20).
         "MaxRetainedMessages", "MaxRetainedBytes", "MaxSessions", "MaxSubscriptionBytesPerClient", "QueueFullPolicy", "LimitLogIntervalSeconds",
-        "MaxUserPropertyBytes",
+        "MaxUserPropertyBytes", "MaxPersistentSessionsPerAddress", "MaxPersistentSessionsPerUser",
     ];
     private static readonly string[] s_listenerKeys = ["Name", "Address", "Port", "Transport"];
     private static readonly string[] s_topLevelKeys =

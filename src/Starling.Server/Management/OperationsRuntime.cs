@@ -151,9 +151,9 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
             ManagementLog.ManagementListening(logger, Operations.Management.Dashboard ? " and dashboard" : "", Operations.Management.Tls is null ? "http" : "https", management);
             if (Operations.Management.ApiKeyGenerated)
             {
-                // The key is a credential: logs are shipped and kept, so it goes to the terminal once, not to the logger.
-                Console.Error.WriteLine($"Management API key of this run: {Operations.Management.ApiKeys[0]} (set Management:ApiKeys to choose keys that last)");
-                ManagementLog.ApiKeyGenerated(logger);
+                // The key is a credential: logs are shipped and kept, so it goes to the terminal once (or, when standard
+                // error is captured, to an owner-only file), never to the logger.
+                GeneratedApiKey.Announce(Operations.Management.ApiKeys[0], settings.Storage.DataDirectory, logger);
             }
         }
         if (Operations.SysInterval > TimeSpan.Zero)

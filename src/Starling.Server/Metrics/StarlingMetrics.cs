@@ -90,6 +90,7 @@ internal sealed class StarlingMetrics : IDisposable
         [
             new(Read(ref c.RetainedRefused), new KeyValuePair<string, object?>("limit", "retained")),
             new(Read(ref c.SessionsRefused), new KeyValuePair<string, object?>("limit", "sessions")),
+            new(Read(ref c.PersistentSessionsRefused), new KeyValuePair<string, object?>("limit", "persistent_sessions")),
             new(Read(ref c.SubscriptionBytesRefused), new KeyValuePair<string, object?>("limit", "subscription_bytes")),
             new(Read(ref c.PublishesRefusedQueueFull), new KeyValuePair<string, object?>("limit", "queue_full_publish")),
             new(Read(ref c.UserPropertyBytesRefused), new KeyValuePair<string, object?>("limit", "user_property_bytes")),

@@ -55,11 +55,20 @@ public sealed partial class RawMqttClient : IAsyncDisposable
     /// <summary>Why the read side ended ("closed by server", "reset", ...), once it has.</summary>
     public string? CloseReason { get; private set; }
 
-    public static async Task<RawMqttClient> OpenAsync(IPEndPoint endpoint, string name = "client", ProtocolVersion version = ProtocolVersion.V311)
+    /// <summary>
+    /// Opens a TCP connection. <paramref name="localAddress"/>: the source address to connect from (e.g. 127.0.0.2 to
+    /// look like another host over loopback); the system's choice when null.
+    /// </summary>
+    public static async Task<RawMqttClient> OpenAsync(IPEndPoint endpoint, string name = "client", ProtocolVersion version = ProtocolVersion.V311,
+        IPAddress? localAddress = null)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (localAddress is not null)
+            {
+                socket.Bind(new IPEndPoint(localAddress, 0));
+            }
             using var cts = new CancellationTokenSource(DefaultTimeout);
             await socket.ConnectAsync(endpoint, cts.Token);
         }

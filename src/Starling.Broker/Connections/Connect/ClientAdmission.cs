@@ -75,15 +75,16 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
         state.Credentials = client.Credentials;
         state.ConnectedAtTicks = time.GetUtcNow().UtcTicks;
 
-        var opening = sessions.Open(clientId, connect.CleanSession, connection, SessionIdentity.Of(connection.Info, client.Username),
-            SourceAddress(connection.Info.RemoteEndPoint));
+        // The registry sets the expiry under its gate: it counts persistent sessions per owner.
+        var identity = SessionIdentity.Of(connection.Info, client.Username);
+        var opening = sessions.Open(clientId, connect.CleanSession, connection, identity, SourceAddress(connection.Info.RemoteEndPoint), expiry,
+            identity == SessionIdentity.Anonymous ? OwnerAddress(connection.Info.RemoteEndPoint) : null);
         if (opening.Session is not { } session)
         {
             RefuseOpening(connection, opening.Refusal, clientId, client.Username, v5);
             return;
         }
         var present = opening.Present;
-        session.ExpiryInterval = expiry;
         state.Session = session;
         session.Authorization = client.Authorization;
         connection.MarkConnected();
@@ -131,6 +132,12 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
             connection.Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, $"session limit of {options.MaxSessions} reached");
             return;
         }
+        if (refusal == SessionRefusal.PersistentSessionLimit)
+        {
+            // Limits:MaxPersistentSessionsPerAddress / PerUser: the same codes; a clean session would be accepted.
+            connection.Refuse(v5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, "persistent session limit of its owner reached");
+            return;
+        }
         if (refusal == SessionRefusal.NotOwner)
         {
             // Not the session's owner: 0x87 Not authorized / 5 (3.1.1), and the owner's connection and session stay.
@@ -154,9 +161,37 @@ internal sealed class ClientAdmission(BrokerOptions options, TimeProvider time, 
     private bool NeedsNewStoredSession(string clientId, bool cleanStart)
         => cleanStart || sessions.Find(clientId) is not { ExpiryInterval: > 0 } existing || existing.IsExpired(time.GetTimestamp());
 
-    /// <summary>The remote IP address (without port) that the takeover throttle counts per client id.</summary>
+    /// <summary>
+    /// The remote IP address (without port) that the takeover throttle counts per client id, and that persistent
+    /// sessions of anonymous clients are counted under (Limits:MaxPersistentSessionsPerAddress).
+    /// </summary>
     private static string SourceAddress(System.Net.EndPoint? remote)
         => remote is System.Net.IPEndPoint ip ? ip.Address.ToString() : remote?.ToString() ?? "";
+
+    /// <summary>
+    /// The address persistent sessions of anonymous clients are counted under: an IPv4 address (also when it reaches
+    /// a dual-stack listener as ::ffff:a.b.c.d), or an IPv6 address's /64 prefix ("2001:db8:1:2::/64"): one host or
+    /// customer line commonly holds a whole /64, so counting single IPv6 addresses would count nothing.
+    /// </summary>
+    internal static string OwnerAddress(System.Net.EndPoint? remote)
+    {
+        if (remote is not System.Net.IPEndPoint { Address: var address })
+        {
+            return remote?.ToString() ?? "";
+        }
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4().ToString();
+        }
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new System.Net.IPAddress(bytes).ToString() + "/64";
+    }
 
     private static string VersionName(ProtocolVersion v) => v switch
     {

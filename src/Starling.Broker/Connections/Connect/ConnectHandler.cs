@@ -8,8 +8,8 @@ namespace Starling.Broker;
 /// authentication (<see cref="ClientAuthenticator"/>), then <see cref="ClientAdmission"/>. One per broker; runs on the
 /// connection's read loop. A refusal is answered on the connection (CONNACK with the reason, then close).
 /// </summary>
-internal sealed class ConnectHandler(BrokerOptions options, ConnectionRegistry registry, ClientAuthenticator authenticator,
-    EnhancedAuthHandler enhancedAuth, ClientAdmission admission)
+internal sealed class ConnectHandler(BrokerOptions options, ConnectionRegistry registry, SessionRegistry sessions,
+    ClientAuthenticator authenticator, EnhancedAuthHandler enhancedAuth, ClientAdmission admission)
 {
     public void Handle(MqttConnection connection, ConnectPacket connect)
     {
@@ -80,7 +80,8 @@ internal sealed class ConnectHandler(BrokerOptions options, ConnectionRegistry r
                 state.DisconnectReceived = false;
                 throw new MqttProtocolException(ReasonCode.ProtocolError, "Session Expiry Interval set on DISCONNECT after 0 in CONNECT");
             }
-            session.ExpiryInterval = Math.Min(expiry, options.MaxSessionExpiryInterval);
+            // Through the registry: it counts persistent sessions per owner (Limits:MaxPersistentSessionsPerAddress).
+            sessions.SetExpiry(session, Math.Min(expiry, options.MaxSessionExpiryInterval));
         }
         connection.Abort(null, disconnect.ReasonCode == ReasonCode.DisconnectWithWillMessage ? "DISCONNECT with will" : "DISCONNECT");
     }
