@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
 using Starling.Broker;
 using Starling.Server.Listeners;
@@ -95,7 +96,9 @@ internal static class ServerStartup
         else
         {
             logging.AddConsole(o => o.FormatterName = StarlingConsoleFormatter.FormatterName);
-            logging.AddConsoleFormatter<StarlingConsoleFormatter, ConsoleFormatterOptions>();
+            // The formatter reads no options: registered directly, without AddConsoleFormatter's reflection-based
+            // options binding (which a Native AOT build cannot keep).
+            logging.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, StarlingConsoleFormatter>());
         }
     }
 

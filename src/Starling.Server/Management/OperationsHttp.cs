@@ -20,8 +20,10 @@ internal static class OperationsHttp
         services.AddSingleton<MqttWebSocketHandler>();
         services.ConfigureHttpJsonOptions(o =>
         {
+            // The generated metadata first (no reflection; Native AOT). No enum converter: the models carry no enum
+            // (QoS and the like are numbers, the protocol version is text).
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ManagementJsonContext.Default);
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
-            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
         });
         if (operations.Management.Enabled)
         {
