@@ -19,4 +19,8 @@ namespace Starling.Server.Management;
 [JsonSerializable(typeof(SessionDetailModel))]
 [JsonSerializable(typeof(PublishRequest))]
 [JsonSerializable(typeof(PublishResult))]
+// The query parameters' types: the OpenAPI document describes them through these options too.
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(bool?))]
+[JsonSerializable(typeof(int?))]
 internal sealed partial class ManagementJsonContext : JsonSerializerContext;
