@@ -1,8 +1,4 @@
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging.Console;
 using Starling.Broker;
 using Starling.Server.Listeners;
@@ -25,24 +21,29 @@ internal static class ServerStartup
     public static readonly TimeSpan HttpKeepAliveTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// The web host with its logging, its Kestrel (the endpoints of the Kestrel-served <paramref name="listeners"/> and of
-    /// <paramref name="operations"/>), the broker's services and the lifetime. Nothing is created or bound yet.
+    /// The host with its logging, the broker's services and the lifetime; nothing is created or bound yet. A host whose
+    /// listeners are all Starling's own is a plain generic host: ASP.NET Core, Kestrel and the HTTP stack are then never
+    /// loaded (about 10 MB of mapped assemblies less at start, docs/performance.md "Startup memory"). Otherwise it is a
+    /// web host (<see cref="KestrelHost"/>) with the endpoints of the Kestrel-served <paramref name="listeners"/> and of
+    /// <paramref name="operations"/>. Nothing in this class names an ASP.NET Core type: the JIT loads the assembly of
+    /// every type a compiled method mentions, so those types stay in <see cref="KestrelHost"/>.
     /// </summary>
-    public static WebApplication BuildHost(ServerConfiguration configuration, ServerSettings settings, IReadOnlyList<IMqttListener> listeners,
+    public static IHost BuildHost(ServerConfiguration configuration, ServerSettings settings, IReadOnlyList<IMqttListener> listeners,
         OperationsRuntime operations, ILoggerProvider? loggerProvider, TimeProvider? timeProvider, bool useConsoleLifetime)
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
-        {
-            ApplicationName = "starling-server",
-            ContentRootPath = AppContext.BaseDirectory,
-        });
+        var usesKestrel = NeedsKestrel(listeners, operations);
+        var builder = usesKestrel
+            ? KestrelHost.CreateBuilder()
+            : Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings
+            {
+                ApplicationName = "starling-server",
+                ContentRootPath = AppContext.BaseDirectory,
+            });
         builder.Configuration.AddConfiguration(configuration.Root);
         AddLogging(builder.Logging, configuration, settings, loggerProvider);
-        AddKestrel(builder.WebHost, settings, listeners, operations);
-        if (!operations.UsesKestrel && !listeners.Any(l => l.UsesKestrel))
+        if (usesKestrel)
         {
-            // Every listener is Starling's own: Kestrel, left without an endpoint, would bind localhost:5000.
-            builder.Services.AddSingleton<IServer, NoEndpointServer>();
+            KestrelHost.AddKestrel(builder, settings, listeners, operations);
         }
         builder.Services.AddSingleton(settings);
         operations.AddServices(builder.Services);
@@ -63,7 +64,7 @@ internal static class ServerStartup
         }
         try
         {
-            return builder.Build();
+            return usesKestrel ? KestrelHost.Build(builder) : ((HostApplicationBuilder)builder).Build();
         }
         catch (Starling.Broker.Storage.StoreException ex)
         {
@@ -71,6 +72,10 @@ internal static class ServerStartup
             throw new StarlingStartupException(ex.Message, ex) { ExitCode = 1 };
         }
     }
+
+    /// <summary>Whether a listener or the management port is served by Kestrel (then the host is a web host).</summary>
+    public static bool NeedsKestrel(IReadOnlyList<IMqttListener> listeners, OperationsRuntime operations)
+        => operations.UsesKestrel || listeners.Any(l => l.UsesKestrel);
 
     private static void AddLogging(ILoggingBuilder logging, ServerConfiguration configuration, ServerSettings settings, ILoggerProvider? loggerProvider)
     {
@@ -91,55 +96,14 @@ internal static class ServerStartup
         else
         {
             logging.AddConsole(o => o.FormatterName = StarlingConsoleFormatter.FormatterName);
-            logging.AddConsoleFormatter<StarlingConsoleFormatter, ConsoleFormatterOptions>();
+            // The formatter reads no options: registered directly, without AddConsoleFormatter's reflection-based
+            // options binding (which a Native AOT build cannot keep).
+            logging.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, StarlingConsoleFormatter>());
         }
     }
 
-    private static void AddKestrel(IWebHostBuilder webHost, ServerSettings settings, IReadOnlyList<IMqttListener> listeners, OperationsRuntime operations)
-    {
-        // Only the listeners below: no URLs from ASPNETCORE_URLS/HTTP_PORTS, hence no default :5000 and no "Overriding address(es)".
-        webHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
-        webHost.UseSetting(WebHostDefaults.HttpPortsKey, string.Empty);
-        webHost.UseSetting(WebHostDefaults.HttpsPortsKey, string.Empty);
-        webHost.UseKestrelCore();
-        webHost.UseSockets(sockets =>
-        {
-            // The broker buffers a whole frame before decoding it; the transport must not pause below that size or a
-            // large packet would never complete. Above it the client is throttled (TCP back-pressure).
-            sockets.MaxReadBufferSize = settings.Broker.MaxPacketSize + 64L * 1024;
-            sockets.NoDelay = true;
-        });
-        // Every Kestrel socket is counted in the accept loop (SocketBudget): Kestrel's socket transport, wrapped.
-        webHost.ConfigureServices(services =>
-        {
-            services.RemoveAll<IConnectionListenerFactory>();
-            services.AddSingleton<IConnectionListenerFactory>(sp =>
-                new CountingListenerFactory(ActivatorUtilities.CreateInstance<SocketTransportFactory>(sp), sp));
-        });
-        webHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            // Sockets are counted by the server's SocketBudget at accept (CountingListenerFactory), on every listener
-            // against one limit, and MaxConnections is the broker's (it answers CONNACK "server busy" instead of
-            // resetting the socket): Kestrel's own connection limits stay off. HTTP timeouts do not apply to
-            // connection handlers (MQTT, TLS); on the HTTP listeners (management, WebSocket before its upgrade) they
-            // are short, so idle HTTP sockets give their slots back: headers within 10 s, 30 s idle between requests.
-            kestrel.Limits.MaxConcurrentConnections = null;
-            kestrel.Limits.MaxConcurrentUpgradedConnections = null;
-            kestrel.Limits.RequestHeadersTimeout = HttpRequestHeadersTimeout;
-            kestrel.Limits.KeepAliveTimeout = HttpKeepAliveTimeout;
-            // Runs when Kestrel starts, after CreateBroker: the admission (and its broker) exist.
-            var admission = kestrel.ApplicationServices.GetRequiredService<ConnectionAdmission>();
-            foreach (var listener in listeners)
-            {
-                listener.Configure(kestrel, admission);
-            }
-            operations.Listen(kestrel, admission.Sockets);
-        });
-    }
-
     /// <summary>Creates the broker (restoring its store) before anything binds.</summary>
-    public static MqttBroker CreateBroker(WebApplication app)
+    public static MqttBroker CreateBroker(IHost app)
     {
         try
         {
@@ -156,7 +120,7 @@ internal static class ServerStartup
     /// Binds Starling's own listeners, then starts the host (Kestrel binds its listeners). A port that cannot be had
     /// becomes a <see cref="StarlingStartupException"/> naming the listener; whatever was bound is released.
     /// </summary>
-    public static async Task BindAsync(WebApplication app, IReadOnlyList<IMqttListener> listeners, OperationsRuntime operations,
+    public static async Task BindAsync(IHost app, IReadOnlyList<IMqttListener> listeners, OperationsRuntime operations,
         CancellationToken cancellationToken)
     {
         var admission = app.Services.GetRequiredService<ConnectionAdmission>();
@@ -186,21 +150,6 @@ internal static class ServerStartup
         {
             await MqttListenerList.DisposeAllAsync(listeners);
             throw;
-        }
-    }
-
-    /// <summary>The host's server when nothing listens through Kestrel: it listens nowhere.</summary>
-    private sealed class NoEndpointServer : IServer
-    {
-        public IFeatureCollection Features { get; } = new FeatureCollection();
-
-        public Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
-            where TContext : notnull => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public void Dispose()
-        {
         }
     }
 

@@ -16,14 +16,15 @@ namespace Starling.Server;
 /// </summary>
 public sealed class StarlingServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    // A generic host, or a web host (KestrelHost) when a listener needs Kestrel: named only as IHost here.
+    private readonly IHost _app;
     // Every MQTT listener, TCP ones in configuration order first, then the WebSocket one (if enabled).
     private readonly IReadOnlyList<IMqttListener> _listeners;
     private readonly ReadinessPoller _poller;
     private readonly Lock _stopLock = new();
     private Task? _stopTask;
 
-    private StarlingServer(WebApplication app, MqttBroker broker, IReadOnlyList<IMqttListener> listeners, ReadinessPoller poller)
+    private StarlingServer(IHost app, MqttBroker broker, IReadOnlyList<IMqttListener> listeners, ReadinessPoller poller)
     {
         _app = app;
         Broker = broker;
@@ -50,7 +51,7 @@ public sealed class StarlingServer : IAsyncDisposable
     public IPEndPoint? WebSocketEndpoint => Services.GetService<OperationsRuntime>()?.WebSocketEndpoint;
 
     /// <summary>Completes when the host has begun to stop (SIGTERM, Ctrl+C or <see cref="StopAsync"/>).</summary>
-    public CancellationToken Stopping => _app.Lifetime.ApplicationStopping;
+    public CancellationToken Stopping => _app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
 
     /// <summary>Starts a server with the same arguments as the command line (e.g. <c>["--port", "0"]</c>).</summary>
     /// <exception cref="StarlingStartupException">A bad option, a bad configuration or a port that cannot be bound.</exception>
@@ -97,7 +98,10 @@ public sealed class StarlingServer : IAsyncDisposable
             // Before the broker is built: its options do not change once it runs.
             var openFiles = OpenFileBudget.Apply(settings);
             var broker = ServerStartup.CreateBroker(app); // before anything binds
-            operations.Configure(app);
+            if (operations.AnyHttp)
+            {
+                KestrelHost.ConfigurePipeline(app, settings);
+            }
             await ServerStartup.BindAsync(app, listeners, operations, cancellationToken);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server");
             openFiles?.Log(logger);
@@ -117,7 +121,7 @@ public sealed class StarlingServer : IAsyncDisposable
         {
             await MqttListenerList.DisposeAllAsync(listeners);
             poller.Dispose();
-            await app.DisposeAsync();
+            await DisposeHostAsync(app);
             throw;
         }
     }
@@ -169,7 +173,19 @@ public sealed class StarlingServer : IAsyncDisposable
         }
         finally
         {
-            await _app.DisposeAsync();
+            await DisposeHostAsync(_app);
+        }
+    }
+
+    private static async ValueTask DisposeHostAsync(IHost host)
+    {
+        if (host is IAsyncDisposable asyncDisposable)
+        {
+            await asyncDisposable.DisposeAsync();
+        }
+        else
+        {
+            host.Dispose();
         }
     }
 }

@@ -55,6 +55,6 @@ internal sealed class ApiKeyAuthorization
         context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer realm=\"starling\"";
         return ValueTask.FromResult<object?>(Results.Json(
             new ErrorModel("An API key is needed: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY' with a key from Management:ApiKeys."),
-            statusCode: StatusCodes.Status401Unauthorized));
+            ManagementJsonContext.Default.ErrorModel, statusCode: StatusCodes.Status401Unauthorized));
     }
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.AspNetCore.Mvc;
 using Starling.Broker;
 using Starling.Protocol;
 using Starling.Server.Metrics;
@@ -22,7 +21,7 @@ internal static class ManagementApi
         app.MapGet("/ready", IResult () =>
                 lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested
                     ? TypedResults.Ok(new StatusModel("ready"))
-                    : TypedResults.Json(new StatusModel("not ready"), statusCode: StatusCodes.Status503ServiceUnavailable))
+                    : TypedResults.Json(new StatusModel("not ready"), ManagementJsonContext.Default.StatusModel, statusCode: StatusCodes.Status503ServiceUnavailable))
             .WithTags("Health").WithSummary("Readiness: 200 once every listener is bound, 503 before and while stopping. Needs no API key.")
             .Produces<StatusModel>().Produces<StatusModel>(StatusCodes.Status503ServiceUnavailable);
 
@@ -106,7 +105,8 @@ internal static class ManagementApi
                 + "each payload as a preview of its first 1,024 bytes (payloadTruncated says when it is longer; payloadSize is the whole size).")
             .Produces<ListResult<RetainedMessageModel>>().Produces<ErrorModel>(StatusCodes.Status400BadRequest);
 
-        api.MapDelete("/retained", IResult (BrokerService b, [FromQuery] string topic) =>
+        // topic: a simple parameter not in the route binds from the query string (?topic=).
+        api.MapDelete("/retained", IResult (BrokerService b, string topic) =>
                 b.Broker.DeleteRetainedMessage(topic) ? TypedResults.NoContent() : NotFound($"No retained message on topic '{topic}'."))
             .WithSummary("Deletes the retained message of a topic (given as ?topic=).")
             .Produces(StatusCodes.Status204NoContent).Produces<ErrorModel>(StatusCodes.Status404NotFound);

@@ -1,11 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.OpenApi;
 using Starling.Broker;
 using Starling.Broker.Sys;
-using Starling.Server.Dashboard;
 using Starling.Server.Logging;
 using Starling.Server.Metrics;
 using Starling.Server.WebSockets;
@@ -22,126 +18,48 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
     public const string ListenerItemKey = "starling.http-listener";
     public const string ManagementListenerName = "management";
 
-    private ListenOptions? _managementListen;
+    // Reads Kestrel's ListenOptions of the management port (set by OperationsHttp.Listen): a delegate, so that this
+    // class names no Kestrel type and a server without HTTP listeners never loads Kestrel.
+    private Func<IPEndPoint?>? _managementEndPoint;
     private SysTopicPublisher? _sys;
     private IDisposable? _otlp;
 
     private OperationsSettings Operations => settings.Operations;
 
-    private bool AnyHttp => Operations.WebSockets.Enabled || Operations.Management.Enabled;
+    /// <summary>The operations settings (HTTP listeners, metrics, $SYS).</summary>
+    public OperationsSettings Settings => settings.Operations;
+
+    /// <summary>Whether an HTTP listener (WebSockets, management) is on: then the host is a web host with an HTTP pipeline.</summary>
+    public bool AnyHttp => Operations.WebSockets.Enabled || Operations.Management.Enabled;
 
     /// <summary>The bound MQTT over WebSockets endpoint (null when disabled or not started).</summary>
     public IPEndPoint? WebSocketEndpoint => webSockets is { IsBound: true } ? webSockets.EndPoint : null;
 
     /// <summary>The bound management endpoint (null when disabled or not started).</summary>
-    public IPEndPoint? ManagementEndpoint => Operations.Management.Enabled ? _managementListen?.IPEndPoint : null;
+    public IPEndPoint? ManagementEndpoint => Operations.Management.Enabled ? _managementEndPoint?.Invoke() : null;
 
     /// <summary>The running $SYS publisher, if any.</summary>
     public SysTopicPublisher? SysPublisher => _sys;
 
+    /// <summary>The services every server has (metrics); the HTTP ones are <see cref="OperationsHttp.AddServices"/>'s.</summary>
     public void AddServices(IServiceCollection services)
     {
         services.AddSingleton(this);
         services.AddSingleton<StarlingMetrics>();
         services.AddSingleton<PrometheusExporter>();
-        if (!AnyHttp)
-        {
-            return;
-        }
-        services.AddRouting();
-        services.AddSingleton<MqttWebSocketHandler>();
-        services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
-            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
-        });
-        if (Operations.Management.Enabled)
-        {
-            services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
-            {
-                document.Info = new OpenApiInfo
-                {
-                    Title = "Starling management API",
-                    Version = ServerCommandLine.VersionText(),
-                    Description = "Management of the Starling MQTT broker. Every /api endpoint needs an API key from Management:ApiKeys, " +
-                        "sent as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'; /health, /ready and (by default) /metrics are open.",
-                };
-                return Task.CompletedTask;
-            }));
-        }
     }
 
-    /// <summary>Whether <see cref="Listen"/> adds a Kestrel endpoint (the management port).</summary>
+    /// <summary>Whether <see cref="OperationsHttp.Listen"/> adds a Kestrel endpoint (the management port).</summary>
     public bool UsesKestrel => Operations.Management is { Enabled: true };
 
-    /// <summary>
-    /// Adds the management listener to Kestrel (called from ConfigureKestrel, possibly more than once). The WebSocket
-    /// listener is an MQTT listener (<see cref="WebSocketListener"/>), added with the others.
-    /// </summary>
-    public void Listen(KestrelServerOptions kestrel, Transport.SocketBudget sockets)
-    {
-        if (Operations.Management is { Enabled: true } management)
-        {
-            kestrel.Listen(management.Address, management.Port, lo =>
-            {
-                lo.Protocols = HttpProtocols.Http1;
-                // First: the socket's slot (taken at accept) and a slot of the HTTP share, both given back at the end.
-                Transport.CountingListenerFactory.Count(lo, sockets, ManagementListenerName);
-                Tag(lo, ManagementListenerName);
-                management.Tls?.Configure(lo);
-                _managementListen = lo;
-            });
-        }
-    }
-
-    /// <summary>Names the HTTP listener on each of its connections (<see cref="ListenerItemKey"/>), for the request pipeline.</summary>
-    public static void Tag(ListenOptions listen, string name)
-        => listen.Use(next => connection =>
-        {
-            connection.Items[ListenerItemKey] = name;
-            return next(connection);
-        });
-
-    /// <summary>The HTTP pipeline: WebSocket upgrades on the WebSocket listener, API and dashboard on the management listener.</summary>
-    public void Configure(WebApplication app)
-    {
-        if (!AnyHttp)
-        {
-            return;
-        }
-        app.UseWebSockets();
-        var webSockets = app.Services.GetRequiredService<MqttWebSocketHandler>();
-        app.Use(async (context, next) =>
-        {
-            var listener = MqttWebSocketHandler.ListenerOf(context);
-            if (listener == WebSocketListenerSettings.ListenerName)
-            {
-                await webSockets.HandleAsync(context);
-                return;
-            }
-            if (listener != ManagementListenerName)
-            {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return;
-            }
-            await next(context);
-        });
-        app.UseRouting();
-        if (Operations.Management.Enabled)
-        {
-            ManagementApi.Map(app, settings);
-            app.MapOpenApi("/openapi.json");
-            if (Operations.Management.Dashboard)
-            {
-                DashboardFiles.Map(app);
-            }
-        }
-    }
+    /// <summary>Set by <see cref="OperationsHttp.Listen"/>: reads the management listener's bound end point.</summary>
+    public void SetManagementEndPoint(Func<IPEndPoint?> endPoint) => _managementEndPoint = endPoint;
 
     /// <summary>After Kestrel bound: logs the endpoints, starts $SYS and OTLP; stops them with the host.</summary>
-    public void Start(WebApplication app, MqttBroker broker)
+    public void Start(IHost app, MqttBroker broker)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server.Operations");
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         if (WebSocketEndpoint is { } ws)
         {
             ManagementLog.WebSocketsListening(logger, Operations.WebSockets.Tls is null ? "ws" : "wss", ws, Operations.WebSockets.Path);
@@ -162,11 +80,15 @@ internal sealed class OperationsRuntime(ServerSettings settings, WebSocketListen
                 app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Broker.Sys"));
             _sys.Start();
         }
-        _otlp = OtlpMetricsExporter.Start(Operations.Metrics, logger);
+        // Checked here, not only inside: compiling OtlpMetricsExporter.Start loads the OpenTelemetry assemblies.
+        if (Operations.Metrics.OtlpEndpoint is not null)
+        {
+            _otlp = OtlpMetricsExporter.Start(Operations.Metrics, logger);
+        }
         // Metrics read the broker when collected; make sure the meter exists even if nothing scraped yet (OTLP).
         app.Services.GetRequiredService<StarlingMetrics>();
-        app.Lifetime.ApplicationStopping.Register(() => _sys?.Dispose());
-        app.Lifetime.ApplicationStopped.Register(Dispose);
+        lifetime.ApplicationStopping.Register(() => _sys?.Dispose());
+        lifetime.ApplicationStopped.Register(Dispose);
     }
 
     public void Dispose()

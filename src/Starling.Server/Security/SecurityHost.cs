@@ -9,7 +9,7 @@ namespace Starling.Server.Security;
 internal static class SecurityHost
 {
     /// <summary>Starts watching the auth files (SIGHUP and file changes); stops with the host.</summary>
-    public static void Start(WebApplication app, SecuritySettings settings, Starling.Broker.MqttBroker broker)
+    public static void Start(IHost app, SecuritySettings settings, Starling.Broker.MqttBroker broker)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Starling.Server.Security");
         WarnAboutRisks(logger, settings);
@@ -17,7 +17,7 @@ internal static class SecurityHost
         {
             settings.Reloader = new AuthFileReloader(settings, logger, broker);
         }
-        app.Lifetime.ApplicationStopped.Register(settings.Dispose);
+        app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(settings.Dispose);
     }
 
     /// <summary>Start-up warnings: a password file others can read, hash-equivalent SCRAM, unverified usernames in the ACL.</summary>

@@ -33,7 +33,7 @@ internal sealed class WebSocketListener(WebSocketListenerSettings settings) : IM
             listen.Protocols = HttpProtocols.Http1;
             // First: the socket's slot, and a slot of the HTTP share until the upgrade (MqttWebSocketHandler).
             Starling.Server.Transport.CountingListenerFactory.Count(listen, admission.Sockets, WebSocketListenerSettings.ListenerName);
-            OperationsRuntime.Tag(listen, WebSocketListenerSettings.ListenerName);
+            OperationsHttp.Tag(listen, WebSocketListenerSettings.ListenerName);
             settings.Tls?.Configure(listen);
             _listen = listen;
         });

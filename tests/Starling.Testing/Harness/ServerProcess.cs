@@ -23,6 +23,9 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The server's process id (to read /proc/PID: its mappings, its memory).</summary>
+    public int ProcessId => _process.Id;
+
     public static string ServerDll
     {
         get
