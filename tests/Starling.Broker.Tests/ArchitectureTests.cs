@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Xml.Linq;
+using Starling.Testing;
 
 namespace Starling.Broker.Tests;
 
@@ -129,27 +130,7 @@ public class ArchitectureTests
     private static IEnumerable<string> SrcProjects()
         => Directory.EnumerateDirectories(Path.Combine(RepoRoot(), "src")).SelectMany(d => Directory.EnumerateFiles(d, "*.csproj"));
 
-    /// <summary>
-    /// The folder holding Starling.slnx: the one recorded at build time (the build may write elsewhere with
-    /// --artifacts-path), else found by walking up from the test assembly (artifacts/bin/... in a default build).
-    /// </summary>
-    private static string RepoRoot()
-    {
-        var recorded = typeof(ArchitectureTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-        if (recorded is not null && File.Exists(Path.Combine(recorded, "Starling.slnx")))
-        {
-            return recorded;
-        }
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Starling.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"no Starling.slnx above {AppContext.BaseDirectory}");
-    }
+    private static string RepoRoot() => RepositoryRoot.Of(typeof(ArchitectureTests).Assembly);
 
     private sealed record Layer(string[] Projects, string[] Packages, string Sdk = Sdk);
 }

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
+using Starling.Testing;
 
 namespace Starling.Cli.Tests;
 
@@ -101,23 +102,7 @@ public sealed partial class BenchScenarioTests
         return $"c={Value("-c", "1")} t={Value("-t", "bench/%i")} q={qos} s={Value("-s", "64")} rate={rate} w={window} batch={Value("--batch-us", "0")}";
     }
 
-    private static string RepoRoot()
-    {
-        var recorded = typeof(BenchScenarioTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-        if (recorded is not null && File.Exists(Path.Combine(recorded, "Starling.slnx")))
-        {
-            return recorded;
-        }
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Starling.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("Starling.slnx not found above " + AppContext.BaseDirectory);
-    }
+    private static string RepoRoot() => RepositoryRoot.Of(typeof(BenchScenarioTests).Assembly);
 
     [GeneratedRegex("""^\s*(?<name>[a-z0-9-]+)\)\s+echo "(?<sub>[^|"]*)\|(?<pub>[^"]*)" ;;""", RegexOptions.Multiline)]
     private static partial Regex OwnArguments();

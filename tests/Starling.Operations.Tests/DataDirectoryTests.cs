@@ -64,11 +64,5 @@ public sealed class DataDirectoryTests
         Assert.Equal("", (await output).Trim());
     }
 
-    private static string RepositoryRoot()
-    {
-        var root = typeof(DataDirectoryTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-            .OfType<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-        Assert.True(root is not null && File.Exists(Path.Combine(root, "Starling.slnx")), $"repository root not found ({root})");
-        return root!;
-    }
+    private static string RepositoryRoot() => Starling.Testing.RepositoryRoot.Of(typeof(DataDirectoryTests).Assembly);
 }

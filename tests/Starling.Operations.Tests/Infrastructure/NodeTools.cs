@@ -68,12 +68,7 @@ public static class NodeTools
     /// <summary>The repository's artifacts/screenshots folder (created).</summary>
     public static string ScreenshotFolder()
     {
-        var root = typeof(NodeTools).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-            .OfType<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-        if (root is null || !File.Exists(Path.Combine(root, "Starling.slnx")))
-        {
-            root = Path.GetTempPath();
-        }
+        var root = Starling.Testing.RepositoryRoot.TryOf(typeof(NodeTools).Assembly) ?? Path.GetTempPath();
         var folder = Path.Combine(root, "artifacts", "screenshots");
         Directory.CreateDirectory(folder);
         return folder;
