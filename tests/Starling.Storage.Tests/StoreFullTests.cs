@@ -66,6 +66,25 @@ public sealed class StoreFullTests
     }
 
     [Fact]
+    public async Task MQTT_3_3_1_10_An_empty_retained_PUBLISH_deletes_a_retained_message_while_the_store_is_full()
+    {
+        // Review of the store-full fix: the door refused every retained PUBLISH while full, deletes too, so a store
+        // filled with retained messages could never be emptied by clients. A delete only shrinks the store.
+        using var dir = new TempDirectory();
+        await using var server = await TestServer.StartWithStoreAsync(dir.Path, OneMiB);
+        await using var pub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, "pub", cleanSession: true, version: ProtocolVersion.V500);
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, await pub.PublishAckedAsync("keep/1", "retained", QualityOfService.AtLeastOnce, retain: true));
+        await using var flood = await FillAsync(server);
+
+        Assert.Equal(ReasonCode.QuotaExceeded, await pub.PublishAckedAsync("keep/2", "more", QualityOfService.AtLeastOnce, retain: true));
+        // RetainedCount includes the broker's own $SYS topics: the delete takes exactly one away.
+        var before = server.Server.Broker.RetainedCount;
+        var delete = await pub.PublishAckedAsync("keep/1", [], QualityOfService.AtLeastOnce, retain: true);
+        Assert.True(delete is ReasonCode.Success or ReasonCode.NoMatchingSubscribers, $"PUBACK {delete}");
+        Assert.Equal(before - 1, server.Server.Broker.RetainedCount);
+    }
+
+    [Fact]
     public async Task MQTT_3_2_2_A_new_durable_session_is_refused_while_the_store_is_full_a_clean_one_and_a_resumed_one_connect()
     {
         using var dir = new TempDirectory();

@@ -35,8 +35,12 @@ internal sealed class PublishHandler(BrokerOptions options, TimeProvider time, B
             throw new MqttProtocolException(ReasonCode.RetainNotSupported, "retained PUBLISH while Retain Available is 0 [MQTT-3.3.1-15]");
         }
         if ((qos != QualityOfService.AtMostOnce || publish.Retain) && storage.IsFull
+            && !(publish.Retain && publish.Payload.IsEmpty)
             && !(qos == QualityOfService.ExactlyOnce && session.IsInboundQoS2Pending(publish.PacketId)))
         {
+            // An empty retained PUBLISH deletes a retained message [MQTT-3.3.1-10]: it frees room, so it passes (the
+            // writer commits deletions first when a batch does not fit); otherwise a store filled with retained
+            // messages could not be emptied.
             // Checked before anything is recorded (a QoS 2 id would make the client's re-send look like a duplicate).
             // A re-sent QoS 2 PUBLISH whose id is known was stored already and is answered as usual below.
             RefuseStoreFull(connection, ref state, qos, publish.PacketId, topic);
