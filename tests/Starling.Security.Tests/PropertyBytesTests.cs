@@ -44,38 +44,20 @@ public sealed class PropertyBytesTests
         Assert.True(server.Server.Broker.RetainedBytes > 2000, $"retained bytes {server.Server.Broker.RetainedBytes} count the properties");
     }
 
-    [Fact]
-    public async Task Queued_bytes_of_an_offline_session_count_the_messages_properties()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Queued_bytes_of_an_offline_session_count_the_messages_properties(bool durable)
     {
         // Before: 10 messages of 1-byte payload and ~10 KB of user properties were all queued under a 40,000-byte
         // MaxQueuedBytes (payload only: 10 bytes counted). Now each counts ~10 KB: 3 are queued, 7 dropped as queue_full.
-        await using var server = await StartAsync(("Limits:MaxQueuedBytes", "40000"));
-        var topic = Names.Topic("queued");
-        var subscriber = Names.ClientId("slow");
-        await using (var sub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, subscriber, cleanSession: false))
-        {
-            Assert.Equal([ReasonCode.GrantedQoS1], await sub.SubscribeAllAsync((topic, QualityOfService.AtLeastOnce)));
-            await sub.DisconnectAsync();
-        }
-        await Eventually.TrueAsync(() => server.Server.Broker.ConnectedClients == 0, "the subscriber is offline");
-        await using var pub = await RawMqttClient.ConnectOkAsync(server.Endpoint, Names.ClientId("pub"), version: 5);
-        for (var i = 0; i < 10; i++)
-        {
-            Assert.Equal(0x00, (await pub.Publish5Async(topic, "x", qos: 1, properties: UserPropertiesOf(10_000)))!.ReasonCode);
-        }
-        var session = server.Server.Broker.GetSessions().Single(s => s.ClientId == subscriber);
-        Assert.Equal(3, session.QueuedCount);
-        Assert.Equal(7, Interlocked.Read(ref server.Server.Broker.Counters.MessagesDroppedQueueFull));
-    }
-
-    [Fact]
-    public async Task Durable_queued_bytes_count_the_messages_properties()
-    {
-        // The same with the SQLite store (the durable queue and its journal). Before: all 10 queued.
+        // Durable: the same with the SQLite store (the durable queue and its journal).
         using var dir = new TempDir();
-        var data = Directory.CreateDirectory(Path.Combine(dir.Path, "data")).FullName;
-        await using var server = await TestServer.StartWithStoreAsync(data, new Dictionary<string, string?> { ["Limits:MaxQueuedBytes"] = "40000" });
-        var topic = Names.Topic("durable");
+        var limits = new Dictionary<string, string?> { ["Limits:MaxQueuedBytes"] = "40000" };
+        await using var server = durable
+            ? await TestServer.StartWithStoreAsync(Directory.CreateDirectory(Path.Combine(dir.Path, "data")).FullName, limits)
+            : await TestServer.StartAsync(limits);
+        var topic = Names.Topic("queued");
         var subscriber = Names.ClientId("slow");
         await using (var sub = await RawMqttClient.ConnectSessionAsync(server.Endpoint, subscriber, cleanSession: false))
         {
